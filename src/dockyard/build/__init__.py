@@ -1,0 +1,1 @@
+"""Drive a real container engine: detect it, prepare the context, build, report."""
