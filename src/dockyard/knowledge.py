@@ -1,0 +1,345 @@
+"""Load dockyard's knowledge base (src/dockyard/knowledge/*.toml) into typed tables and answer the
+small questions resolve asks. The data is curated from sourced references; when it does not know an
+answer, the query says so (raises KnowledgeGap naming the table to update) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from dockyard.errors import KnowledgeGap
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KNOWLEDGE_DIR = Path(str(resources.files("dockyard") / "knowledge"))
+
+
+def _load(name: str) -> dict[str, Any]:
+    with (KNOWLEDGE_DIR / name).open("rb") as handle:
+        return tomllib.load(handle)
+
+
+@dataclass(frozen=True)
+class TorchRelease:
+    minor: str
+    patches: tuple[str, ...]
+    python: tuple[str, ...]
+    cuda: tuple[str, ...]
+    rocm: tuple[str, ...]
+    xpu: bool
+    cpu: bool
+    pypi_default: str
+    torchvision: dict[str, str]
+    torchaudio: dict[str, str]
+    sources: tuple[str, ...]
+    variants_known: bool = True
+
+    def variants(self) -> tuple[str, ...]:
+        return (*(("cpu",) if self.cpu else ()), *self.cuda, *self.rocm, *(("xpu",) if self.xpu else ()))
+
+    def has_variant(self, variant: str) -> bool:
+        return variant in self.variants()
+
+
+@dataclass(frozen=True)
+class CudaVariant:
+    name: str
+    toolkit: str
+    ubuntu: tuple[str, ...]
+    min_driver: str
+
+    @property
+    def version(self) -> Version:
+        return Version(".".join(self.toolkit.split(".")[:2]))
+
+
+@dataclass(frozen=True)
+class RocmVariant:
+    name: str
+    version: str
+    dev_image: str
+    ubuntu: str
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    family: str
+    runtime_base: str
+    compile_base: str
+    distro: str
+    torch_build: str
+    env: dict[str, str]
+    runtime_packages: tuple[str, ...]
+    packages: tuple[str, ...] = ()
+    uninstall: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    when: dict[str, str]
+    reason: str
+    suggest: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Addon:
+    name: str
+    description: str
+    targets: tuple[str, ...]
+    pip: str = ""
+    import_name: str = ""
+    compile_on: tuple[str, ...] = ()
+    no_build_isolation: bool = False
+    build_packages: tuple[str, ...] = ()
+    build_python: tuple[str, ...] = ()
+    runtime_packages: tuple[str, ...] = ()
+    build_env: dict[str, str] = field(default_factory=dict)
+    pip_args: tuple[str, ...] = ()
+    torch: str = ""
+    releases: tuple[tuple[str, str], ...] = ()  # (version, torch specifier), newest first
+    source_url: str = ""
+    default_ref: str = ""
+    keep_torch_headers: bool = False
+    min_cuda_arch: str = ""
+    script: str = ""
+    script_env: dict[str, str] = field(default_factory=dict)
+    runtime_paths: tuple[str, ...] = ()
+    path: str = ""
+    probe_tool: str = ""
+    refuse: tuple[Refusal, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Modality:
+    name: str
+    description: str
+    packages: tuple[str, ...]
+    system: tuple[str, ...]
+    imports: tuple[str, ...]
+    torch_companions: tuple[str, ...] = ()
+    paired: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransformersRange:
+    versions: SpecifierSet
+    python: SpecifierSet
+    torch: SpecifierSet
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """All tables, loaded once. Build with `Knowledge.load()` (cached)."""
+
+    torch_releases: tuple[TorchRelease, ...]
+    torch_index: dict[str, str]
+    torch_nightly: dict[str, Any]
+    torch_sources: dict[str, str]
+    cuda_variants: dict[str, CudaVariant]
+    cuda_archs: tuple[tuple[str, SpecifierSet, tuple[str, ...]], ...]
+    cuda_default_archs: dict[str, tuple[str, ...]]
+    cuda_gpus: dict[str, dict[str, Any]]
+    cuda_image: dict[str, Any]
+    cuda_sources: dict[str, str]
+    rocm_variants: dict[str, RocmVariant]
+    rocm: dict[str, Any]
+    targets: dict[str, Target]
+    target_sources: dict[str, str]
+    torch_xla: tuple[dict[str, Any], ...]
+    addons: dict[str, Addon]
+    addon_sources: dict[str, str]
+    modalities: dict[str, Modality]
+    torchcodec: dict[str, str]
+    transformers_ranges: tuple[TransformersRange, ...]
+    transformers_versions: tuple[str, ...]
+    transformers_meta: dict[str, Any]
+    pins: dict[str, dict[str, dict[str, Any]]]
+    uv: dict[str, str]
+    python_images: tuple[str, ...]
+    distro_python: dict[str, str]
+
+    @classmethod
+    @functools.cache
+    def load(cls) -> Knowledge:
+        torch = _load("torch.toml")
+        cuda = _load("cuda.toml")
+        rocm = _load("rocm.toml")
+        targets = _load("targets.toml")
+        addons = _load("addons.toml")
+        modalities = _load("modalities.toml")
+        transformers = _load("transformers.toml")
+        pins = _load("pins.toml")
+        python = _load("python.toml")
+        return cls(
+            torch_releases=tuple(_torch_release(row) for row in torch["release"]),
+            torch_index=torch["index"],
+            torch_nightly=torch["nightly"],
+            torch_sources=torch["sources"],
+            cuda_variants={row["name"]: CudaVariant(row["name"], row["toolkit"], tuple(row["ubuntu"]),
+                                                    row["min_driver"]) for row in cuda["variant"]},
+            cuda_archs=tuple((row["variant"], SpecifierSet(row["torch"]), tuple(row["archs"]))
+                             for row in cuda["archs"]),
+            cuda_default_archs={k: tuple(v) for k, v in cuda["default_archs"].items()},
+            cuda_gpus={row["cc"]: row for row in cuda["gpu"]},
+            cuda_image=cuda["image"],
+            cuda_sources=cuda["sources"],
+            rocm_variants={row["name"]: RocmVariant(row["name"], row["version"], row["dev_image"], row["ubuntu"])
+                           for row in rocm["variant"]},
+            rocm=rocm,
+            targets={name: _target(name, row) for name, row in targets["target"].items()},
+            target_sources=targets["sources"],
+            torch_xla=tuple(targets["torch_xla"]),
+            addons={name: _addon(name, row) for name, row in addons["addon"].items()},
+            addon_sources=addons["sources"],
+            modalities={name: _modality(name, row) for name, row in modalities["modality"].items()},
+            torchcodec=modalities["torchcodec"],
+            transformers_ranges=tuple(
+                TransformersRange(SpecifierSet(r["versions"]), SpecifierSet(r["python"]), SpecifierSet(r["torch"]))
+                for r in transformers["range"]),
+            transformers_versions=tuple(pins["transformers"]["versions"]),
+            transformers_meta=transformers,
+            pins=pins["package"],
+            uv=pins["uv"],
+            python_images=tuple(python["images"]["versions"]),
+            distro_python={k: v for k, v in python["distro"].items() if k != "sources"},
+        )
+
+    # -- torch -------------------------------------------------------------------------------------
+    def torch_versions(self) -> list[tuple[Version, TorchRelease]]:
+        """Every known torch patch release, newest first."""
+        rows = [(Version(p), r) for r in self.torch_releases for p in r.patches]
+        return sorted(rows, key=lambda item: item[0], reverse=True)
+
+    def torch_release(self, version: Version) -> TorchRelease | None:
+        for release in self.torch_releases:
+            if f"{version.major}.{version.minor}" == release.minor:
+                return release
+        return None
+
+    def torch_index_url(self, variant: str, channel: str = "release") -> str:
+        return self.torch_index[channel].format(variant=variant)
+
+    def source_text(self, table: dict[str, str], keys: tuple[str, ...] | list[str]) -> str:
+        return "; ".join(table.get(k, k) for k in keys)
+
+    # -- cuda ----------------------------------------------------------------------------------------
+    def cuda_variant(self, name: str) -> CudaVariant:
+        try:
+            return self.cuda_variants[name]
+        except KeyError:
+            raise KnowledgeGap(
+                f"knowledge/cuda.toml has no row for CUDA variant {name}",
+                "add the variant (toolkit point release, Ubuntu releases, driver minimum) with its source",
+            ) from None
+
+    def wheel_archs(self, variant: str, torch_version: Version) -> tuple[str, ...] | None:
+        for name, spec, archs in self.cuda_archs:
+            if name == variant and spec.contains(torch_version, prereleases=True):
+                return archs
+        return None
+
+    def default_cuda_archs(self, toolkit: Version) -> tuple[str, ...]:
+        if toolkit.major >= 13:
+            return self.cuda_default_archs["cuda13"]
+        if toolkit >= Version("12.8"):
+            return self.cuda_default_archs["cuda12_8"]
+        return self.cuda_default_archs["cuda12"]
+
+    # -- python packages ------------------------------------------------------------------------------
+    def pin(self, package: str, python: str) -> dict[str, Any] | None:
+        """The newest release of `package` that installs on `python` (pins.toml), or None if unknown."""
+        rows = self.pins.get(_canonical(package))
+        if rows is None:
+            return None
+        return rows.get(python)
+
+    def transformers_range(self, version: Version) -> TransformersRange | None:
+        for row in self.transformers_ranges:
+            if row.versions.contains(version):
+                return row
+        return None
+
+    def transformers_extras(self, version: Version | None) -> tuple[str, ...]:
+        extras = self.transformers_meta["extras"]
+        key = "5.24" if version is None or version >= Version("5.0") else "4.57"
+        return tuple(extras[key])
+
+
+def _canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+def _torch_release(row: dict[str, Any]) -> TorchRelease:
+    return TorchRelease(
+        minor=row["minor"], patches=tuple(row["patches"]), python=tuple(row["python"]),
+        cuda=tuple(row["cuda"]), rocm=tuple(row["rocm"]), xpu=row["xpu"], cpu=row["cpu"],
+        pypi_default=row["pypi_default"], torchvision=dict(row["torchvision"]),
+        torchaudio=dict(row["torchaudio"]), sources=tuple(row["sources"]),
+        variants_known=row.get("variants_known", True),
+    )
+
+
+def _target(name: str, row: dict[str, Any]) -> Target:
+    return Target(
+        name=name, description=row["description"], family=row["family"], runtime_base=row["runtime_base"],
+        compile_base=row["compile_base"], distro=row["distro"], torch_build=row["torch_build"],
+        env=dict(row.get("env", {})), runtime_packages=tuple(row.get("runtime_packages", [])),
+        packages=tuple(row.get("packages", [])), uninstall=tuple(row.get("uninstall", [])),
+        sources=tuple(row.get("sources", [])),
+    )
+
+
+def _addon(name: str, row: dict[str, Any]) -> Addon:
+    refusals = tuple(Refusal(dict(r["when"]), r["reason"], r.get("suggest", ""), tuple(r.get("sources", [])))
+                     for r in row.get("refuse", []))
+    return Addon(
+        name=name, description=row["description"], targets=tuple(row["targets"]), pip=row.get("pip", ""),
+        import_name=row.get("import", ""), compile_on=tuple(row.get("compile_on", [])),
+        no_build_isolation=row.get("no_build_isolation", False),
+        build_packages=tuple(row.get("build_packages", [])), build_python=tuple(row.get("build_python", [])),
+        runtime_packages=tuple(row.get("runtime_packages", [])), build_env=dict(row.get("build_env", {})),
+        pip_args=tuple(row.get("pip_args", [])), torch=row.get("torch", ""),
+        releases=tuple((r["version"], r["torch"]) for r in row.get("release", [])),
+        source_url=row.get("source_url", ""), default_ref=row.get("default_ref", ""),
+        keep_torch_headers=row.get("keep_torch_headers", False), min_cuda_arch=row.get("min_cuda_arch", ""),
+        script=row.get("script", ""), script_env=dict(row.get("script_env", {})),
+        runtime_paths=tuple(row.get("runtime_paths", [])), path=row.get("path", ""),
+        probe_tool=row.get("probe_tool", ""), refuse=refusals, sources=tuple(row.get("sources", [])),
+    )
+
+
+def _modality(name: str, row: dict[str, Any]) -> Modality:
+    return Modality(
+        name=name, description=row["description"], packages=tuple(row["packages"]), system=tuple(row["system"]),
+        imports=tuple(row["imports"]), torch_companions=tuple(row.get("torch_companions", [])),
+        paired=tuple(row.get("paired", [])), tools=tuple(row.get("tools", [])),
+        libraries=tuple(row.get("libraries", [])),
+    )
+
+
+def preset_dir() -> Path:
+    return KNOWLEDGE_DIR / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in preset_dir().glob("*.toml"))

@@ -1,0 +1,280 @@
+"""The Dockerfile model the rules read: instructions, stages and variables.
+
+Parsing is done by the official BuildKit parser (the `dockerfile` binding); this module adds what it
+does not give: upper-cased instruction names, stages with their resolved bases, ARG/ENV scopes with
+variable expansion, the text of RUN scripts (heredocs included), and the suppression comments found
+by the pre-scan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import dockerfile
+
+from dockyard.lint.prescan import PreScan, prescan
+from dockyard.lint.shell import strip_quotes
+
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/bash"}
+
+
+def expand(text: str, env: Mapping[str, str | None], keep_unknown: bool = True) -> str:
+    """Expand `$VAR`, `${VAR}`, `${VAR:-x}`, `${VAR-x}`, `${VAR:+x}` like BuildKit does for ARG/ENV.
+
+    A variable that is unknown (not in `env`) is kept verbatim when `keep_unknown`; a variable that
+    is declared without a value (`ARG X`) expands to the empty string.
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(4)
+        op, word = match.group(2), match.group(3) or ""
+        known = name in env
+        value = env.get(name)
+        if op in (":-", "-"):
+            empty = value is None or (op == ":-" and value == "")
+            if not known and op == ":-":
+                return word
+            return word if empty else (value or "")
+        if op in (":+", "+"):
+            set_ = value is not None and (op == "+" or value != "")
+            return word if set_ else ""
+        if not known:
+            return match.group(0) if keep_unknown else ""
+        return value or ""
+
+    try:
+        return _VAR.sub(repl, text)
+    except (re.error, RecursionError):  # pragma: no cover - defensive
+        return text
+
+
+@dataclass(frozen=True)
+class Heredoc:
+    name: str
+    content: str
+
+
+@dataclass
+class Instruction:
+    cmd: str  # upper-cased; for ONBUILD the triggered instruction is in `sub_cmd`
+    value: tuple[str, ...]
+    flags: tuple[str, ...]
+    original: str
+    start_line: int
+    end_line: int
+    is_json: bool = False
+    sub_cmd: str | None = None
+    heredocs: tuple[Heredoc, ...] = ()
+    stage: Stage | None = None
+    index: int = 0
+
+    @property
+    def keyword(self) -> str:
+        """The instruction that takes effect: `RUN` for `ONBUILD RUN`."""
+        return self.sub_cmd.upper() if self.cmd == "ONBUILD" and self.sub_cmd else self.cmd
+
+    def flag(self, name: str) -> list[str]:
+        """Values of `--name=value` flags (e.g. `mount`, `from`, `checksum`)."""
+        prefix = f"--{name}="
+        return [f[len(prefix) :] for f in self.flags if f.startswith(prefix)]
+
+    def pairs(self) -> list[tuple[str, str | None]]:
+        """(name, value) pairs of ENV, ARG and LABEL, quotes removed; value None for `ARG X`."""
+        if self.keyword == "ARG":
+            out: list[tuple[str, str | None]] = []
+            for item in self.value:
+                name, sep, val = item.partition("=")
+                out.append((name, strip_quotes(val) if sep else None))
+            return out
+        vals = list(self.value)
+        return [(vals[i], strip_quotes(vals[i + 1])) for i in range(0, len(vals) - 1, 2)]
+
+    @property
+    def script(self) -> str:
+        """The shell text of a RUN: the command line plus heredoc bodies that a shell runs."""
+        if self.is_json:
+            argv = list(self.value)
+            if len(argv) >= 3 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash") and argv[1].startswith("-"):
+                return argv[2]
+            return " ".join(argv)
+        line = " ".join(self.value)
+        if not self.heredocs:
+            return line
+        parts = [line]
+        command = re.sub(r"<<-?\s*['\"]?\w+['\"]?", " ", line).split()
+        runs_shell = not command or command[0] in _SHELLS
+        for doc in self.heredocs:
+            if runs_shell:
+                parts.append(doc.content)
+        return "\n".join(parts)
+
+    @property
+    def text(self) -> str:
+        """Everything the instruction contains, heredoc bodies of any language included."""
+        return "\n".join([" ".join(self.value), *(d.content for d in self.heredocs)])
+
+
+@dataclass
+class Stage:
+    index: int
+    name: str | None  # lower-cased alias, after ARG expansion
+    base: str  # FROM image after ARG expansion
+    from_instruction: Instruction
+    parent: Stage | None = None  # set when `base` names an earlier stage
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def chain(self) -> list[Stage]:
+        """This stage and the stages it is built FROM, root first."""
+        out: list[Stage] = []
+        stage: Stage | None = self
+        while stage is not None and stage not in out:
+            out.append(stage)
+            stage = stage.parent
+        return list(reversed(out))
+
+    @property
+    def root_base(self) -> str:
+        """The external image this stage is built on, following `FROM <stage>` links."""
+        return self.chain()[0].base
+
+    @property
+    def root_from(self) -> Instruction:
+        return self.chain()[0].from_instruction
+
+    def chain_instructions(self) -> Iterator[Instruction]:
+        for stage in self.chain():
+            yield from stage.instructions
+
+
+@dataclass
+class DockerfileModel:
+    path: str
+    text: str
+    lines: list[str]
+    prescan: PreScan
+    instructions: list[Instruction] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    global_args: dict[str, str | None] = field(default_factory=dict)
+    parse_error: str | None = None
+    memo: dict[str, object] = field(default_factory=dict)  # analysis results shared by rules
+
+    @property
+    def final_stage(self) -> Stage | None:
+        return self.stages[-1] if self.stages else None
+
+    def stage_named(self, name: str) -> Stage | None:
+        for stage in self.stages:
+            if stage.name == name.lower():
+                return stage
+        return None
+
+    def env_before(self, instruction: Instruction) -> dict[str, str | None]:
+        """Variables visible to `instruction`: ARG and ENV of its stage chain, in order.
+
+        ARG values are build-time defaults; a global ARG is only visible inside a stage when the
+        stage redeclares it (`ARG NAME`), like BuildKit.
+        """
+        env: dict[str, str | None] = {}
+        stage = instruction.stage
+        if stage is None:
+            return dict(self.global_args)
+        for inst in stage.chain_instructions():
+            if inst is instruction:
+                break
+            if inst.cmd == "ARG" and inst.stage is not stage:
+                continue  # ARG is scoped to its own stage; ENV is inherited
+            if inst.cmd == "ENV":
+                for name, value in inst.pairs():
+                    env[name] = expand(value or "", env)
+            elif inst.cmd == "ARG":
+                for name, value in inst.pairs():
+                    if value is not None:
+                        env[name] = expand(value, env)
+                    elif name in self.global_args:
+                        env[name] = self.global_args[name]
+                    elif name not in env:
+                        env[name] = None
+        return env
+
+    def runs(self, stage: Stage | None = None) -> Iterator[Instruction]:
+        """RUN instructions (ONBUILD RUN excluded), of one stage or of all."""
+        source = stage.instructions if stage else self.instructions
+        return (i for i in source if i.cmd == "RUN")
+
+    def locate(self, instruction: Instruction, needle: str) -> tuple[int, int]:
+        """(line, column) of the first `needle` inside the instruction's lines, else its start."""
+        if needle:
+            end = min(instruction.end_line, len(self.lines))
+            for number in range(instruction.start_line, end + 1):
+                col = self.lines[number - 1].find(needle)
+                if col >= 0:
+                    return number, col + 1
+        return instruction.start_line, 1
+
+
+def sanitize(text: str) -> str:
+    """Make text safe for the Go parser: no lone surrogates (they crash the binding) and no NULs
+    (it reads C strings and silently stops at the first one)."""
+    clean = text.encode("utf-8", errors="replace").decode("utf-8", errors="replace")
+    return clean.replace("\x00", "\ufffd")
+
+
+def parse(text: str, path: str = "Dockerfile") -> DockerfileModel:
+    """Parse Dockerfile text. Never raises: a parser error is kept in `parse_error`."""
+    text = sanitize(text)
+    lines = text.splitlines()
+    model = DockerfileModel(path=path, text=text, lines=lines, prescan=prescan(lines))
+    try:
+        commands = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as exc:
+        model.parse_error = str(exc) or "the file cannot be parsed"
+        return model
+    except Exception as exc:  # the binding may raise other errors on odd input
+        model.parse_error = f"{type(exc).__name__}: {exc}"
+        return model
+    _build(model, commands)
+    return model
+
+
+def _build(model: DockerfileModel, commands: tuple[dockerfile.Command, ...]) -> None:
+    stage: Stage | None = None
+    for index, cmd in enumerate(commands):
+        inst = Instruction(
+            cmd=cmd.cmd.upper(),
+            value=tuple(cmd.value),
+            flags=tuple(cmd.flags),
+            original=cmd.original,
+            start_line=cmd.start_line,
+            end_line=max(cmd.end_line, cmd.start_line),
+            is_json=bool(cmd.json),
+            sub_cmd=cmd.sub_cmd,
+            heredocs=tuple(Heredoc(h.name, h.content) for h in (getattr(cmd, "heredocs", None) or ())),
+            index=index,
+        )
+        model.instructions.append(inst)
+        if inst.cmd == "FROM":
+            stage = _new_stage(model, inst)
+            model.stages.append(stage)
+        elif stage is None and inst.cmd == "ARG":
+            for name, value in inst.pairs():
+                model.global_args[name] = expand(value, model.global_args) if value is not None else None
+        if stage is not None:
+            inst.stage = stage
+            if inst.cmd != "FROM":
+                stage.instructions.append(inst)
+
+
+def _new_stage(model: DockerfileModel, inst: Instruction) -> Stage:
+    words = list(inst.value)
+    image = expand(words[0], model.global_args) if words else ""
+    name = None
+    if len(words) >= 3 and words[1].lower() == "as":
+        name = expand(words[2], model.global_args).lower()
+    stage = Stage(index=len(model.stages), name=name, base=image, from_instruction=inst)
+    parent = model.stage_named(image) if image else None
+    if parent is not None:
+        stage.parent = parent
+    return stage

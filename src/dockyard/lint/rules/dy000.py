@@ -1,0 +1,91 @@
+"""DY000: the file cannot be parsed as a Dockerfile."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import dockerfile
+
+from dockyard.lint.finding import Finding
+from dockyard.lint.model import DockerfileModel
+from dockyard.lint.rules.base import finding
+
+CODE = "DY000"
+NAME = "unparsable-dockerfile"
+SEVERITY = "error"
+MESSAGE = "the Dockerfile cannot be parsed"
+FIX = "Fix the syntax at the reported line; `docker build` fails on this file as it is."
+DOCS = """\
+The file is read with the BuildKit parser, the one `docker build` uses. When that parser rejects the
+file (an unterminated heredoc, an `ENV` without a value, a line over 64 KiB, an empty file) or BuildKit
+would reject an instruction (an unknown instruction, an instruction other than `ARG` before the first
+`FROM`, no `FROM` at all), nothing else can be checked reliably and the build fails anyway.
+
+The message is the parser's own. Other rules still run on what could be parsed when the problem is an
+instruction-level one (an unknown instruction); they do not run when the parser gave up.
+
+Bad:
+
+```dockerfile
+FROM python:3.12-slim
+RUN <<EOT
+pip install --no-cache-dir transformers
+```
+
+Good:
+
+```dockerfile
+FROM python:3.12-slim
+RUN <<EOT
+pip install --no-cache-dir transformers
+EOT
+```
+"""
+
+KNOWN = {
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
+    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+}
+_THIS = sys.modules[__name__]
+
+
+def _error_line(model: DockerfileModel, message: str) -> int:
+    """The first line at which a prefix of the file fails with the same message."""
+    lines = model.lines
+    if len(lines) > 3000 or "no instructions" in message:
+        return 1
+    for k in range(1, len(lines) + 1):
+        try:
+            dockerfile.parse_string("\n".join(lines[:k]) + "\n")
+        except dockerfile.GoParseError as exc:
+            if str(exc) == message:
+                if "heredoc" in message:
+                    for back in range(k, 0, -1):
+                        if "<<" in lines[back - 1]:
+                            return back
+                return k
+        except Exception:  # pragma: no cover - the binding raising anything else
+            return 1
+    return max(1, len(lines))
+
+
+def check(model: DockerfileModel) -> Iterator[Finding]:
+    if model.parse_error is not None:
+        line = _error_line(model, model.parse_error)
+        yield finding(_THIS, model, line, 1, f"the Dockerfile cannot be parsed: {model.parse_error}")
+        return
+    seen_from = False
+    for inst in model.instructions:
+        if inst.cmd not in KNOWN:
+            yield finding(_THIS, model, inst.start_line, 1, f"unknown instruction: {inst.cmd}")
+        elif inst.cmd == "FROM":
+            seen_from = True
+            if not inst.value or (len(inst.value) not in (1, 3)):
+                yield finding(_THIS, model, inst.start_line, 1, "FROM requires either one or three arguments")
+        elif inst.cmd == "ONBUILD" and (not inst.sub_cmd or inst.sub_cmd.upper() not in KNOWN):
+            yield finding(_THIS, model, inst.start_line, 1, "ONBUILD needs an instruction to trigger")
+        elif not seen_from and inst.cmd != "ARG":
+            yield finding(_THIS, model, inst.start_line, 1, f"{inst.cmd} before the first FROM: only ARG may come first")
+    if model.instructions and not seen_from:
+        yield finding(_THIS, model, model.instructions[0].start_line, 1, "no FROM instruction: nothing to build")

@@ -1,0 +1,168 @@
+"""DY107: cleanup in a later layer than the files it removes."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dockyard.lint.analysis import Site, install_sites, run_instructions, sites
+from dockyard.lint.finding import Finding
+from dockyard.lint.model import DockerfileModel, Instruction, expand
+from dockyard.lint.rules.base import finding
+
+CODE = "DY107"
+NAME = "cleanup-in-later-layer"
+SEVERITY = "warning"
+MESSAGE = "cleanup runs in a later layer than the files it removes, so the image does not shrink"
+FIX = (
+    "Remove the files in the same RUN that creates them (`... && rm -rf /var/lib/apt/lists/*`), or "
+    "build in a separate stage and COPY only the result; use cache mounts for package caches."
+)
+DOCS = """\
+Each RUN is a layer, and a layer can only hide files of the layers below it, never shrink them.
+`rm -rf` of a clone, a download, a package cache or the apt lists in a RUN after the one that created
+them adds a whiteout and saves nothing; `apt-get remove`/`purge` of packages installed by an earlier
+RUN does the same. transformers' CPU images, for instance, ran `apt-get clean && rm -rf
+/var/lib/apt/lists/*` only in their last layer and `apt remove g++ cmake` in a layer of its own.
+
+The rule tracks what earlier RUN, COPY and ADD instructions of the same stage (and the stages it is
+built FROM) created: clone targets, download outputs, COPY/ADD destinations, apt lists after
+`apt-get update`, pip/uv/conda caches after installs, apt packages. It fires when a later RUN removes
+one of them without recreating it in the same RUN.
+
+Bad:
+
+```dockerfile
+RUN apt-get update && apt-get install -y --no-install-recommends git
+RUN git clone --depth 1 https://github.com/org/tool /opt/tool && pip install --no-cache-dir /opt/tool
+RUN rm -rf /opt/tool /var/lib/apt/lists/*
+```
+
+Good:
+
+```dockerfile
+RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*
+RUN git clone --depth 1 https://github.com/org/tool /opt/tool && pip install --no-cache-dir /opt/tool \\
+    && rm -rf /opt/tool
+```
+"""
+
+_THIS = sys.modules[__name__]
+_APT_LISTS = "/var/lib/apt/lists"
+_CACHES = {
+    "pip": ("/root/.cache/pip", "/root/.cache", "~/.cache/pip", "~/.cache", "$HOME/.cache", "${HOME}/.cache"),
+    "uv": ("/root/.cache/uv", "/root/.cache", "~/.cache/uv", "~/.cache"),
+    "conda": ("/opt/conda/pkgs",),
+    "apt": (_APT_LISTS, "/var/cache/apt"),
+}
+
+
+@dataclass
+class Created:
+    path: str
+    what: str
+    inst: Instruction
+
+
+def _norm(path: str) -> str:
+    path = path.strip().strip("'\"")
+    path = re.sub(r"/\*+$", "", path).rstrip("/")
+    return path or "/"
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _created_by_run(model: DockerfileModel, inst: Instruction) -> list[Created]:
+    out: list[Created] = []
+    for site in sites(model, inst):
+        argv = [site.expand(a) for a in site.cmd.argv]
+        if len(argv) >= 3 and argv[0] == "git" and argv[1] == "clone":
+            positional = [a for a in argv[2:] if not a.startswith("-")]
+            if positional:
+                url = positional[0]
+                dest = positional[1] if len(positional) > 1 else url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+                out.append(Created(_abs(site, dest), "a git clone", inst))
+        elif argv and argv[0] in ("wget", "curl"):
+            for flag in ("-O", "-o", "--output", "--output-document"):
+                if flag in argv[:-1]:
+                    out.append(Created(_abs(site, argv[argv.index(flag) + 1]), "a download", inst))
+    for where in install_sites(model):
+        if where.inst is not inst:
+            continue
+        tool = where.install.tool
+        if tool == "apt" and where.install.subcommand == "update":
+            out.append(Created(_APT_LISTS, "apt lists", inst))
+        elif tool == "apt" and where.install.subcommand == "install":
+            out.extend(Created(f"apt:{w.value}", "an apt package", inst) for w in where.install.requirements)
+            out.append(Created("/var/cache/apt", "the apt cache", inst))
+        elif tool in ("pip", "uv", "conda"):
+            out.extend(Created(p, f"the {tool} cache", inst) for p in _CACHES[tool])
+    return out
+
+
+def _abs(site: Site, path: str) -> str:
+    path = _norm(path)
+    return path if path.startswith(("/", "~", "$")) else _norm(f"{site.cwd.rstrip('/')}/{path}")
+
+
+def _created_by_copy(model: DockerfileModel, inst: Instruction) -> list[Created]:
+    if len(inst.value) < 2:
+        return []
+    dest = expand(inst.value[-1], model.env_before(inst))
+    return [Created(_norm(dest), f"{inst.cmd} content", inst)] if dest.startswith("/") else []
+
+
+def _removals(model: DockerfileModel, inst: Instruction) -> Iterator[tuple[str, Site]]:
+    for site in sites(model, inst):
+        argv = [site.expand(a) for a in site.cmd.argv]
+        if argv and argv[0] == "rm":
+            for arg in argv[1:]:
+                if not arg.startswith("-"):
+                    yield _abs(site, arg), site
+        elif argv[:2] in (["apt-get", "clean"], ["apt", "clean"]):
+            yield "/var/cache/apt", site
+        elif argv[:3] in (["pip", "cache", "purge"], ["pip3", "cache", "purge"]):
+            yield "/root/.cache/pip", site
+        elif argv[:3] == ["uv", "cache", "clean"]:
+            yield "/root/.cache/uv", site
+        elif len(argv) >= 2 and argv[0] in ("conda", "mamba", "micromamba") and argv[1] == "clean":
+            yield "/opt/conda/pkgs", site
+        elif len(argv) >= 3 and argv[0] in ("apt-get", "apt") and argv[1] in ("remove", "purge", "autoremove"):
+            for pkg in argv[2:]:
+                if not pkg.startswith("-"):
+                    yield f"apt:{pkg}", site
+
+
+def check(model: DockerfileModel) -> Iterator[Finding]:
+    runs = set(id(i) for i in run_instructions(model))
+    for stage in model.stages:
+        created: list[Created] = []
+        for inst in stage.chain_instructions():
+            if inst.cmd in ("COPY", "ADD"):
+                created.extend(_created_by_copy(model, inst))
+                continue
+            if id(inst) not in runs:
+                continue
+            now = _created_by_run(model, inst)
+            removed = list(_removals(model, inst))
+            if inst.stage is stage:
+                for path, site in removed:
+                    if any(_under(c.path, path) for c in now):
+                        continue  # created and removed in the same layer: fine
+                    earlier = [c for c in created if _under(c.path, path)]
+                    if earlier:
+                        origin = earlier[0]
+                        line, col = model.locate(inst, site.cmd.words[0].raw if site.cmd.words else "")
+                        yield finding(
+                            _THIS, model, line, col,
+                            f"removes {path.removeprefix('apt:')} ({origin.what} from line {origin.inst.start_line}) "
+                            "in a later layer: the bytes stay in the earlier layer",
+                        )
+                        break
+            gone = [path for path, _ in removed]
+            created = [c for c in created if not any(_under(c.path, p) for p in gone)]
+            created.extend(c for c in now if not any(_under(c.path, p) for p in gone))
