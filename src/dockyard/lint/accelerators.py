@@ -45,10 +45,26 @@ class WheelVariant:
 # google_tpu.base_images.
 
 _CPU_IMAGES = {
-    "python", "debian", "ubuntu", "alpine", "buildpack-deps", "fedora", "rockylinux", "almalinux", "centos",
-    "amazonlinux", "continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3",
-    "condaforge/mambaforge", "mambaorg/micromamba", "ghcr.io/astral-sh/uv", "cgr.dev/chainguard/python",
-    "gcr.io/distroless/python3", "gcr.io/distroless/python3-debian12", "gcr.io/distroless/cc-debian12",
+    "python",
+    "debian",
+    "ubuntu",
+    "alpine",
+    "buildpack-deps",
+    "fedora",
+    "rockylinux",
+    "almalinux",
+    "centos",
+    "amazonlinux",
+    "continuumio/miniconda3",
+    "continuumio/anaconda3",
+    "condaforge/miniforge3",
+    "condaforge/mambaforge",
+    "mambaorg/micromamba",
+    "ghcr.io/astral-sh/uv",
+    "cgr.dev/chainguard/python",
+    "gcr.io/distroless/python3",
+    "gcr.io/distroless/python3-debian12",
+    "gcr.io/distroless/cc-debian12",
 }
 _XPU_IMAGES = {"intel/deep-learning-essentials", "intel/oneapi-basekit", "intel/oneapi-runtime"}
 _TPU_IMAGES = {"us-central1-docker.pkg.dev/tpu-pytorch-releases/docker/xla", "gcr.io/tpu-pytorch/xla"}
@@ -56,7 +72,12 @@ _TPU_IMAGES = {"us-central1-docker.pkg.dev/tpu-pytorch-releases/docker/xla", "gc
 # NGC framework containers (nvcr.io/nvidia/pytorch:YY.MM-py3): CUDA major by release. Source: NVIDIA
 # "PyTorch Release Notes" per release (e.g. 20.06 = CUDA 11.0, 23.01 = CUDA 12.0, 25.12 = CUDA 13.1)
 # and the Frameworks Support Matrix. Only the major is used; minors vary month to month.
-_NGC_CUDA_MAJOR: tuple[tuple[tuple[int, int], int], ...] = (((25, 8), 13), ((23, 1), 12), ((20, 6), 11), ((0, 0), 10))
+_NGC_CUDA_MAJOR: tuple[tuple[tuple[int, int], int], ...] = (
+    ((25, 8), 13),
+    ((23, 1), 12),
+    ((20, 6), 11),
+    ((0, 0), 10),
+)
 
 
 def split_image(image: str) -> tuple[str, str]:
@@ -90,12 +111,12 @@ def base_accelerator(image: str) -> Accelerator | None:
     if not name or "$" in name:
         return None
     concrete_tag = "$" not in tag
+    version: Version | None = None
     if name in ("nvidia/cuda", "nvcr.io/nvidia/cuda"):
         version = _ver(re.match(r"(\d+)\.(\d+)", tag)) if concrete_tag else None
         return Accelerator("cuda", version, image, _flavor(tag))
     if name.startswith("nvcr.io/nvidia/"):
         ngc = re.match(r"(\d{2})\.(\d{2})", tag) if concrete_tag else None
-        version: Version | None = None
         if ngc:
             release = (int(ngc.group(1)), int(ngc.group(2)))
             version = next((major, None) for start, major in _NGC_CUDA_MAJOR if release >= start)
@@ -116,7 +137,7 @@ def base_accelerator(image: str) -> Accelerator | None:
         if "cuda" in tag:
             return Accelerator("cuda", _ver(re.search(r"cuda_(\d+)\.(\d+)", tag)), image)
         return Accelerator("tpu", None, image)
-    if name in _CPU_IMAGES or name.rsplit("/", 1)[-1] == "python" and "cuda" not in tag:
+    if name in _CPU_IMAGES or (name.rsplit("/", 1)[-1] == "python" and "cuda" not in tag):
         return Accelerator("cpu", None, image)
     return None
 
@@ -128,13 +149,30 @@ def base_accelerator(image: str) -> Accelerator | None:
 _INDEX_VARIANT = re.compile(r"/whl/(?:nightly/|test/)?(cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*|xpu)(?:/|$|\b)")
 _LOCAL_VARIANT = re.compile(r"\+(cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*|xpu)\b")
 
-# PyPI's default Linux x86_64 torch wheel per minor: compat.yaml pytorch.releases[*].pypi_default_linux_wheel_cuda
+# PyPI's default Linux x86_64 torch wheel per minor:
+# compat.yaml pytorch.releases[*].pypi_default_linux_wheel_cuda
 # (2.1-2.14, 2.15 from wheel metadata); 1.10-2.0 from the PyTorch "previous versions" install pages.
 PYPI_DEFAULT_CUDA: dict[tuple[int, int], str] = {
-    (1, 10): "cu102", (1, 11): "cu102", (1, 12): "cu102", (1, 13): "cu117", (2, 0): "cu117",
-    (2, 1): "cu121", (2, 2): "cu121", (2, 3): "cu121", (2, 4): "cu121", (2, 5): "cu124", (2, 6): "cu124",
-    (2, 7): "cu126", (2, 8): "cu128", (2, 9): "cu128", (2, 10): "cu128", (2, 11): "cu130", (2, 12): "cu130",
-    (2, 13): "cu130", (2, 14): "cu130", (2, 15): "cu132",
+    (1, 10): "cu102",
+    (1, 11): "cu102",
+    (1, 12): "cu102",
+    (1, 13): "cu117",
+    (2, 0): "cu117",
+    (2, 1): "cu121",
+    (2, 2): "cu121",
+    (2, 3): "cu121",
+    (2, 4): "cu121",
+    (2, 5): "cu124",
+    (2, 6): "cu124",
+    (2, 7): "cu126",
+    (2, 8): "cu128",
+    (2, 9): "cu128",
+    (2, 10): "cu128",
+    (2, 11): "cu130",
+    (2, 12): "cu130",
+    (2, 13): "cu130",
+    (2, 14): "cu130",
+    (2, 15): "cu132",
 }
 
 
@@ -186,20 +224,45 @@ def pypi_default(specifier: str) -> WheelVariant:
 # notes); Maxwell, Pascal and Volta in CUDA 13.0 ("Deprecated Architectures", CUDA 13.x release notes);
 # sm_101 was renamed sm_110 in 13.0.
 CUDA_ARCHS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
-    "3.5": ((5, 0), (12, 0)), "3.7": ((6, 5), (12, 0)),
-    "5.0": ((6, 0), (13, 0)), "5.2": ((6, 5), (13, 0)), "5.3": ((7, 0), (13, 0)),
-    "6.0": ((8, 0), (13, 0)), "6.1": ((8, 0), (13, 0)), "6.2": ((8, 0), (13, 0)),
-    "7.0": ((9, 0), (13, 0)), "7.2": ((9, 2), (13, 0)), "7.5": ((10, 0), None),
-    "8.0": ((11, 0), None), "8.6": ((11, 1), None), "8.7": ((11, 4), None), "8.9": ((11, 8), None),
-    "9.0": ((11, 8), None), "9.0a": ((12, 0), None),
-    "10.0": ((12, 8), None), "10.1": ((12, 8), (13, 0)), "10.3": ((12, 9), None), "11.0": ((13, 0), None),
-    "12.0": ((12, 8), None), "12.1": ((12, 9), None),
+    "3.5": ((5, 0), (12, 0)),
+    "3.7": ((6, 5), (12, 0)),
+    "5.0": ((6, 0), (13, 0)),
+    "5.2": ((6, 5), (13, 0)),
+    "5.3": ((7, 0), (13, 0)),
+    "6.0": ((8, 0), (13, 0)),
+    "6.1": ((8, 0), (13, 0)),
+    "6.2": ((8, 0), (13, 0)),
+    "7.0": ((9, 0), (13, 0)),
+    "7.2": ((9, 2), (13, 0)),
+    "7.5": ((10, 0), None),
+    "8.0": ((11, 0), None),
+    "8.6": ((11, 1), None),
+    "8.7": ((11, 4), None),
+    "8.9": ((11, 8), None),
+    "9.0": ((11, 8), None),
+    "9.0a": ((12, 0), None),
+    "10.0": ((12, 8), None),
+    "10.1": ((12, 8), (13, 0)),
+    "10.3": ((12, 9), None),
+    "11.0": ((13, 0), None),
+    "12.0": ((12, 8), None),
+    "12.1": ((12, 9), None),
 }
 NAMED_ARCHS: dict[str, list[str]] = {  # torch.utils.cpp_extension named arches (compat.yaml named_arches)
-    "kepler+tesla": ["3.7"], "kepler": ["3.5"], "maxwell+tegra": ["5.3"], "maxwell": ["5.0", "5.2"],
-    "pascal": ["6.0", "6.1"], "volta+tegra": ["7.2"], "volta": ["7.0"], "turing": ["7.5"],
-    "ampere+tegra": ["8.7"], "ampere": ["8.0", "8.6"], "ada": ["8.9"], "hopper": ["9.0"],
-    "blackwell+tegra": ["11.0"], "blackwell": ["10.0", "10.3", "12.0", "12.1"],
+    "kepler+tesla": ["3.7"],
+    "kepler": ["3.5"],
+    "maxwell+tegra": ["5.3"],
+    "maxwell": ["5.0", "5.2"],
+    "pascal": ["6.0", "6.1"],
+    "volta+tegra": ["7.2"],
+    "volta": ["7.0"],
+    "turing": ["7.5"],
+    "ampere+tegra": ["8.7"],
+    "ampere": ["8.0", "8.6"],
+    "ada": ["8.9"],
+    "hopper": ["9.0"],
+    "blackwell+tegra": ["11.0"],
+    "blackwell": ["10.0", "10.3", "12.0", "12.1"],
 }
 # ROCm gfx targets with the first ROCm that supports them (compat.yaml amd_rocm.gfx_targets "since").
 ROCM_ARCHS: dict[str, tuple[int, int]] = {"gfx942": (6, 0), "gfx950": (7, 0)}

@@ -10,7 +10,14 @@ from typing import TypeVar
 
 from dockyard.lint import accelerators as acc
 from dockyard.lint.model import DockerfileModel, Instruction, Stage, expand
-from dockyard.lint.packages import Install, Requirement, parse_install, parse_mount, parse_requirement, repo_name
+from dockyard.lint.packages import (
+    Install,
+    Requirement,
+    parse_install,
+    parse_mount,
+    parse_requirement,
+    repo_name,
+)
 from dockyard.lint.shell import SimpleCommand, split_commands
 
 T = TypeVar("T")
@@ -19,10 +26,29 @@ TORCH_FAMILY = {"torch", "torchvision", "torchaudio"}
 # Packages whose install from source compiles CUDA/ROCm extensions (setup.py builds with
 # torch.utils.cpp_extension or CMake+nvcc). Sources: each project's install docs; compat.yaml addons.
 EXTENSION_PACKAGES = {
-    "flash-attn", "apex", "detectron2", "mamba-ssm", "causal-conv1d", "pytorch3d", "torch-scatter",
-    "torch-sparse", "torch-cluster", "torch-spline-conv", "nvdiffrast", "tinycudann", "gsplat", "fused-ssim",
-    "diff-gaussian-rasterization", "simple-knn", "natten", "auto-gptq", "grouped-gemm", "flash-attention",
-    "mamba", "transformer-engine", "fouroversix",
+    "flash-attn",
+    "apex",
+    "detectron2",
+    "mamba-ssm",
+    "causal-conv1d",
+    "pytorch3d",
+    "torch-scatter",
+    "torch-sparse",
+    "torch-cluster",
+    "torch-spline-conv",
+    "nvdiffrast",
+    "tinycudann",
+    "gsplat",
+    "fused-ssim",
+    "diff-gaussian-rasterization",
+    "simple-knn",
+    "natten",
+    "auto-gptq",
+    "grouped-gemm",
+    "flash-attention",
+    "mamba",
+    "transformer-engine",
+    "fouroversix",
 }
 SOURCE_ONLY_EXTENSIONS = {"xformers", "vllm", "bitsandbytes", "vision", "torchvision", "sglang"}
 _PREBUILT_INDEX = re.compile(r"data\.pyg\.org|dl\.fbaipublicfiles\.com/detectron2/wheels|/whl/", re.I)
@@ -124,14 +150,20 @@ class InstallSite:
         """(primary index URLs, extra index URLs) from options and PIP_/UV_ environment."""
         expand_ = self.site.expand
         tool = self.install.tool
-        primary = [expand_(u) for u in self.install.option("--index-url") + self.install.option("--default-index")]
-        extra = [expand_(u) for u in self.install.option("--extra-index-url") + self.install.option("--index")]
+        primary = [
+            expand_(u) for u in self.install.option("--index-url") + self.install.option("--default-index")
+        ]
+        extra = [
+            expand_(u) for u in self.install.option("--extra-index-url") + self.install.option("--index")
+        ]
         prefix = "UV_" if tool == "uv" else "PIP_"
         if not primary and self.site.getenv(f"{prefix}INDEX_URL"):
             primary.append(self.site.getenv(f"{prefix}INDEX_URL") or "")
         if tool == "uv" and not primary and self.site.getenv("UV_DEFAULT_INDEX"):
             primary.append(self.site.getenv("UV_DEFAULT_INDEX") or "")
-        env_extra = self.site.getenv(f"{prefix}EXTRA_INDEX_URL") or (self.site.getenv("UV_INDEX") if tool == "uv" else "")
+        env_extra = self.site.getenv(f"{prefix}EXTRA_INDEX_URL") or (
+            self.site.getenv("UV_INDEX") if tool == "uv" else ""
+        )
         if env_extra:
             extra.extend(env_extra.split())
         return primary, extra
@@ -289,9 +321,12 @@ def compiles(model: DockerfileModel) -> list[Compile]:
             argv = [site.expand(a) for a in site.cmd.argv]
             if len(argv) >= 3 and re.match(r"^(?:.*/)?python[\d.]*$", argv[0]) and argv[1] == "setup.py":
                 name = repo_name(site.cwd)
-                if name in EXTENSION_PACKAGES or name in SOURCE_ONLY_EXTENSIONS or _ds_build(site) or (
-                    site.getenv("FORCE_CUDA") or ""
-                ) not in ("", "0"):
+                if (
+                    name in EXTENSION_PACKAGES
+                    or name in SOURCE_ONLY_EXTENSIONS
+                    or _ds_build(site)
+                    or (site.getenv("FORCE_CUDA") or "") not in ("", "0")
+                ):
                     out.append(Compile(site, name or "a CUDA extension"))
         return out
 

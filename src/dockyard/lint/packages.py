@@ -14,29 +14,80 @@ _CONDA = {"conda", "mamba", "micromamba"}
 
 # options whose value is the next word (or after `=`); names normalised to their long form
 _PIP_VALUE_OPTIONS = {
-    "-i": "--index-url", "--index-url": "--index-url", "--extra-index-url": "--extra-index-url",
-    "-f": "--find-links", "--find-links": "--find-links", "-c": "--constraint", "--constraint": "--constraint",
-    "-r": "--requirement", "--requirement": "--requirement", "-e": "--editable", "--editable": "--editable",
-    "-t": "--target", "--target": "--target", "--prefix": "--prefix", "--root": "--root", "--src": "--src",
-    "--platform": "--platform", "--python-version": "--python-version", "--implementation": "--implementation",
-    "--abi": "--abi", "--only-binary": "--only-binary", "--no-binary": "--no-binary",
-    "--upgrade-strategy": "--upgrade-strategy", "-C": "--config-settings", "--config-settings": "--config-settings",
-    "--config-setting": "--config-settings", "--global-option": "--global-option",
-    "--build-option": "--build-option", "--install-option": "--install-option", "--progress-bar": "--progress-bar",
-    "--trusted-host": "--trusted-host", "--cache-dir": "--cache-dir", "--log": "--log", "--proxy": "--proxy",
-    "--retries": "--retries", "--timeout": "--timeout", "--exists-action": "--exists-action", "--cert": "--cert",
-    "--client-cert": "--client-cert", "--python": "--python", "-p": "--python", "--index-strategy": "--index-strategy",
-    "--torch-backend": "--torch-backend", "--index": "--index", "--default-index": "--default-index",
-    "--override": "--override", "--overrides": "--override", "--resolution": "--resolution",
-    "--prerelease": "--prerelease", "--python-platform": "--python-platform", "--extra": "--extra",
-    "--group": "--group", "--keyring-provider": "--keyring-provider", "--report": "--report",
-    "--root-user-action": "--root-user-action", "--use-feature": "--use-feature", "--build-constraint": "--build-constraint",
-    "--build-constraints": "--build-constraint", "--with": "--with", "--refresh-package": "--refresh-package",
-    "--reinstall-package": "--reinstall-package", "--upgrade-package": "--upgrade-package", "-P": "--upgrade-package",
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "-c": "--constraint",
+    "--constraint": "--constraint",
+    "-r": "--requirement",
+    "--requirement": "--requirement",
+    "-e": "--editable",
+    "--editable": "--editable",
+    "-t": "--target",
+    "--target": "--target",
+    "--prefix": "--prefix",
+    "--root": "--root",
+    "--src": "--src",
+    "--platform": "--platform",
+    "--python-version": "--python-version",
+    "--implementation": "--implementation",
+    "--abi": "--abi",
+    "--only-binary": "--only-binary",
+    "--no-binary": "--no-binary",
+    "--upgrade-strategy": "--upgrade-strategy",
+    "-C": "--config-settings",
+    "--config-settings": "--config-settings",
+    "--config-setting": "--config-settings",
+    "--global-option": "--global-option",
+    "--build-option": "--build-option",
+    "--install-option": "--install-option",
+    "--progress-bar": "--progress-bar",
+    "--trusted-host": "--trusted-host",
+    "--cache-dir": "--cache-dir",
+    "--log": "--log",
+    "--proxy": "--proxy",
+    "--retries": "--retries",
+    "--timeout": "--timeout",
+    "--exists-action": "--exists-action",
+    "--cert": "--cert",
+    "--client-cert": "--client-cert",
+    "--python": "--python",
+    "-p": "--python",
+    "--index-strategy": "--index-strategy",
+    "--torch-backend": "--torch-backend",
+    "--index": "--index",
+    "--default-index": "--default-index",
+    "--override": "--override",
+    "--overrides": "--override",
+    "--resolution": "--resolution",
+    "--prerelease": "--prerelease",
+    "--python-platform": "--python-platform",
+    "--extra": "--extra",
+    "--group": "--group",
+    "--keyring-provider": "--keyring-provider",
+    "--report": "--report",
+    "--root-user-action": "--root-user-action",
+    "--use-feature": "--use-feature",
+    "--build-constraint": "--build-constraint",
+    "--build-constraints": "--build-constraint",
+    "--with": "--with",
+    "--refresh-package": "--refresh-package",
+    "--reinstall-package": "--reinstall-package",
+    "--upgrade-package": "--upgrade-package",
+    "-P": "--upgrade-package",
 }
 _CONDA_VALUE_OPTIONS = {
-    "-c": "--channel", "--channel": "--channel", "-n": "--name", "--name": "--name", "-p": "--prefix",
-    "--prefix": "--prefix", "-f": "--file", "--file": "--file", "--override-channels": "",
+    "-c": "--channel",
+    "--channel": "--channel",
+    "-n": "--name",
+    "--name": "--name",
+    "-p": "--prefix",
+    "--prefix": "--prefix",
+    "-f": "--file",
+    "--file": "--file",
+    "--override-channels": "",
 }
 
 
@@ -59,7 +110,9 @@ class Install:
         return any(s in self.switches for s in switches)
 
 
-def _parse_args(words: list[Word], value_options: dict[str, str]) -> tuple[list[Word], dict[str, list[str]], set[str]]:
+def _parse_args(
+    words: list[Word], value_options: dict[str, str]
+) -> tuple[list[Word], dict[str, list[str]], set[str]]:
     reqs: list[Word] = []
     options: dict[str, list[str]] = {}
     switches: set[str] = set()
@@ -131,7 +184,8 @@ def parse_install(cmd: SimpleCommand) -> Install | None:
         subs = [w.value for w in rest if not w.value.startswith("-")]
         if subs and subs[0] in ("install", "update", "upgrade", "dist-upgrade"):
             reqs = [w for w in rest if not w.value.startswith("-") and w.value != subs[0]]
-            return Install("apt", cmd, reqs, {}, {w.value for w in rest if w.value.startswith("-")}, subs[0])
+            switches = {w.value for w in rest if w.value.startswith("-")}
+            return Install("apt", cmd, reqs, {}, switches, subcommand=subs[0])
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from dockyard.lint.finding import Finding, Severity
 from dockyard.lint.model import DockerfileModel
@@ -23,7 +23,7 @@ class Rule(Protocol):
 
 
 def finding(
-    rule: object,
+    rule: Any,
     model: DockerfileModel,
     line: int,
     column: int = 1,
@@ -34,12 +34,12 @@ def finding(
 ) -> Finding:
     """A finding of `rule` (a rule module) at line:column; `message` defaults to the rule's MESSAGE."""
     return Finding(
-        code=getattr(rule, "CODE"),
-        severity=severity or getattr(rule, "SEVERITY"),
-        message=message or getattr(rule, "MESSAGE"),
+        code=rule.CODE,
+        severity=severity or rule.SEVERITY,
+        message=message or rule.MESSAGE,
         path=model.path,
         line=max(1, line),
         column=max(1, column),
-        fix=fix or getattr(rule, "FIX"),
-        name=getattr(rule, "NAME"),
+        fix=fix or rule.FIX,
+        name=rule.NAME,
     )

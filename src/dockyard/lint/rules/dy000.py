@@ -44,8 +44,24 @@ EOT
 """
 
 KNOWN = {
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
-    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
 }
 _THIS = sys.modules[__name__]
 
@@ -86,6 +102,10 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         elif inst.cmd == "ONBUILD" and (not inst.sub_cmd or inst.sub_cmd.upper() not in KNOWN):
             yield finding(_THIS, model, inst.start_line, 1, "ONBUILD needs an instruction to trigger")
         elif not seen_from and inst.cmd != "ARG":
-            yield finding(_THIS, model, inst.start_line, 1, f"{inst.cmd} before the first FROM: only ARG may come first")
+            yield finding(
+                _THIS, model, inst.start_line, 1, f"{inst.cmd} before the first FROM: only ARG may come first"
+            )
     if model.instructions and not seen_from:
-        yield finding(_THIS, model, model.instructions[0].start_line, 1, "no FROM instruction: nothing to build")
+        yield finding(
+            _THIS, model, model.instructions[0].start_line, 1, "no FROM instruction: nothing to build"
+        )

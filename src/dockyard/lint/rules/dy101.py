@@ -34,10 +34,14 @@ The rule judges compatibility, not string equality:
 | CUDA X.Y (`nvidia/cuda:12.8.1-...`) | cuX.Z with Z <= Y (cu126 on 12.8) | fine |
 | CUDA X.Y | cuX.Z with Z > Y, or another CUDA major | error |
 | CUDA | cpu, rocm or xpu wheels | error |
-| CUDA | PyPI default (no index) | error when its CUDA does not fit, else warning: the variant silently changes with the torch version and duplicates the base's CUDA libraries |
+| CUDA | PyPI default (no index) | error when its CUDA does not fit, else warning (see below) |
 | ROCm (`rocm/dev-ubuntu-*`, `rocm/pytorch`) | CUDA wheels (explicit or PyPI default) or cpu wheels | error |
 | XPU / TPU | CUDA or ROCm wheels | error |
-| CPU (`python`, `debian`, `ubuntu`) | CUDA wheels, from PyPI or an index | warning: GBs of CUDA libraries in an image with no GPU story |
+| CPU (`python`, `debian`, `ubuntu`) | CUDA wheels, from PyPI or an index | warning |
+
+A PyPI default on a CUDA base is implicit: the variant changes with the torch version and the wheels
+bring their own copy of the CUDA libraries the base already has. CUDA wheels on a CPU base add GBs
+of CUDA libraries to an image with no GPU story.
 
 A CPU-based builder stage whose files are copied (`COPY --from=`) into a GPU stage is judged against
 that GPU stage. Unknown bases and custom indexes are not judged.
@@ -68,12 +72,19 @@ def judge(base: acc.Accelerator, wheel: acc.WheelVariant) -> tuple[Severity, str
         if wheel.kind != "cuda":
             return "error", f"{what} in {where}: the GPU is unused"
         if base.version is None or wheel.version is None:
-            return ("warning", f"{what} in {where}: the variant is implicit") if wheel.source == "PyPI default" else None
+            return (
+                ("warning", f"{what} in {where}: the variant is implicit")
+                if wheel.source == "PyPI default"
+                else None
+            )
         (bmaj, bmin), (wmaj, wmin) = base.version, wheel.version
         if wmaj != bmaj:
             return "error", f"{what} in {where}: CUDA {wmaj} wheels on a CUDA {bmaj} image"
         if bmin is not None and wmin is not None and wmin > bmin:
-            return "error", f"{what} in {where}: wheels built for CUDA {wmaj}.{wmin} need at least that runtime"
+            return (
+                "error",
+                f"{what} in {where}: wheels built for CUDA {wmaj}.{wmin} need at least that runtime",
+            )
         if wheel.source == "PyPI default":
             return "warning", f"{what} in {where}: the variant is implicit and changes with the torch version"
         return None

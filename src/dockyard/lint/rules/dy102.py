@@ -64,7 +64,11 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             if req.name in TORCH_FAMILY and "+" not in req.specifier and not req.url and not req.local:
                 line, col = model.locate(where.inst, "extra-index-url")
                 yield finding(
-                    _THIS, model, line, col, f"{req.name} is fetched through --extra-index-url {racy[0]}: "
+                    _THIS,
+                    model,
+                    line,
+                    col,
+                    f"{req.name} is fetched through --extra-index-url {racy[0]}: "
                     "an index race between PyPI and the PyTorch index decides the variant",
                 )
                 break

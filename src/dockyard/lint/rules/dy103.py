@@ -48,12 +48,25 @@ RUN pip install --no-cache-dir amdsmi onnxruntime-rocm
 
 _THIS = sys.modules[__name__]
 _NVIDIA_ONLY = {
-    "pynvml", "py3nvml", "nvidia-ml-py", "nvidia-ml-py3", "onnxruntime-gpu", "pycuda", "cuda-python",
-    "tensorrt", "torch-tensorrt", "transformer-engine", "nvidia-dali", "cuda-bindings",
+    "pynvml",
+    "py3nvml",
+    "nvidia-ml-py",
+    "nvidia-ml-py3",
+    "onnxruntime-gpu",
+    "pycuda",
+    "cuda-python",
+    "tensorrt",
+    "torch-tensorrt",
+    "transformer-engine",
+    "nvidia-dali",
+    "cuda-bindings",
 }
 _NVIDIA_PATTERNS = (
-    re.compile(r"^nvidia-.+-cu1\d$"), re.compile(r"^cupy-cuda\d+x?$"), re.compile(r"^nvidia-dali-cuda\d+$"),
-    re.compile(r"^jax-cuda\d+-(plugin|pjrt)$"), re.compile(r"^tensorrt-cu1\d"),
+    re.compile(r"^nvidia-.+-cu1\d$"),
+    re.compile(r"^cupy-cuda\d+x?$"),
+    re.compile(r"^nvidia-dali-cuda\d+$"),
+    re.compile(r"^jax-cuda\d+-(plugin|pjrt)$"),
+    re.compile(r"^tensorrt-cu1\d"),
 )
 _NVIDIA_EXTRAS = {"jax": re.compile(r"cuda"), "tensorflow": re.compile(r"and-cuda")}
 
@@ -77,6 +90,9 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             if req.name and nvidia_only(req.name, req.raw):
                 line, col = model.locate(where.inst, req.raw)
                 yield finding(
-                    _THIS, model, line, col,
+                    _THIS,
+                    model,
+                    line,
+                    col,
                     f"{req.name} is NVIDIA-only but this image targets {accel.describe()} ({accel.image})",
                 )

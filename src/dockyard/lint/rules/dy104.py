@@ -60,7 +60,7 @@ def bounded(site: Site) -> tuple[bool, str]:
         return False, "MAX_JOBS is not set"
     raw = site.env.get("MAX_JOBS")
     value = (site.getenv("MAX_JOBS") or "").strip().strip("'\"")
-    if raw is not None and "nproc" in raw or "nproc" in value or "getconf" in value:
+    if (raw is not None and "nproc" in raw) or "nproc" in value or "getconf" in value:
         return False, "MAX_JOBS is computed from the CPU count"
     if not value:
         return False, "MAX_JOBS is empty (an ARG without a default)"
@@ -77,4 +77,6 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             continue
         seen.add(item.site.inst.index)
         line, col = model.locate(item.site.inst, item.site.cmd.words[0].raw if item.site.cmd.words else "")
-        yield finding(_THIS, model, line, col, f"{item.package} is compiled but {why}: ninja runs one job per core")
+        yield finding(
+            _THIS, model, line, col, f"{item.package} is compiled but {why}: ninja runs one job per core"
+        )

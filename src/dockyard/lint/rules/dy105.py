@@ -16,8 +16,8 @@ NAME = "extension-arch-list"
 SEVERITY = "warning"
 MESSAGE = "a CUDA/ROCm extension is compiled without an explicit GPU arch list"
 FIX = (
-    "Set the target architectures before the compile: `ENV TORCH_CUDA_ARCH_LIST=\"8.0;8.6;9.0+PTX\"` for "
-    "CUDA, `PYTORCH_ROCM_ARCH=\"gfx942;gfx950\"` (or flash-attn's `GPU_ARCHS`) for ROCm, with archs the "
+    'Set the target architectures before the compile: `ENV TORCH_CUDA_ARCH_LIST="8.0;8.6;9.0+PTX"` for '
+    'CUDA, `PYTORCH_ROCM_ARCH="gfx942;gfx950"` (or flash-attn\'s `GPU_ARCHS`) for ROCm, with archs the '
     "base's toolkit supports."
 )
 DOCS = """\
@@ -56,7 +56,9 @@ _ROCM_VARS = ("PYTORCH_ROCM_ARCH", "GPU_ARCHS")
 
 
 def _explicit(value: str | None) -> bool:
-    return bool(value and value.strip().strip("'\"") and value.strip().strip("'\"").lower() not in ("native", "all"))
+    return bool(
+        value and value.strip().strip("'\"") and value.strip().strip("'\"").lower() not in ("native", "all")
+    )
 
 
 def _arch_settings(model: DockerfileModel) -> Iterator[tuple[Instruction, str, str]]:
@@ -80,9 +82,12 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         kind = accel.kind if accel else "unknown"
         if kind == "cuda" and item.package == "flash-attn":
             continue  # flash-attn has an explicit default (FLASH_ATTN_CUDA_ARCHS=80;90;100;110;120)
-        names = _CUDA_VARS + ("FLASH_ATTN_CUDA_ARCHS",) if kind == "cuda" else _ROCM_VARS if kind == "rocm" else (
-            _CUDA_VARS + _ROCM_VARS + ("FLASH_ATTN_CUDA_ARCHS",)
-        )
+        if kind == "cuda":
+            names: tuple[str, ...] = (*_CUDA_VARS, "FLASH_ATTN_CUDA_ARCHS")
+        elif kind == "rocm":
+            names = _ROCM_VARS
+        else:
+            names = (*_CUDA_VARS, *_ROCM_VARS, "FLASH_ATTN_CUDA_ARCHS")
         if any(_explicit(site.getenv(n)) for n in names):
             continue
         seen.add(site.inst.index)
@@ -104,7 +109,10 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         if bad:
             line, col = model.locate(inst, name)
             yield finding(
-                _THIS, model, line, col,
+                _THIS,
+                model,
+                line,
+                col,
                 f"{name} lists {', '.join(bad)}, which {accel.describe()} ({accel.image}) cannot compile for",
                 severity="error",
                 fix=f"Remove {', '.join(bad)} from {name} or use a base whose toolkit supports them.",

@@ -48,17 +48,50 @@ RUN --mount=type=secret,id=hf_token,env=HF_TOKEN python -c "from huggingface_hub
 
 _THIS = sys.modules[__name__]
 _SECRET_SUFFIXES = (
-    "_TOKEN", "_API_KEY", "_APIKEY", "_SECRET", "_SECRET_KEY", "_ACCESS_KEY", "_PRIVATE_KEY", "_PASSWORD",
-    "_PASSWD", "_PASS", "_CLIENT_SECRET",
+    "_TOKEN",
+    "_API_KEY",
+    "_APIKEY",
+    "_SECRET",
+    "_SECRET_KEY",
+    "_ACCESS_KEY",
+    "_PRIVATE_KEY",
+    "_PASSWORD",
+    "_PASSWD",
+    "_PASS",
+    "_CLIENT_SECRET",
 )
 _SECRET_NAMES = {
-    "TOKEN", "PASSWORD", "PASSWD", "SECRET", "API_KEY", "APIKEY", "HF_TOKEN", "WANDB_KEY", "AWS_ACCESS_KEY_ID",
-    "HUGGING_FACE_HUB_TOKEN", "SECRET_KEY", "PRIVATE_KEY",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "API_KEY",
+    "APIKEY",
+    "HF_TOKEN",
+    "WANDB_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "HUGGING_FACE_HUB_TOKEN",
+    "SECRET_KEY",
+    "PRIVATE_KEY",
 }
 _NOT_SECRET_PREFIXES = ("TOKENIZERS_", "TIKTOKEN_", "TOKENIZER_")
 _NOT_SECRET_SUFFIXES = (
-    "_PATH", "_FILE", "_DIR", "_NAME", "_LENGTH", "_LEN", "_SIZE", "_TYPE", "_COUNT", "_LIMIT", "_TOKENS",
-    "_ENABLED", "_DISABLED", "_MODE", "_URL_PATH", "_ID",
+    "_PATH",
+    "_FILE",
+    "_DIR",
+    "_NAME",
+    "_LENGTH",
+    "_LEN",
+    "_SIZE",
+    "_TYPE",
+    "_COUNT",
+    "_LIMIT",
+    "_TOKENS",
+    "_ENABLED",
+    "_DISABLED",
+    "_MODE",
+    "_URL_PATH",
+    "_ID",
 )
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
 
@@ -83,8 +116,19 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             if secret_name(name):
                 if inst.cmd == "ENV" and not (value or "").strip():
                     continue
-                yield finding(_THIS, model, line, col, f"{inst.cmd} {name} puts a secret into the image's "
-                              f"{'config' if inst.cmd == 'ENV' else 'build history'}")
+                yield finding(
+                    _THIS,
+                    model,
+                    line,
+                    col,
+                    f"{inst.cmd} {name} puts a secret into the image's "
+                    f"{'config' if inst.cmd == 'ENV' else 'build history'}",
+                )
             elif value and _URL_CREDENTIALS.search(value):
-                yield finding(_THIS, model, line, col,
-                              f"{inst.cmd} {name} embeds credentials in a URL, which stay in the image")
+                yield finding(
+                    _THIS,
+                    model,
+                    line,
+                    col,
+                    f"{inst.cmd} {name} embeds credentials in a URL, which stay in the image",
+                )

@@ -84,7 +84,11 @@ def _created_by_run(model: DockerfileModel, inst: Instruction) -> list[Created]:
             positional = [a for a in argv[2:] if not a.startswith("-")]
             if positional:
                 url = positional[0]
-                dest = positional[1] if len(positional) > 1 else url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+                dest = (
+                    positional[1]
+                    if len(positional) > 1
+                    else url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+                )
                 out.append(Created(_abs(site, dest), "a git clone", inst))
         elif argv and argv[0] in ("wget", "curl"):
             for flag in ("-O", "-o", "--output", "--output-document"):
@@ -131,7 +135,9 @@ def _removals(model: DockerfileModel, inst: Instruction) -> Iterator[tuple[str, 
             yield "/root/.cache/uv", site
         elif len(argv) >= 2 and argv[0] in ("conda", "mamba", "micromamba") and argv[1] == "clean":
             yield "/opt/conda/pkgs", site
-        elif len(argv) >= 3 and argv[0] in ("apt-get", "apt") and argv[1] in ("remove", "purge", "autoremove"):
+        elif (
+            len(argv) >= 3 and argv[0] in ("apt-get", "apt") and argv[1] in ("remove", "purge", "autoremove")
+        ):
             for pkg in argv[2:]:
                 if not pkg.startswith("-"):
                     yield f"apt:{pkg}", site
@@ -158,8 +164,12 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                         origin = earlier[0]
                         line, col = model.locate(inst, site.cmd.words[0].raw if site.cmd.words else "")
                         yield finding(
-                            _THIS, model, line, col,
-                            f"removes {path.removeprefix('apt:')} ({origin.what} from line {origin.inst.start_line}) "
+                            _THIS,
+                            model,
+                            line,
+                            col,
+                            f"removes {path.removeprefix('apt:')} ({origin.what} from line "
+                            f"{origin.inst.start_line}) "
                             "in a later layer: the bytes stay in the earlier layer",
                         )
                         break

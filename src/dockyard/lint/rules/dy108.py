@@ -17,7 +17,8 @@ SEVERITY = "warning"
 MESSAGE = "a full git clone downloads the whole history for a moving branch"
 FIX = (
     "Clone shallowly at a tag or branch (`git clone --depth 1 --branch v1.2.3 URL`), or fetch one commit "
-    "(`git init && git fetch --depth 1 origin <sha> && git checkout FETCH_HEAD`), or check out a fixed commit."
+    "(`git init && git fetch --depth 1 origin <sha> && git checkout FETCH_HEAD`), or check out a fixed "
+    "commit."
 )
 DOCS = """\
 `git clone URL` fetches every commit of the repository (transformers: over 1 GB of history) and

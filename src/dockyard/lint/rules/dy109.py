@@ -68,8 +68,13 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         if ":nonroot" in base or "-nonroot" in base or base.startswith(_NONROOT_BASES):
             return
         inst = final.from_instruction
-        yield finding(_THIS, model, inst.start_line, 1, f"the final stage (line {inst.start_line}) has no USER: "
-                      "it runs as root")
+        yield finding(
+            _THIS,
+            model,
+            inst.start_line,
+            1,
+            f"the final stage (line {inst.start_line}) has no USER: it runs as root",
+        )
         return
     last = users[-1]
     raw = last.value[0] if last.value else ""

@@ -53,7 +53,9 @@ RUN pip install --no-cache-dir "git+https://github.com/huggingface/peft@3f5b3a5c
 _THIS = sys.modules[__name__]
 _FETCH = {"curl", "wget"}
 _RUNNERS = re.compile(r"^(?:.*/)?(?:sh|bash|zsh|dash|ash|python[\d.]*|perl|ruby|node)$")
-_MOVING = re.compile(r"/(?:main|master|latest|nightly|HEAD|develop|trunk)(?:/|\.|$)|refs/heads|[?&]ref=main", re.I)
+_MOVING = re.compile(
+    r"/(?:main|master|latest|nightly|HEAD|develop|trunk)(?:/|\.|$)|refs/heads|[?&]ref=main", re.I
+)
 _SUBSHELL_FETCH = re.compile(r"\$\(\s*(?:curl|wget)\b|<\(\s*(?:curl|wget)\b")
 
 
@@ -70,16 +72,22 @@ def _pipe_findings(model: DockerfileModel) -> Iterator[Finding]:
             and _RUNNERS.match(argv[0])
         ):
             line, col = model.locate(site.inst, previous.cmd.name)
-            yield finding(_THIS, model, line, col, f"{previous.cmd.name} output is piped into {argv[0]}: "
-                          "an unpinned script runs at build time")
-        elif site.cmd.piped_from_previous and previous is not None and previous.cmd.name in _FETCH and argv[:1] == [
-            "sudo"
-        ]:
-            pass
+            yield finding(
+                _THIS,
+                model,
+                line,
+                col,
+                f"{previous.cmd.name} output is piped into {argv[0]}: an unpinned script runs at build time",
+            )
         if argv and _RUNNERS.match(argv[0]) and any(_SUBSHELL_FETCH.search(w.raw) for w in site.cmd.words):
             line, col = model.locate(site.inst, argv[0])
-            yield finding(_THIS, model, line, col, f"{argv[0]} runs a script fetched with curl/wget: "
-                          "an unpinned script runs at build time")
+            yield finding(
+                _THIS,
+                model,
+                line,
+                col,
+                f"{argv[0]} runs a script fetched with curl/wget: an unpinned script runs at build time",
+            )
         previous = site
 
 
@@ -95,8 +103,14 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                 if ref is None or not SHA.match(ref):
                     line, col = model.locate(where.inst, "git+")
                     what = "no ref" if ref is None else f"@{ref}"
-                    yield finding(_THIS, model, line, col, f"{req.url} is installed from git with {what}, "
-                                  "not a commit: the code changes between builds")
+                    yield finding(
+                        _THIS,
+                        model,
+                        line,
+                        col,
+                        f"{req.url} is installed from git with {what}, "
+                        "not a commit: the code changes between builds",
+                    )
             elif req.url and _MOVING.search(req.url):
                 line, col = model.locate(where.inst, req.url[:20])
                 yield finding(_THIS, model, line, col, f"{req.url} is a moving URL")
@@ -113,8 +127,10 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             if is_git:
                 ref = url.split("#", 1)[1].split(":", 1)[0] if "#" in url else ""
                 if not SHA.match(ref):
-                    yield finding(_THIS, model, inst.start_line, 1, f"ADD {url} adds a git repository "
-                                  "without a commit")
+                    yield finding(
+                        _THIS, model, inst.start_line, 1, f"ADD {url} adds a git repository without a commit"
+                    )
             elif url.startswith(("http://", "https://")) and _MOVING.search(url):
-                yield finding(_THIS, model, inst.start_line, 1, f"ADD {url} downloads a moving URL "
-                              "without --checksum")
+                yield finding(
+                    _THIS, model, inst.start_line, 1, f"ADD {url} downloads a moving URL without --checksum"
+                )
