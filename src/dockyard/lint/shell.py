@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _KEYWORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!", "{", "}", "time"}
 _WRAPPERS = {"sudo", "exec", "command", "nohup", "eval"}
+_RUNNABLE = re.compile(
+    r"^(?:.*/)?(?:pip\d*(?:\.\d+)?|python\d*(?:\.\d+)?|uv|env|conda|mamba|micromamba|apt-get|apt|git|curl|wget)$"
+)
 
 
 @dataclass
@@ -241,6 +244,14 @@ def split_commands(script: str) -> list[SimpleCommand]:
     for cmd in commands:
         while cmd.words and cmd.words[0].value in _WRAPPERS and len(cmd.words) > 1:
             cmd.words.pop(0)
+        # a wrapper script that runs its arguments: `sh /run/fetch.sh pip install ...`
+        if (
+            len(cmd.words) > 2
+            and cmd.words[0].value.rsplit("/", 1)[-1] in ("sh", "bash")
+            and cmd.words[1].value.endswith(".sh")
+            and _RUNNABLE.match(cmd.words[2].value)
+        ):
+            del cmd.words[:2]
         if cmd.words and cmd.words[0].value == "env":
             cmd.words.pop(0)
             while cmd.words and (m := _ASSIGN.match(cmd.words[0].value)):

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 
 from dockyard.lint import accelerators as acc
-from dockyard.lint.analysis import compiles, stage_accelerator
+from dockyard.lint.analysis import compiles, image_accelerator, stage_accelerator
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
 from dockyard.lint.rules.base import finding
@@ -78,8 +78,10 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         stage = site.inst.stage
         if stage is None or site.inst.index in seen:
             continue
-        accel = stage_accelerator(model, stage)
+        accel = image_accelerator(model, stage)
         kind = accel.kind if accel else "unknown"
+        if kind in ("cpu", "xpu", "tpu"):
+            continue  # no CUDA/ROCm code is compiled for a CPU-only (or SYCL/XLA) image
         if kind == "cuda" and item.package == "flash-attn":
             continue  # flash-attn has an explicit default (FLASH_ATTN_CUDA_ARCHS=80;90;100;110;120)
         if kind == "cuda":
