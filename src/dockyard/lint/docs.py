@@ -21,8 +21,10 @@ GENERATED = "<!-- Generated from src/dockyard/lint/rules/ by `python -m dockyard
 def rule_page(rule: ModuleType) -> str:
     return (
         f"# {rule.CODE} {rule.NAME}\n\n{GENERATED}\n\n"
-        f"| code | name | default severity |\n|---|---|---|\n| `{rule.CODE}` | `{rule.NAME}` | {rule.SEVERITY} |\n\n"
-        f"**What is wrong:** {rule.MESSAGE}.\n\n**Fix:** {rule.FIX}\n\n## Why and examples\n\n{rule.DOCS.rstrip()}\n\n"
+        "| code | name | default severity |\n|---|---|---|\n"
+        f"| `{rule.CODE}` | `{rule.NAME}` | {rule.SEVERITY} |\n\n"
+        f"**What is wrong:** {rule.MESSAGE}.\n\n**Fix:** {rule.FIX}\n\n"
+        f"## Why and examples\n\n{rule.DOCS.rstrip()}\n\n"
         f"## Suppressing\n\nAbove the instruction: `# dockyard: ignore={rule.CODE}`; for the whole file: "
         f'`# dockyard: ignore-file={rule.CODE}`; everywhere: `ignore = ["{rule.CODE}"]` in the config file '
         f"or `--ignore {rule.CODE}`. See [../lint.md](../lint.md).\n"
@@ -36,8 +38,8 @@ def index_page() -> str:
     )
     return (
         f"# dockyard lint rules\n\n{GENERATED}\n\n"
-        "dockyard's own rules. hadolint's generic rules (DLxxxx, SCxxxx) are merged into the same output when "
-        "hadolint is installed; see [../lint.md](../lint.md).\n\n"
+        "dockyard's own rules. hadolint's generic rules (DLxxxx, SCxxxx) are merged into the same output "
+        "when hadolint is installed; see [../lint.md](../lint.md).\n\n"
         f"| code | name | default severity | what is wrong |\n|---|---|---|---|\n{rows}\n"
     )
 
