@@ -111,6 +111,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = field(default=())
+    uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
 
     @property
     def digest(self) -> str:

@@ -381,4 +381,5 @@ def resolve(spec: ImageSpec, knowledge: Knowledge | None = None) -> Plan:
         warnings=tuple(ctx.warnings),
         notes=tuple(ctx.notes + base.notes),
         extra_paths=addon_needs.paths,
+        uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
     )

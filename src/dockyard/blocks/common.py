@@ -1,0 +1,69 @@
+"""What every block shares: render options, the files blocks add to the build context, mount sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dockyard.instructions import BindMount, CacheMount, Mount, SecretMount
+from dockyard.plan import Plan
+
+SCRIPTS = "/run/dockyard"  # where build scripts are bind-mounted during a RUN (never in a layer)
+CONSTRAINTS = "/opt/dockyard/constraints.txt"  # builder only: pins torch against later installs
+PIP_INDEX = "https://pypi.org/simple"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the engine can do. Without cache mounts, pip runs with --no-cache-dir and apt lists are
+    removed in the same layer; secret and bind mounts are required (build refuses engines without)."""
+
+    cache_mounts: bool = True
+
+
+@dataclass
+class RenderContext:
+    plan: Plan
+    options: RenderOptions
+    files: dict[str, str] = field(default_factory=dict)  # context-relative path -> text
+    executables: set[str] = field(default_factory=set)
+
+    def add_file(self, path: str, text: str, executable: bool = False) -> str:
+        self.files[path] = text
+        if executable:
+            self.executables.add(path)
+        return path
+
+
+def script(name: str) -> BindMount:
+    """Bind one packaged script from the context's dockyard/ folder into the RUN."""
+    return BindMount(f"dockyard/{name}", f"{SCRIPTS}/{name}")
+
+
+def apt_mounts(ctx: RenderContext) -> tuple[Mount, ...]:
+    if not ctx.options.cache_mounts:
+        return ()
+    return (CacheMount("/var/cache/apt", id="apt-cache"), CacheMount("/var/lib/apt", id="apt-lib"))
+
+
+def fetch_mounts(ctx: RenderContext, *extra: Mount) -> tuple[Mount, ...]:
+    """Mounts of a step that fetches Python packages: pip cache, CA and netrc secrets, the fetch script."""
+    cache: tuple[Mount, ...] = (CacheMount("/root/.cache/pip", id="pip-cache"),) if ctx.options.cache_mounts else ()
+    return (*cache, SecretMount("ca"), SecretMount("netrc", target="/root/.netrc"), script("fetch.sh"), *extra)
+
+
+def fetch(command: str) -> str:
+    return f"sh {SCRIPTS}/fetch.sh {command}"
+
+
+def pip_install(ctx: RenderContext, args: str) -> str:
+    cache = "" if ctx.options.cache_mounts else " --no-cache-dir"
+    return fetch(f"pip install --no-compile{cache} {args}")
+
+
+def apt_install(ctx: RenderContext, packages: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """apt-get commands: keep downloaded packages in the cache mount, or drop lists in the same layer."""
+    names = " ".join(sorted(set(packages)))
+    commands = ["apt-get update", f"apt-get install -y --no-install-recommends {names}"]
+    if not ctx.options.cache_mounts:
+        commands.append("rm -rf /var/lib/apt/lists/*")
+    return tuple(commands)

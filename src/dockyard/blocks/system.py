@@ -1,0 +1,31 @@
+"""The `base` stage shared by builder and runtime: system packages, the interpreter, the user."""
+
+from __future__ import annotations
+
+from dockyard.blocks.common import SCRIPTS, RenderContext, apt_install, apt_mounts, script
+from dockyard.instructions import Arg, Env, Instruction, Run
+
+KEEP_APT_CACHE = (
+    "rm -f /etc/apt/apt.conf.d/docker-clean",
+    "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache",
+)
+
+
+def base_stage(ctx: RenderContext) -> list[Instruction]:
+    plan = ctx.plan
+    items: list[Instruction] = [
+        Arg("DEBIAN_FRONTEND", "noninteractive"),
+        Env((("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))),
+    ]
+    packages = ["ca-certificates", "tini", *plan.system_packages]
+    keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
+    items.append(Run(
+        (*keep, *apt_install(ctx, packages), f"sh {SCRIPTS}/python.sh base {plan.python}"),
+        (*apt_mounts(ctx), script("python.sh")),
+        comment="System packages of the final image, an init for signal handling, and the interpreter when the "
+                "distribution has it",
+    ))
+    if plan.user != "root":
+        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}",), (script("user.sh"),),
+                         comment=f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"))
+    return items

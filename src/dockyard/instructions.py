@@ -1,0 +1,150 @@
+"""Typed Dockerfile instructions and stages. Blocks produce them; emitters turn them into text.
+
+Instructions carry data, not formatting: a Run holds its commands, mounts and inline environment, so
+the Dockerfile emitter can lay them out one per line and the Apptainer emitter can reuse the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CacheMount:
+    target: str
+    id: str = ""
+    sharing: str = "locked"
+
+    def flag(self) -> str:
+        parts = ["type=cache", f"target={self.target}"]
+        if self.id:
+            parts.append(f"id={self.id}")
+        if self.sharing:
+            parts.append(f"sharing={self.sharing}")
+        return "--mount=" + ",".join(parts)
+
+
+@dataclass(frozen=True)
+class SecretMount:
+    id: str
+    target: str = ""
+
+    def flag(self) -> str:
+        parts = ["type=secret", f"id={self.id}"]
+        if self.target:
+            parts.append(f"target={self.target}")
+        return "--mount=" + ",".join(parts)
+
+
+@dataclass(frozen=True)
+class BindMount:
+    source: str
+    target: str
+    from_stage: str = ""
+
+    def flag(self) -> str:
+        parts = ["type=bind"]
+        if self.from_stage:
+            parts.append(f"from={self.from_stage}")
+        parts += [f"source={self.source}", f"target={self.target}"]
+        return "--mount=" + ",".join(parts)
+
+
+Mount = CacheMount | SecretMount | BindMount
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Env:
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Label:
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One RUN: commands joined with &&, each on its own line. `env` prefixes the whole command list."""
+
+    commands: tuple[str, ...]
+    mounts: tuple[Mount, ...] = ()
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Copy:
+    sources: tuple[str, ...]
+    dest: str
+    from_stage: str = ""
+    chown: str = ""
+    chmod: str = ""
+
+
+@dataclass(frozen=True)
+class User:
+    user: str
+
+
+@dataclass(frozen=True)
+class Workdir:
+    path: str
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cmd:
+    argv: tuple[str, ...]
+
+
+Instruction = Comment | Arg | Env | Label | Run | Copy | User | Workdir | Entrypoint | Cmd
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    base: str
+    instructions: tuple[Instruction, ...] = ()
+    comment: str = ""
+
+
+@dataclass
+class StageBuilder:
+    """Collects instructions for one stage in order."""
+
+    name: str
+    base: str
+    comment: str = ""
+    items: list[Instruction] = field(default_factory=list)
+
+    def add(self, *instructions: Instruction) -> StageBuilder:
+        self.items.extend(instructions)
+        return self
+
+    def build(self) -> Stage:
+        return Stage(self.name, self.base, tuple(self.items), self.comment)
+
+
+def quote_env(value: str) -> str:
+    """Quote an ENV/LABEL value for a Dockerfile (JSON string escaping is valid Dockerfile quoting)."""
+    return json.dumps(value)
+
+
+def json_argv(argv: tuple[str, ...]) -> str:
+    return json.dumps(list(argv))

@@ -1,0 +1,141 @@
+"""dockyard: slim a virtualenv in the builder stage, then keep exactly the bytecode asked for.
+
+    python slim.py --venv /opt/venv --bytecode loaded|all|none [--slim] [--keep-headers]
+                   [--probe probe.py --plan plan.json]
+
+--slim drops what is never needed at run time: pip, and setuptools and wheel unless an installed
+package requires them or --keep-headers says something JIT-compiles; torch/include (unless
+--keep-headers); torch/test and torch's test libraries; `tests` folders; type stubs (.pyi); static
+libraries; documentation. The warm-up below runs after the removal, so a removal that breaks an import
+fails the build. Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
+source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
+unchecked-hash mode so it stays valid whatever file times the copy into the final stage gives, and is
+reproducible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
+
+
+def size(path: Path) -> int:
+    if path.is_file() or path.is_symlink():
+        return path.lstat().st_size
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def remove(paths: list[Path], label: str) -> None:
+    total = 0
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            continue
+        total += size(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    print(f"dockyard slim: {label}: {total / 1e6:.1f} MB")
+
+
+def site_packages(venv: Path) -> Path:
+    found = list(venv.glob("lib/python3*/site-packages"))
+    if not found:
+        raise SystemExit(f"no site-packages under {venv}")
+    return found[0]
+
+
+def required_by_others(names: set[str]) -> set[str]:
+    """Which of `names` an installed distribution requires in this environment (pip check must pass)."""
+    from importlib import metadata
+
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # packaging comes with transformers; pip vendors it too
+        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
+    needed = set()
+    for dist in metadata.distributions():
+        if (dist.metadata["Name"] or "").lower() in names:
+            continue
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.name.lower() in names and (req.marker is None or req.marker.evaluate({"extra": ""})):
+                needed.add(req.name.lower())
+    return needed
+
+
+def slim(venv: Path, keep_headers: bool) -> None:
+    site = site_packages(venv)
+    droppable = {"setuptools", "wheel"} - (required_by_others({"setuptools", "wheel"}) if not keep_headers
+                                           else {"setuptools", "wheel"})
+    tools = ["pip", *sorted(droppable)]
+    paths = [site / n for n in tools] + [p for n in tools for p in site.glob(f"{n}-*.dist-info")]
+    if "setuptools" in droppable:
+        paths += [site / "pkg_resources", site / "_distutils_hack", site / "distutils-precedence.pth"]
+    remove(paths + list(venv.glob("bin/pip*")), f"{', '.join(tools)}")
+    if not keep_headers:
+        remove([site / "torch" / "include"], "torch headers")
+    remove([site / "torch" / "test", *site.glob("torch/lib/*test*.so")], "torch C++ tests and test libraries")
+    remove([p for p in site.rglob("tests") if p.is_dir()], "tests folders")
+    remove([p for p in site.rglob("*.pyi") if p.is_file()], "type stubs")
+    remove([p for p in site.rglob("*.a") if p.is_file()], "static libraries")
+    remove([venv / "share" / "doc", venv / "share" / "man"], "documentation")
+
+
+def clear_bytecode(root: Path) -> None:
+    remove([p for p in root.rglob("__pycache__") if p.is_dir()], "existing bytecode")
+
+
+def compile_loaded(venv: Path, probe: str, plan: str) -> None:
+    listing = Path("/dev/shm") / "dockyard-loaded.txt"
+    if not listing.parent.is_dir():
+        listing = Path(os.environ.get("TMPDIR", "/tmp")) / "dockyard-loaded.txt"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "HF_HUB_OFFLINE": "1"}
+    subprocess.run([str(venv / "bin" / "python"), probe, "--plan", plan, "--warmup", str(listing)],
+                   check=True, env=env)
+    files = [Path(line) for line in listing.read_text().splitlines() if line]
+    listing.unlink()
+    prefix = str(venv.resolve())
+    compiled = 0
+    for path in files:
+        if str(path.resolve()).startswith(prefix) and path.exists():
+            py_compile.compile(str(path), doraise=True, invalidation_mode=UNCHECKED)
+            compiled += 1
+    print(f"dockyard slim: bytecode kept for {compiled} loaded modules")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--venv", default=sys.prefix)
+    parser.add_argument("--bytecode", choices=("loaded", "all", "none"), default="loaded")
+    parser.add_argument("--slim", action="store_true")
+    parser.add_argument("--keep-headers", action="store_true")
+    parser.add_argument("--probe")
+    parser.add_argument("--plan")
+    args = parser.parse_args()
+    venv = Path(args.venv)
+    if args.slim:
+        slim(venv, args.keep_headers)
+    clear_bytecode(venv)
+    if args.bytecode == "all":
+        compileall.compile_dir(str(site_packages(venv)), quiet=1, workers=0, invalidation_mode=UNCHECKED)
+        print("dockyard slim: bytecode compiled for every module")
+    elif args.bytecode == "loaded":
+        if not args.probe or not args.plan:
+            raise SystemExit("--bytecode loaded needs --probe and --plan")
+        compile_loaded(venv, args.probe, args.plan)
+    print(f"dockyard slim: venv is now {size(venv) / 1e6:.1f} MB (stdlib at {sysconfig.get_paths()['stdlib']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

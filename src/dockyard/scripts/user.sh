@@ -1,0 +1,18 @@
+#!/bin/sh
+# dockyard: create the runtime user NAME with uid and gid UID, a home and a writable Hugging Face cache.
+# A user or group that already holds UID (ubuntu images ship "ubuntu" as 1000) is removed first.
+set -eu
+name=$1
+uid=$2
+existing=$(getent passwd "$uid" | cut -d: -f1 || true)
+if [ -n "$existing" ] && [ "$existing" != "$name" ]; then
+    userdel --remove "$existing" 2>/dev/null || userdel "$existing"
+fi
+existing=$(getent group "$uid" | cut -d: -f1 || true)
+if [ -n "$existing" ] && [ "$existing" != "$name" ]; then
+    groupdel "$existing"
+fi
+getent group "$name" >/dev/null || groupadd --gid "$uid" "$name"
+getent passwd "$name" >/dev/null || useradd --uid "$uid" --gid "$uid" --no-log-init --create-home --shell /bin/sh "$name"
+mkdir -p "/home/$name/.cache/huggingface"
+chown -R "$uid:$uid" "/home/$name"
