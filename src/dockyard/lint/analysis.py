@@ -331,3 +331,54 @@ def compiles(model: DockerfileModel) -> list[Compile]:
         return out
 
     return memo(model, "compiles", compute)
+
+
+# git clone options that take a value (git-clone(1)); the rest are flags
+_GIT_CLONE_VALUE_OPTIONS = {
+    "--depth",
+    "--branch",
+    "-b",
+    "--origin",
+    "-o",
+    "--reference",
+    "--reference-if-able",
+    "--shallow-since",
+    "--shallow-exclude",
+    "--filter",
+    "--jobs",
+    "-j",
+    "--config",
+    "-c",
+    "--separate-git-dir",
+    "--template",
+    "--upload-pack",
+    "-u",
+    "--server-option",
+    "--bundle-uri",
+}
+
+
+def git_clone_target(argv: list[str]) -> tuple[str, str] | None:
+    """(url, destination) of `git clone [options] URL [DIR]`, or None if argv is not a clone."""
+    if len(argv) < 3 or argv[0] != "git":
+        return None
+    rest = argv[1:]
+    while len(rest) >= 2 and rest[0] in ("-C", "-c"):
+        rest = rest[2:]
+    if not rest or rest[0] != "clone":
+        return None
+    positional: list[str] = []
+    i = 1
+    while i < len(rest):
+        arg = rest[i]
+        if arg.startswith("-"):
+            if arg in _GIT_CLONE_VALUE_OPTIONS:
+                i += 1
+        else:
+            positional.append(arg)
+        i += 1
+    if not positional:
+        return None
+    url = positional[0]
+    dest = positional[1] if len(positional) > 1 else url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return url, dest

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dockyard.lint.analysis import Site, install_sites, run_instructions, sites
+from dockyard.lint.analysis import Site, git_clone_target, install_sites, run_instructions, sites
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
 from dockyard.lint.rules.base import finding
@@ -80,16 +80,9 @@ def _created_by_run(model: DockerfileModel, inst: Instruction) -> list[Created]:
     out: list[Created] = []
     for site in sites(model, inst):
         argv = [site.expand(a) for a in site.cmd.argv]
-        if len(argv) >= 3 and argv[0] == "git" and argv[1] == "clone":
-            positional = [a for a in argv[2:] if not a.startswith("-")]
-            if positional:
-                url = positional[0]
-                dest = (
-                    positional[1]
-                    if len(positional) > 1
-                    else url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
-                )
-                out.append(Created(_abs(site, dest), "a git clone", inst))
+        clone = git_clone_target(argv)
+        if clone is not None:
+            out.append(Created(_abs(site, clone[1]), "a git clone", inst))
         elif argv and argv[0] in ("wget", "curl"):
             for flag in ("-O", "-o", "--output", "--output-document"):
                 if flag in argv[:-1]:

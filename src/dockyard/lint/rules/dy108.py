@@ -6,7 +6,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.lint.analysis import all_sites, sites
+from dockyard.lint.analysis import all_sites, git_clone_target, sites
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding
@@ -54,7 +54,8 @@ _SHALLOW = ("--depth", "--shallow-since", "--shallow-exclude")
 def check(model: DockerfileModel) -> Iterator[Finding]:
     for site in all_sites(model):
         argv = [site.expand(a) for a in site.cmd.argv]
-        if len(argv) < 3 or argv[0] != "git" or argv[1] != "clone":
+        clone = git_clone_target(argv)
+        if clone is None:
             continue
         if any(a.startswith(_SHALLOW) for a in argv[2:]):
             continue
@@ -70,5 +71,6 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         if fixed:
             continue
         line, col = model.locate(site.inst, "git clone")
-        url = next((a for a in argv[2:] if not a.startswith("-")), "")
-        yield finding(_THIS, model, line, col, f"git clone {url} without --depth or a fixed-commit checkout")
+        yield finding(
+            _THIS, model, line, col, f"git clone {clone[0]} without --depth or a fixed-commit checkout"
+        )

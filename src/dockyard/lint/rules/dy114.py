@@ -52,7 +52,6 @@ _THIS = sys.modules[__name__]
 _VARS = ("PATH", "LD_LIBRARY_PATH")
 # Bases known to set LD_LIBRARY_PATH themselves (nvidia/cuda: /usr/local/nvidia/lib:/usr/local/nvidia/lib64).
 _SETS_LD_PATH = ("nvidia/cuda", "nvcr.io/nvidia/", "rocm/", "intel/")
-_ONLY_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 
 
 def _base_sets(model: DockerfileModel, inst: Instruction, name: str) -> bool | None:
@@ -86,26 +85,27 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
 def _problem(
     model: DockerfileModel, inst: Instruction, name: str, value: str, env: dict[str, str | None]
 ) -> str:
-    for element in value.split(":"):
+    scope: dict[str, str | None] = dict(env)
+    unset_by_base = []
+    for var in _VARS:
+        if var not in scope:
+            sets = _base_sets(model, inst, var)
+            if sets is True:
+                scope[var] = "/set/by/base"
+            elif sets is False:
+                scope[var] = ""
+                unset_by_base.append(var)
+    expanded = expand(value, scope)
+    for element in expanded.split(":"):
         if element == "":
+            used = [v for v in unset_by_base if re.search(rf"\$\{{?{v}\b", value)]
+            if used:
+                return f"${used[0]} is not set by the base image, leaving an empty element (the current directory)"
             return "an empty element means the current directory"
-        ref = _ONLY_VAR.match(element)
-        if ref:
-            var = ref.group(1)
-            if var in env:
-                if not expand(element, env):
-                    return f"${var} is empty here, leaving an empty element (the current directory)"
-                continue
-            if var in _VARS and _base_sets(model, inst, var) is False:
-                return (
-                    f"${var} is not set by the base image, leaving an empty element (the current directory)"
-                )
-            continue
-        resolved = expand(element, env)
-        if "$" in resolved and not resolved.startswith("$"):
-            continue
-        if resolved.startswith("~"):
+        if "$" in element:
+            continue  # a variable nobody can resolve here
+        if element.startswith("~"):
             return f"`{element}`: ENV does not expand `~`, so this is a relative directory"
-        if not resolved.startswith(("/", "$")):
+        if not element.startswith("/"):
             return f"`{element}` is a relative directory"
     return ""
