@@ -21,14 +21,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _BK_HEADER = re.compile(r"^#(\d+) (.*)$")
 _BK_OUTPUT = re.compile(r"^#(\d+) (\d+\.\d+) ?(.*)$")
 _BK_ERROR = re.compile(r"^#(\d+) ERROR:? (.*)$")
-_BK_STATUS = re.compile(r"^(DONE \d|CACHED$|CANCELED|sha256:|transferring|exporting|writing image|naming to|"
-                        r"resolve |extracting|preparing|unpacking|\[auth\])")
 _BUILDX_ERROR_STEP = re.compile(r"^ERROR \[(.+?)\] (.*)$")
 _SUMMARY_STEP = re.compile(r"^ > (\[.+?\] .*?):?$")
 _PODMAN_STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP (\d+)/(\d+): (.*)$")
 _PODMAN_ERROR = re.compile(r"^Error: building at STEP \"(.*)\": (.*)$")
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _LEGACY_NOISE = re.compile(r"^ ---> |^Removing intermediate container |^Sending build context ")
+_SUMMARY_TIME = re.compile(r"^\d+\.\d+ ")
 _EXIT = re.compile(r"(?:exit code: |exit status |returned a non-zero code: )(\d+)")
 
 
@@ -100,8 +99,13 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
     engine = ""
     current = ""
     podman_error: tuple[str, str] | None = None
+    in_summary = False
     for number, raw in enumerate(text.split("\n"), start=1):
         clean = _clean(raw)
+        if clean == "------":
+            in_summary = not in_summary
+        elif in_summary:  # BuildKit repeats the failing step's last lines here, with their timestamps
+            clean = _SUMMARY_TIME.sub("", clean)
         if m := _BK_OUTPUT.match(clean):
             lines.append(Line(number, m.group(3), f"#{m.group(1)}"))
             continue
@@ -113,8 +117,7 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
         if m := _BK_HEADER.match(clean):
             engine = "buildkit"
             vertex, rest = f"#{m.group(1)}", m.group(2)
-            if vertex not in names and not _BK_STATUS.match(rest):
-                names[vertex] = rest
+            names.setdefault(vertex, rest)  # BuildKit prints a vertex's name first
             lines.append(Line(number, rest, vertex))
             continue
         if m := _SUMMARY_STEP.match(clean):
@@ -130,8 +133,15 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
         elif _LEGACY_NOISE.match(clean):
             lines.append(Line(number, clean, ""))
             continue
-        lines.append(Line(number, clean, current if not clean.startswith(("STEP ", "Step ")) else current))
+        lines.append(Line(number, clean, current))
     return lines, _failed_step(lines, engine, names, errors, summary_steps, podman_error)
+
+
+def _tail(texts: Sequence[str]) -> tuple[str, ...]:
+    kept = list(texts)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return tuple(kept[-TAIL_LINES:])
 
 
 def _exit_code(text: str) -> int | None:
@@ -151,7 +161,7 @@ def _failed_step(lines: list[Line], engine: str, names: dict[str, str], errors: 
                 message = next(m for v, m in errors if v == match)
                 break
         output = [ln.text for ln in lines if ln.step == vertex and ln.text != label and ln.text != message]
-        return FailedStep(label or vertex, "buildkit", _exit_code(message), tuple(output[-TAIL_LINES:]))
+        return FailedStep(label or vertex, "buildkit", _exit_code(message), _tail(output))
     if engine == "podman":
         steps = [ln.step for ln in lines if ln.step]
         label = steps[-1] if steps else ""
@@ -160,13 +170,13 @@ def _failed_step(lines: list[Line], engine: str, names: dict[str, str], errors: 
         output = [ln.text for ln in lines if ln.step == label and ln.text != label
                   and not ln.text.startswith(("Error: building at STEP", "--> "))]
         code = _exit_code(podman_error[1]) if podman_error else None
-        return FailedStep(label, "podman", code, tuple(output[-TAIL_LINES:])) if label else None
+        return FailedStep(label, "podman", code, _tail(output)) if label else None
     if engine == "legacy":
         steps = [ln.step for ln in lines if ln.step]
         label = steps[-1] if steps else ""
         output = [ln.text for ln in lines if ln.step == label and ln.text != label and ln.text.strip()]
         code = _exit_code("\n".join(output[-3:]))
-        return FailedStep(label, "legacy", code, tuple(output[-TAIL_LINES:])) if label else None
+        return FailedStep(label, "legacy", code, _tail(output)) if label else None
     return None
 
 
@@ -184,14 +194,14 @@ def _match(signature: Signature, lines: Sequence[Line], texts: Sequence[str],
     for context in signature.context:
         if not any(re.search(context, t) for t in texts):
             return None
-    evidence: list[tuple[int, str]] = []
-    for ln in hits:
-        if ln.text.strip() not in {t for _, t in evidence} and len(evidence) < MAX_EVIDENCE:
+    evidence: list[tuple[int, str]] = []  # the first line each pattern matched
+    for regex in regexes:
+        ln = next((ln for ln in hits if regex.search(ln.text)), None)
+        if ln and ln.text.strip() not in {t for _, t in evidence}:
             evidence.append((ln.number, ln.text.strip()))
+    evidence = sorted(evidence)[:MAX_EVIDENCE]
     details = signature.extract(texts) if signature.extract else {}
     defaults = dict(signature.defaults)
-    if signature.id == "pip-resolution-impossible" and details.get("conflicts"):
-        details["conflicts"] = "; " + details["conflicts"]
     return Match(signature.id, signature.title, _format(signature.cause, details, defaults),
                  _format(signature.fix, details, defaults), tuple(evidence), details,
                  any(ln.number in failed_lines for ln in hits))
@@ -210,5 +220,5 @@ def explain_log(text: str, signatures: Sequence[Signature] = SIGNATURES) -> Expl
     excluded = {x for m in found for s in signatures if s.id == m.id for x in s.excludes}
     matches = [m for m in found if m.id not in excluded]
     matches.sort(key=lambda m: not m.in_failed_step)
-    tail = step.tail if step and step.tail else tuple(t for t in texts if t.strip())[-TAIL_LINES:]
+    tail = step.tail if step and step.tail else _tail([t for t in texts if t.strip()])
     return Explanation(tuple(matches), step, tail)

@@ -92,7 +92,14 @@ def _pip_conflict(lines: Sequence[str]) -> dict[str, str]:
                     break
                 if follow.strip() not in conflicts:
                     conflicts.append(follow.strip())
-    conflicts += [c for c in _all(lines, r"(Because .*?)(?:\.)?$") if c not in conflicts]  # uv
+    for index, line in enumerate(lines):  # uv: "× No solution found ..." then an indented explanation
+        if "No solution found when resolving dependencies" in line:
+            for follow in lines[index + 1:]:
+                text = follow.strip().lstrip("╰─▶").strip()
+                if not text or not follow.startswith(" "):
+                    break
+                if text.rstrip(".") not in conflicts:
+                    conflicts.append(text.rstrip("."))
     if conflicts:
         details["conflicts"] = "; ".join(conflicts[:6])
     return details
@@ -113,6 +120,11 @@ def _no_dist(lines: Sequence[str]) -> dict[str, str]:
     if py and "python" not in details:
         details["python"] = f"Python 3.{py}"
     return details
+
+
+def _nvcc(lines: Sequence[str]) -> dict[str, str]:
+    base = _first(lines, r"((?:nvidia/cuda|nvcr\.io/nvidia/\S+):\S*-(?:runtime|base)-\S+?):?$")
+    return {"base": f" (here {base})"} if base else {}
 
 
 def _enospc(lines: Sequence[str]) -> dict[str, str]:
@@ -277,10 +289,11 @@ SIGNATURES: tuple[Signature, ...] = (
         "pip-resolution-impossible", "pip/uv cannot satisfy the requirements together",
         (r"ResolutionImpossible", r"because these package versions have conflicting dependencies",
          r"No solution found when resolving dependencies", r"requirements are unsatisfiable"),
-        "the requested versions conflict: {requested}{conflicts}",
+        "the resolver (pip or uv) cannot install {requested} together: {conflicts}",
         "relax or change one of the pins named above (`pip install 'a==X' 'b==Y'` where Y satisfies a's range), "
         "or drop the pin and let the resolver choose; keep torch pinned with a constraints file (`-c`)",
-        extract=_pip_conflict, defaults={"requested": "see the conflict lines", "conflicts": ""}),
+        extract=_pip_conflict, defaults={"requested": "these requirements",
+                                         "conflicts": "see the lines after 'The conflict is caused by:'"}),
     Signature(
         "no-matching-distribution", "No wheel or version of a package for this Python/platform",
         (r"No matching distribution found for", r"Could not find a version that satisfies the requirement",
@@ -291,7 +304,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "available here: {versions})",
         "pick a version listed above, or a Python the release supports (e.g. torch 1.12 stops at Python 3.10, "
         "torch 2.1 at 3.11); for torch variants (+cpu, +cuXYZ) point --index-url at download.pytorch.org",
-        extract=_no_dist, defaults={"requirement": "the package", "python": "see the image", "versions": "?"}),
+        extract=_no_dist, defaults={"requirement": "the package", "python": "the image's Python",
+                                    "versions": "not listed"}),
     Signature(
         "no-space-left", "No space left on device",
         (r"No space left on device", r"no space left on device", r"\bENOSPC\b"),
@@ -322,9 +336,10 @@ SIGNATURES: tuple[Signature, ...] = (
         (r"nvcc: not found", r"nvcc: command not found", r"No such file or directory: '[^']*/bin/nvcc'",
          r"CUDA_HOME environment variable is not set", r"MissingCUDAException", r"nvcc was not found"),
         "the step compiles CUDA code (an extension: flash-attn, DeepSpeed ops, apex, bitsandbytes) but the "
-        "base is a CUDA *runtime* image or no CUDA image: only *devel* images carry nvcc and the headers",
+        "base is a CUDA *runtime* image{base} or no CUDA image: only *devel* images carry nvcc and the headers",
         "compile in a builder stage FROM nvidia/cuda:X.Y.Z-cudnn-devel-... and copy the built wheel or venv "
-        "into the runtime stage; or install a prebuilt wheel of the extension"),
+        "into the runtime stage; or install a prebuilt wheel of the extension",
+        extract=_nvcc, defaults={"base": ""}),
     Signature(
         "no-kernel-image", "The GPU's architecture is not compiled into torch (or an extension)",
         (r"no kernel image is available for execution on the device", r"is not compatible with the current "

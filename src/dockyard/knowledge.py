@@ -27,7 +27,8 @@ KNOWLEDGE_DIR = Path(str(resources.files("dockyard") / "knowledge"))
 
 def _load(name: str) -> dict[str, Any]:
     with (KNOWLEDGE_DIR / name).open("rb") as handle:
-        return tomllib.load(handle)
+        data: dict[str, Any] = tomllib.load(handle)
+        return data
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def base_accelerator(image: str) -> BaseAccelerator:
     ref = image_ref(image)
     repo = ref.repository.split("/", 1)[-1] if ref.repository.count("/") >= 1 else ref.repository
     full = ref.repository
-    if full.endswith("nvidia/cuda") or repo == "cuda" and "nvidia" in full:
+    if full.endswith("nvidia/cuda") or (repo == "cuda" and "nvidia" in full):
         match = re.match(r"^(\d+)\.(\d+)", ref.tag)
         version = Version(f"{match[1]}.{match[2]}") if match else None
         return BaseAccelerator("cuda", version, devel="devel" in ref.tag)

@@ -9,6 +9,7 @@ choices. Legal but risky choices become warnings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
@@ -16,7 +17,7 @@ from packaging.version import Version
 from dockyard import archs
 from dockyard.errors import ResolveError, SpecError
 from dockyard.knowledge import Knowledge, TorchRelease
-from dockyard.plan import Package, Plan, TorchPlan, TransformersPlan
+from dockyard.plan import Package, Plan, TorchPlan
 from dockyard.requests import version_request
 from dockyard.resolve_parts import (
     resolve_addons,
@@ -76,7 +77,8 @@ def variant_blockers(ctx: Context, release: TorchRelease, version: Version, vari
             if missing:
                 reasons.append(
                     f"the {variant} wheels of torch {version} do not ship sm {', '.join(missing)} "
-                    f"(they ship {';'.join(wheel_archs)}; source: {ctx.k.source_text(ctx.k.cuda_sources, ['build-cuda', 'release-md', 'cuda13-notes'])})")
+                    f"(they ship {';'.join(wheel_archs)}; source: "
+                    f"{ctx.k.source_text(ctx.k.cuda_sources, ['build-cuda', 'release-md', 'cuda13-notes'])})")
         for name in _addon_names(spec):
             addon = ctx.k.addons.get(name)
             if not addon or cuda is None:
@@ -120,11 +122,11 @@ def python_ok(ctx: Context, release: TorchRelease) -> str | None:
     python = ctx.spec.python
     if python and python not in release.python:
         return (f"torch {release.minor} has no wheels for Python {python} "
-                f"(it has {', '.join(release.python)}; source: {ctx.k.source_text(ctx.k.torch_sources, list(release.sources))})")
+                f"(it has {', '.join(release.python)}; source: {ctx.k.source_text(ctx.k.torch_sources, ['pypi'])})")
     return None
 
 
-def xla_for(ctx: Context, release: TorchRelease) -> dict[str, object] | None:
+def xla_for(ctx: Context, release: TorchRelease) -> dict[str, Any] | None:
     for row in ctx.k.torch_xla:
         if row["torch"] == release.minor:
             return row
@@ -189,7 +191,7 @@ def choose_torch(ctx: Context) -> tuple[Version | None, TorchRelease | None, str
             if not release.has_variant(variant):
                 rejected.append((version, f"torch {version} has no wheel for variant {variant} (its variants: "
                                  f"{', '.join(release.variants())}; source: "
-                                 f"{k.source_text(k.torch_sources, list(release.sources))})"))
+                                 f"{k.source_text(k.torch_sources, ['test-infra'])})"))
                 continue
             blockers = variant_blockers(ctx, release, version, variant)
             if not blockers:
@@ -206,38 +208,63 @@ def _other_blockers(ctx: Context, version: Version) -> str | None:
     return transformers_torch_blocker(ctx, version) or addon_torch_blocker(ctx, version)
 
 
+UNINFORMATIVE = ("has no wheel for variant", "are not in the knowledge base")
+
+
 def _explain_torch_failure(ctx: Context, rejected: list[tuple[Version, str]]) -> None:
-    spec, k = ctx.spec, ctx.k
-    first_reason = rejected[0][1] if rejected else "no release fits"
-    key, value = ("variant", spec.variant) if spec.variant else ("torch", spec.torch)
-    if spec.variant and spec.torch is None:
-        key, value = "variant", spec.variant
+    """Report the most telling reason: a constraint that failed on a release that otherwise fits."""
+    spec = ctx.spec
+    telling = [reason for _, reason in rejected if not any(u in reason for u in UNINFORMATIVE)]
+    reason = (telling or [r for _, r in rejected] or ["no torch release fits"])[0]
+    key: str
+    value: object
+    if "do not ship sm" in reason and spec.gpu_archs:
+        key, value = "gpu-archs", list(spec.gpu_archs)
+    elif reason.startswith("transformers"):
+        key, value = "transformers", spec.transformers
+    elif reason.startswith("no ") and "pairs with torch" in reason and spec.addons:
+        key, value = "addons", list(spec.addons)
     elif spec.torch:
         key, value = "torch", spec.torch
-    alternatives = _nearest_choices(ctx)
-    ctx.fail(key, value, f"{first_reason}. {alternatives}".strip())
+    elif spec.variant:
+        key, value = "variant", spec.variant
+    else:
+        key, value = "target", spec.target
+    alternatives = _nearest_choices(ctx, no_such_variant=not telling)
+    if key == "transformers" and rejected:
+        alternatives = _transformers_choice(ctx, rejected[0][0]) or alternatives
+    ctx.fail(key, value, f"{reason}. {alternatives}".strip())
 
 
-def _nearest_choices(ctx: Context) -> str:
-    """Suggest a variant for the asked torch, or torch releases for the asked variant."""
+def _transformers_choice(ctx: Context, torch: Version) -> str:
+    from dockyard.resolve_parts import newest_transformers_for
+
+    found = newest_transformers_for(ctx, torch)
+    return f'Nearest valid choices: transformers = "{found}" (the newest release that supports torch {torch}).' \
+        if found else ""
+
+
+def _nearest_choices(ctx: Context, no_such_variant: bool) -> str:
+    """Suggest releases that have the asked variant, or a variant that works for the asked torch."""
     spec, k = ctx.spec, ctx.k
     hints: list[str] = []
-    request = version_request(spec.torch) if spec.torch and spec.torch != "nightly" else SpecifierSet()
-    family = k.targets[spec.target].family
-    if spec.variant and request is not None:
-        releases = [r for r in k.torch_releases if r.has_variant(spec.variant)]
+    if spec.variant and no_such_variant:
+        releases = [r.minor for r in k.torch_releases if r.has_variant(spec.variant)]
         if releases:
-            hints.append(f"torch releases with {spec.variant} wheels: {', '.join(r.minor for r in releases)}")
-    if request is not None:
+            hints.append(f"torch releases with {spec.variant} wheels: {', '.join(releases)}")
+    request = version_request(spec.torch) if spec.torch and spec.torch != "nightly" else SpecifierSet()
+    if spec.variant and request is not None:
+        relaxed = Context(_without_variant(spec), k)
         for version, release in k.torch_versions():
-            if request.contains(version, prereleases=True):
-                fitting = [v for v in candidate_variants(Context(_without_variant(spec), k), release)
-                           if not variant_blockers(ctx, release, version, v)]
-                if fitting and spec.variant:
-                    hints.append(f'torch {version} works with variant = "{fitting[0]}"')
+            if not request.contains(version, prereleases=True) or not release.variants_known:
+                continue
+            if python_ok(relaxed, release) or _other_blockers(relaxed, version):
+                continue
+            fitting = [v for v in candidate_variants(relaxed, release)
+                       if not variant_blockers(relaxed, release, version, v)]
+            if fitting:
+                hints.append(f'torch {version} works with variant = "{fitting[0]}"')
                 break
-    if not hints and family == "cuda" and spec.gpu_archs:
-        hints.append("drop the gpu-archs the wheels no longer ship, or pick an older CUDA variant")
     return ("Nearest valid choices: " + "; ".join(hints) + ".") if hints else ""
 
 
@@ -262,7 +289,7 @@ def choose_python(ctx: Context, release: TorchRelease | None) -> str:
     if spec.target == "tpu" and release is not None:
         xla = xla_for(ctx, release)
         if xla:
-            constraints.append((f"torch_xla {xla['version']}", [str(p) for p in xla["python"]]))  # type: ignore[union-attr]
+            constraints.append((f"torch_xla {xla['version']}", [str(p) for p in xla["python"]]))
     from dockyard.resolve_parts import transformers_python_candidates
 
     constraints.append(("transformers", transformers_python_candidates(ctx, candidates)))

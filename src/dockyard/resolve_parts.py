@@ -11,7 +11,14 @@ from packaging.version import Version
 
 from dockyard import archs
 from dockyard.plan import AddonPlan, Package, TorchPlan, TransformersPlan
-from dockyard.requests import addon_request, base_accelerator, exact_version, is_commit, requirement, version_request
+from dockyard.requests import (
+    addon_request,
+    base_accelerator,
+    exact_version,
+    is_commit,
+    requirement,
+    version_request,
+)
 from dockyard.spec import suggest
 
 if TYPE_CHECKING:
@@ -63,13 +70,24 @@ def _compatible_transformers(ctx: Context, torch: Version | None, python: str | 
     return found
 
 
+def newest_transformers_for(ctx: Context, torch: Version) -> str | None:
+    for text in reversed(ctx.k.transformers_versions):
+        row = ctx.k.transformers_range(Version(text))
+        if row and row.torch.contains(torch, prereleases=True) and (
+                ctx.spec.python is None or row.python.contains(f"{ctx.spec.python}.0")):
+            return text
+    return None
+
+
 def transformers_torch_blocker(ctx: Context, torch: Version) -> str | None:
+    """transformers' torch bound; its Python bound is reported by the Python step."""
     if _transformers_request(ctx) is None:
         return None
-    if _compatible_transformers(ctx, torch, ctx.spec.python):
+    if _compatible_transformers(ctx, torch, None):
         return None
     asked = ctx.spec.transformers or "any known release"
-    return f"transformers {asked} does not support torch {torch} (torch extra bounds from PyPI metadata)"
+    return (f"transformers {asked} does not support torch {torch} (lower bound of its torch extra, PyPI "
+            "metadata)")
 
 
 def transformers_python_candidates(ctx: Context, candidates: list[str]) -> list[str]:

@@ -226,7 +226,8 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}",
                         "check quoting and brackets; strings need double quotes, lists square brackets") from None

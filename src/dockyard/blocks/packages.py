@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-from dockyard.blocks.common import CONSTRAINTS, SCRIPTS, RenderContext, fetch, fetch_mounts, pip_install, script
+from dockyard.blocks.common import (
+    CONSTRAINTS,
+    SCRIPTS,
+    RenderContext,
+    fetch,
+    fetch_mounts,
+    pip_install,
+    script,
+)
 from dockyard.instructions import Arg, BindMount, Instruction, Run
 from dockyard.plan import AddonPlan
 
@@ -67,7 +75,8 @@ def addon_builds(ctx: RenderContext) -> list[Instruction]:
             continue
         commands = []
         if addon.build_python:
-            commands.append(pip_install(ctx, f"-c {CONSTRAINTS} " + " ".join(p.requirement() for p in addon.build_python)))
+            tools = " ".join(p.requirement() for p in addon.build_python)
+            commands.append(pip_install(ctx, f"-c {CONSTRAINTS} {tools}"))
         flags = " --no-build-isolation" if addon.no_build_isolation else ""
         extra = " ".join(f'"{arg}"' if " " in arg else arg for arg in addon.pip_args)
         extra = f" {extra}" if extra else ""

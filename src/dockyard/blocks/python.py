@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dockyard.blocks.common import SCRIPTS, RenderContext, apt_install, apt_mounts, fetch, fetch_mounts, script
+from dockyard.blocks.common import (
+    SCRIPTS,
+    RenderContext,
+    apt_install,
+    apt_mounts,
+    fetch,
+    fetch_mounts,
+    script,
+)
 from dockyard.instructions import Arg, Env, Instruction, Run
 
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -14,7 +22,8 @@ def builder_python(ctx: RenderContext, separate_image: bool) -> list[Instruction
     items: list[Instruction] = [Arg("DEBIAN_FRONTEND", "noninteractive")]
     packages = [*plan.build_packages, *(("ca-certificates",) if separate_image else ())]
     if packages:
-        items.append(Run(apt_install(ctx, packages), apt_mounts(ctx), comment="Compilers and headers: builder stage only"))
+        comment = "Compilers and headers: builder stage only"
+        items.append(Run(apt_install(ctx, packages), apt_mounts(ctx), comment=comment))
     dev = " --dev" if plan.compile else ""
     version, url, sha256 = plan.uv
     items.append(Run(

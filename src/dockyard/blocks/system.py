@@ -26,6 +26,6 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
                 "distribution has it",
     ))
     if plan.user != "root":
-        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}",), (script("user.sh"),),
-                         comment=f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"))
+        comment = f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"
+        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}",), (script("user.sh"),), comment=comment))
     return items

@@ -10,6 +10,8 @@ Filters (each documented in docs/lint.md):
 - DL3042 (pip cache) is dropped when a cache mount covers pip's cache directory in that RUN: hadolint
   only recognises a mount at exactly /root/.cache/pip, not one at /root/.cache or at `$PIP_CACHE_DIR`.
 - DL3042 and DL3009 are dropped where DY111 reports the same instruction (the same problem twice).
+- SC3xxx ("in POSIX sh, X is undefined") is dropped on a RUN whose heredoc is run by bash
+  (`RUN <<EOT bash`): hadolint checks heredoc bodies as POSIX sh whatever the interpreter.
 """
 
 from __future__ import annotations
@@ -168,6 +170,13 @@ def _pip_cache_covered(model: DockerfileModel, line: int) -> bool:
     return False
 
 
+def _bash_heredoc(model: DockerfileModel, line: int) -> bool:
+    for inst in model.instructions:
+        if inst.start_line <= line <= inst.end_line:
+            return inst.heredoc_interpreter in ("bash", "zsh")
+    return False
+
+
 def filter_findings(
     model: DockerfileModel, found: Sequence[Finding], own: Sequence[Finding]
 ) -> list[Finding]:
@@ -185,6 +194,8 @@ def filter_findings(
         if finding.code == "DL3042" and _pip_cache_covered(model, finding.line):
             continue
         if finding.code in ("DL3042", "DL3009") and finding.line in dy111_lines:
+            continue
+        if finding.code.startswith("SC3") and _bash_heredoc(model, finding.line):
             continue
         out.append(finding)
     return out

@@ -105,13 +105,22 @@ class Instruction:
         line = " ".join(self.value)
         if not self.heredocs:
             return line
-        parts = [line]
-        command = re.sub(r"<<-?\s*['\"]?\w+['\"]?", " ", line).split()
+        stripped = re.sub(r"<<-?\s*['\"]?\w+['\"]?", " ", line)
+        parts = [stripped]
+        command = stripped.split()
         runs_shell = not command or command[0] in _SHELLS
         for doc in self.heredocs:
             if runs_shell:
                 parts.append(doc.content)
         return "\n".join(parts)
+
+    @property
+    def heredoc_interpreter(self) -> str:
+        """The program a RUN heredoc is fed to (`bash` in `RUN <<EOT bash`), or "" for none/the shell."""
+        if not self.heredocs or self.is_json:
+            return ""
+        command = re.sub(r"<<-?\s*['\"]?\w+['\"]?", " ", " ".join(self.value)).split()
+        return command[0].rsplit("/", 1)[-1] if command else ""
 
     @property
     def text(self) -> str:

@@ -61,7 +61,7 @@ def required_by_others(names: set[str]) -> set[str]:
     try:
         from packaging.requirements import Requirement
     except ImportError:  # packaging comes with transformers; pip vendors it too
-        from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
+        from pip._vendor.packaging.requirements import Requirement  # type: ignore[assignment]
     needed = set()
     for dist in metadata.distributions():
         if (dist.metadata["Name"] or "").lower() in names:

@@ -14,6 +14,7 @@ This file is copied into images at /opt/dockyard/probe.py; it must stay self-con
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -21,7 +22,8 @@ import shutil
 import subprocess
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 SECRET_PATHS = (
     "/run/secrets",
@@ -98,7 +100,7 @@ def check_requirements(_: dict[str, Any]) -> None:
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()
                  if d.metadata["Name"]}
     problems = []
-    environment = default_environment()
+    environment = {key: str(value) for key, value in default_environment().items()}
     for dist in metadata.distributions():
         for text in dist.requires or []:
             req = Requirement(text)
@@ -128,10 +130,10 @@ def check_torch_build(plan: dict[str, Any]) -> None:
         expected = "cpu"
     elif build == "cuda":
         expected = f"cuda {plan.get('cuda')}"
-        ok = bool(cuda) and cuda.startswith(str(plan.get("cuda")))
+        ok = bool(cuda) and str(cuda).startswith(str(plan.get("cuda")))
     elif build == "rocm":
         expected = f"rocm {plan.get('rocm')}"
-        ok = bool(hip) and hip.startswith(str(plan.get("rocm")))
+        ok = bool(hip) and str(hip).startswith(str(plan.get("rocm")))
     else:
         expected = "xpu"
         ok = xpu
@@ -287,7 +289,7 @@ def warmup(plan: dict[str, Any], out: str) -> None:
         raise SystemExit("dockyard warm-up failed: " + "; ".join(f"{r['name']}: {r['detail']}" for r in failed))
     if plan.get("torch_build") != "none":
         tiny_model("cpu")
-    files = sorted({m.__file__ for m in list(sys.modules.values())
+    files = sorted({str(m.__file__) for m in list(sys.modules.values())
                     if getattr(m, "__file__", None) and str(m.__file__).endswith(".py")})
     with open(out, "w") as handle:
         handle.write("\n".join(files) + "\n")
@@ -312,7 +314,7 @@ def main(argv: list[str]) -> int:
         warmup(plan, argv[argv.index("--warmup") + 1])
         return 0
     for check in CHECKS:
-        guarded(check.__name__.replace("check_", "").replace("_", " "), lambda check=check: check(plan))
+        guarded(check.__name__.replace("check_", "").replace("_", " "), functools.partial(check, plan))
     if "--gpu" in argv:
         guarded("gpu", lambda: check_gpu(plan))
     print(json.dumps({"checks": RESULTS}, default=str))

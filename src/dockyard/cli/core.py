@@ -1,0 +1,169 @@
+"""presets, show, check, render, schema: the spec -> plan -> Dockerfile pipeline without an engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from dockyard.cli.output import escape, print_json, print_note, print_warning, stdout
+from dockyard.errors import InputError
+from dockyard.knowledge import preset_dir, preset_names
+from dockyard.plan import Plan
+from dockyard.render import render
+from dockyard.resolve import resolve
+from dockyard.spec import json_schema, load
+
+SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("presets", help="list the built-in presets",
+                              description="List the built-in presets: one per image of transformers' docker/ "
+                                          "folder, plus the default cpu-inference.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_presets)
+
+    p = subparsers.add_parser("show", help="print a preset's spec", description="Print a preset's spec (TOML).")
+    p.add_argument("name", help="preset name")
+    p.set_defaults(func=cmd_show)
+
+    p = subparsers.add_parser("check", help="resolve a spec and print the plan",
+                              description="Resolve a spec against the compatibility knowledge base and print the "
+                                          "plan: base images, Python, torch and its index, every pinned package, "
+                                          "env, warnings. Exit 2 with the reason when it cannot work.")
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = subparsers.add_parser("render", help="write the Dockerfile and build context files",
+                              description="Render a spec: the Dockerfile and every file its build needs "
+                                          "(scripts, pinned requirements, probe, .dockerignore). Without -o, "
+                                          "print the Dockerfile.")
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("-o", "--output", type=Path, help="directory to write the build context to")
+    p.add_argument("--no-cache-mounts", action="store_true",
+                   help="render for an engine without RUN --mount=type=cache (pip --no-cache-dir instead)")
+    p.set_defaults(func=cmd_render)
+
+    p = subparsers.add_parser("schema", help="print the JSON Schema of spec files",
+                              description="Print the JSON Schema of spec files, for editors and validators.")
+    p.set_defaults(func=cmd_schema)
+
+
+def preset_rows() -> list[dict[str, str]]:
+    rows = []
+    for name in preset_names():
+        spec = load(name)
+        meta = dict(spec.preset)
+        rows.append({
+            "name": name,
+            "target": spec.target,
+            "profile": spec.profile,
+            "torch": spec.torch or "newest",
+            "description": meta.get("description", spec.description),
+            "reproduces": meta.get("reproduces", ""),
+        })
+    return rows
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    rows = preset_rows()
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table(title=f"{len(rows)} presets", show_lines=False)
+    for column in ("name", "target", "profile", "torch", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(row[c]) for c in ("name", "target", "profile", "torch", "description")))
+    stdout.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    load(args.name)  # validates, and gives a did-you-mean for a wrong name
+    path = preset_dir() / f"{args.name}.toml"
+    if not path.exists():
+        raise InputError(f"{args.name!r} is a spec file, not a preset", "print a file with cat")
+    print(path.read_text(encoding="utf-8"), end="")
+    return 0
+
+
+def report_messages(plan: Plan) -> None:
+    for warning in plan.warnings:
+        print_warning(warning)
+    for note in plan.notes:
+        print_note(note)
+
+
+def plan_table(plan: Plan) -> Table:
+    table = Table(title=f"plan for {plan.name} ({plan.spec.source})", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    torch = plan.torch
+    rows = [
+        ("target / profile", f"{plan.target} / {plan.profile}"),
+        ("base (final stage)", plan.runtime_base),
+        ("builder", plan.builder_base + ("  (compiles)" if plan.compile else "")),
+        ("python", plan.python),
+        ("torch", f"{torch.version or torch.channel} {torch.variant}"
+                  + (f" from {torch.index_url}" if torch.index_url else "")),
+        ("transformers", plan.transformers.describe() + (f" [{','.join(plan.transformers.extras)}]"
+                                                         if plan.transformers.extras else "")),
+    ]
+    if torch.companions:
+        rows.append(("torch companions", ", ".join(p.requirement() for p in torch.companions)))
+    if plan.addons:
+        addons = (f"{a.requirement}{'  (compiled)' if a.compile else ''}" for a in plan.addons)
+        rows.append(("add-ons", "\n".join(addons)))
+    if plan.packages:
+        rows.append(("packages", "\n".join(p.requirement() for p in plan.packages)))
+    if plan.gpu_archs:
+        rows.append(("gpu archs", ";".join(plan.gpu_archs)))
+    if plan.system_packages:
+        rows.append(("system packages", " ".join(plan.system_packages)))
+    if plan.build_packages:
+        rows.append(("build packages", " ".join(plan.build_packages)))
+    if plan.env:
+        rows.append(("env", "\n".join(f"{k}={v}" for k, v in plan.env)))
+    rows += [
+        ("user", f"{plan.user} (uid {plan.uid})"),
+        ("slim / bytecode", f"{'yes' if plan.slim else 'no'} / {plan.bytecode}"),
+        ("spec digest", plan.digest),
+    ]
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    return table
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    plan = resolve(load(args.spec))
+    if args.json:
+        print_json(plan.to_json())
+    else:
+        stdout.print(plan_table(plan))
+    report_messages(plan)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from dockyard.blocks.common import RenderOptions
+
+    plan = resolve(load(args.spec))
+    rendered = render(plan, RenderOptions(cache_mounts=not args.no_cache_mounts))
+    report_messages(plan)
+    if args.output is None:
+        print(rendered.dockerfile, end="")
+        return 0
+    written = rendered.write(args.output)
+    print_note(f"wrote {len(written)} files to {args.output} (build it: dockyard build {args.spec})")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0

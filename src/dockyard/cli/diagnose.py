@@ -1,0 +1,140 @@
+"""`dockyard doctor` (is this machine ready to build?) and `dockyard explain` (why did this build fail?).
+
+`print_explanation` is also what `dockyard build` shows when a build fails:
+    from dockyard.cli.diagnose import print_explanation
+    from dockyard.explain import explain_log
+    print_explanation(explain_log(log_text), log_path=path)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dockyard.build.engine import BACKENDS
+from dockyard.cli.output import print_json, stderr, stdout
+from dockyard.doctor import Check, Host, Report, run_doctor
+from dockyard.doctor_base import memory_and_cores
+from dockyard.errors import EXIT_FAILURE, EXIT_OK, InputError
+from dockyard.explain import Explanation, explain_log
+from dockyard.hostsize import max_jobs
+
+STATUS_STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"),
+                "skip": ("skip", "dim")}
+MEMORY_SIGNATURES = ("compiler-oom", "killed")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = subparsers.add_parser(
+        "doctor", help="check this machine: engine, BuildKit, disk, network, memory, GPUs",
+        description="Check what this machine gives a container build and say what to fix. "
+                    "Exit 0 when no check failed, 1 otherwise.")
+    doctor.add_argument("--json", action="store_true", help="print the checks and facts as JSON")
+    doctor.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="the engine to check as the build engine (default: auto)")
+    doctor.add_argument("--offline", action="store_true",
+                        help="skip the network checks (registry reachability, TLS interception)")
+    doctor.set_defaults(func=cmd_doctor)
+
+    explain = subparsers.add_parser(
+        "explain", help="explain a failed build log: known cause and fix, or the failing step",
+        description="Match a failed build's log (BuildKit, buildx, legacy docker, podman) against known "
+                    "failure signatures. Exit 0 when a known cause matched, 1 when unknown, 2 for a missing file.")
+    explain.add_argument("logfile", nargs="?", default="-", metavar="LOGFILE",
+                         help="the build log, or - for standard input (default)")
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.set_defaults(func=cmd_explain)
+
+
+# ------------------------------------------------------------------------------------------ doctor
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report = run_doctor(Host(network=not args.offline), args.backend)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print_report(report)
+    return EXIT_FAILURE if report.failed else EXIT_OK
+
+
+def _status_text(check: Check) -> Text:
+    label, style = STATUS_STYLE[check.status]
+    return Text(label, style=style)
+
+
+def print_report(report: Report, console: Console = stdout) -> None:
+    table = Table(title="dockyard doctor", show_lines=True, expand=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True, style="bold")
+    table.add_column("finding / fix", overflow="fold")
+    for check in report.checks:
+        body = Text(check.detail)
+        if check.fix and check.status in ("warn", "fail"):
+            body.append("\nfix: ", style="bold")
+            body.append(check.fix)
+        table.add_row(_status_text(check), check.name, body)
+    console.print(table)
+    counts = report.counts()
+    summary = f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failure(s), {counts['skip']} skipped"
+    console.print(Text(summary, style="bold red" if report.failed else "bold green"))
+
+
+# ----------------------------------------------------------------------------------------- explain
+
+def read_log(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(f"no such log file: {name}",
+                         "pass the saved build log (e.g. `docker build --progress=plain ... 2>&1 | tee build.log`) "
+                         "or - to read standard input")
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    explanation = explain_log(read_log(args.logfile))
+    if args.json:
+        print_json(explanation.to_dict())
+    else:
+        print_explanation(explanation, console=stdout)
+    return EXIT_OK if explanation.known else EXIT_FAILURE
+
+
+def _memory_note() -> str:
+    mem, _, cores = memory_and_cores(Host())
+    return f"on this machine ({mem / 1024**3:.0f} GiB, {cores} cores) dockyard would use MAX_JOBS={max_jobs(mem, cores)}"
+
+
+def print_explanation(explanation: Explanation, console: Console = stderr, log_path: str | None = None) -> None:
+    """Show why a build failed: each known cause with its evidence and fix, else the failing step's tail."""
+    step = explanation.step
+    if step:
+        code = f" (exit code {step.exit_code})" if step.exit_code is not None else ""
+        console.print(Text.assemble(("failed step: ", "bold"), f"{step.label}{code}"))
+    for match in explanation.matches:
+        table = Table(show_header=False, show_lines=False, box=None, padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        table.add_row("cause", match.cause)
+        for number, text in match.evidence:
+            table.add_row("evidence", Text(f"line {number}: {text}", style="dim"))
+        table.add_row("fix", match.fix)
+        if match.id in MEMORY_SIGNATURES:
+            table.add_row("note", _memory_note())
+        console.print(Text.assemble(("known failure ", "bold yellow"), (f"[{match.id}] ", "bold"), match.title))
+        console.print(table)
+    if not explanation.known:
+        console.print(Text("no known failure signature matched this log", style="bold yellow"))
+        if explanation.tail:
+            where = "the failing step" if step else "the log"
+            console.print(Text(f"last lines of {where}:", style="bold"))
+            for line in explanation.tail:
+                console.print(Text(f"  {line}", style="dim"))
+    if log_path:
+        console.print(Text.assemble(("full log: ", "bold"), log_path))
