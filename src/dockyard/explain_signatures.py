@@ -135,7 +135,8 @@ def _enospc(lines: Sequence[str]) -> dict[str, str]:
 
 def _oom(lines: Sequence[str]) -> dict[str, str]:
     details: dict[str, str] = {}
-    if program := _first(lines, r"Killed signal terminated program (\S+)") or _first(lines, r"'(\w+)' died due to signal 9"):
+    program = _first(lines, r"Killed signal terminated program (\S+)") or _first(lines, r"'(\w+)' died due to signal 9")
+    if program:
         details["program"] = program
     if jobs := _first(lines, r"\bMAX_JOBS=(\d+)"):
         details["max_jobs"] = jobs

@@ -108,7 +108,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _memory_note() -> str:
     mem, _, cores = memory_and_cores(Host())
-    return f"on this machine ({mem / 1024**3:.0f} GiB, {cores} cores) dockyard would use MAX_JOBS={max_jobs(mem, cores)}"
+    jobs = max_jobs(mem, cores)
+    return f"on this machine ({mem / 1024**3:.0f} GiB, {cores} cores) dockyard would use MAX_JOBS={jobs}"
 
 
 def print_explanation(explanation: Explanation, console: Console = stderr, log_path: str | None = None) -> None:
