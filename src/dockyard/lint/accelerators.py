@@ -178,7 +178,7 @@ PYPI_DEFAULT_CUDA: dict[tuple[int, int], str] = {
 
 def variant_from_label(label: str, source: str) -> WheelVariant:
     label = label.lower()
-    if label.startswith("cu") and label[2:].isdigit():
+    if label.startswith("cu") and label[2:].isdigit() and len(label) >= 4:
         digits = label[2:]
         return WheelVariant("cuda", (int(digits[:-1]), int(digits[-1])), label, source)
     if label.startswith("rocm"):

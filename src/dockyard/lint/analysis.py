@@ -150,12 +150,8 @@ class InstallSite:
         """(primary index URLs, extra index URLs) from options and PIP_/UV_ environment."""
         expand_ = self.site.expand
         tool = self.install.tool
-        primary = [
-            expand_(u) for u in self.install.option("--index-url") + self.install.option("--default-index")
-        ]
-        extra = [
-            expand_(u) for u in self.install.option("--extra-index-url") + self.install.option("--index")
-        ]
+        primary = [expand_(u) for u in self.install.option("--index-url") + self.install.option("--default-index")]
+        extra = [expand_(u) for u in self.install.option("--extra-index-url") + self.install.option("--index")]
         prefix = "UV_" if tool == "uv" else "PIP_"
         if not primary and self.site.getenv(f"{prefix}INDEX_URL"):
             primary.append(self.site.getenv(f"{prefix}INDEX_URL") or "")

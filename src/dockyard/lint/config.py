@@ -43,10 +43,7 @@ def check_code(code: str, where: str) -> str:
     upper = code.strip().upper()
     if upper in RULES or _FOREIGN_CODE.match(upper):
         return upper
-    hint = (
-        _suggest(upper, sorted(RULES))
-        or "dockyard codes are DY000 and DY101-DY116; hadolint codes DLnnnn, SCnnnn"
-    )
+    hint = _suggest(upper, sorted(RULES)) or "dockyard codes are DY000 and DY101-DY116; hadolint codes DLnnnn, SCnnnn"
     raise InputError(f"{where}: unknown rule code {code!r}", hint=hint)
 
 
@@ -82,9 +79,7 @@ def validate(table: dict[str, Any], source: str) -> dict[str, Any]:
             out["hadolint"] = check_hadolint(value, where)
         elif key == "severity":
             if not isinstance(value, dict):
-                raise InputError(
-                    f"{where}: must be a table of CODE = severity", hint='[severity]\nDY109 = "error"'
-                )
+                raise InputError(f"{where}: must be a table of CODE = severity", hint='[severity]\nDY109 = "error"')
             out["severity"] = {
                 check_code(code, f"{where}.{code}"): check_severity(level, f"{where}.{code}")
                 for code, level in value.items()

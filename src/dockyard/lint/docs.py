@@ -33,8 +33,7 @@ def rule_page(rule: ModuleType) -> str:
 
 def index_page() -> str:
     rows = "\n".join(
-        f"| [{code}]({code}.md) | `{rule.NAME}` | {rule.SEVERITY} | {rule.MESSAGE} |"
-        for code, rule in RULES.items()
+        f"| [{code}]({code}.md) | `{rule.NAME}` | {rule.SEVERITY} | {rule.MESSAGE} |" for code, rule in RULES.items()
     )
     return (
         f"# dockyard lint rules\n\n{GENERATED}\n\n"

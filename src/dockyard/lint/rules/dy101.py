@@ -73,9 +73,7 @@ def judge(base: acc.Accelerator, wheel: acc.WheelVariant) -> tuple[Severity, str
             return "error", f"{what} in {where}: the GPU is unused"
         if base.version is None or wheel.version is None:
             return (
-                ("warning", f"{what} in {where}: the variant is implicit")
-                if wheel.source == "PyPI default"
-                else None
+                ("warning", f"{what} in {where}: the variant is implicit") if wheel.source == "PyPI default" else None
             )
         (bmaj, bmin), (wmaj, wmin) = base.version, wheel.version
         if wmaj != bmaj:

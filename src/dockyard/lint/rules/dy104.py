@@ -77,6 +77,4 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             continue
         seen.add(item.site.inst.index)
         line, col = model.locate(item.site.inst, item.site.cmd.words[0].raw if item.site.cmd.words else "")
-        yield finding(
-            _THIS, model, line, col, f"{item.package} is compiled but {why}: ninja runs one job per core"
-        )
+        yield finding(_THIS, model, line, col, f"{item.package} is compiled but {why}: ninja runs one job per core")

@@ -56,9 +56,7 @@ _ROCM_VARS = ("PYTORCH_ROCM_ARCH", "GPU_ARCHS")
 
 
 def _explicit(value: str | None) -> bool:
-    return bool(
-        value and value.strip().strip("'\"") and value.strip().strip("'\"").lower() not in ("native", "all")
-    )
+    return bool(value and value.strip().strip("'\"") and value.strip().strip("'\"").lower() not in ("native", "all"))
 
 
 def _arch_settings(model: DockerfileModel) -> Iterator[tuple[Instruction, str, str]]:

@@ -128,9 +128,7 @@ def _removals(model: DockerfileModel, inst: Instruction) -> Iterator[tuple[str, 
             yield "/root/.cache/uv", site
         elif len(argv) >= 2 and argv[0] in ("conda", "mamba", "micromamba") and argv[1] == "clean":
             yield "/opt/conda/pkgs", site
-        elif (
-            len(argv) >= 3 and argv[0] in ("apt-get", "apt") and argv[1] in ("remove", "purge", "autoremove")
-        ):
+        elif len(argv) >= 3 and argv[0] in ("apt-get", "apt") and argv[1] in ("remove", "purge", "autoremove"):
             for pkg in argv[2:]:
                 if not pkg.startswith("-"):
                     yield f"apt:{pkg}", site

@@ -71,6 +71,4 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         if fixed:
             continue
         line, col = model.locate(site.inst, "git clone")
-        yield finding(
-            _THIS, model, line, col, f"git clone {clone[0]} without --depth or a fixed-commit checkout"
-        )
+        yield finding(_THIS, model, line, col, f"git clone {clone[0]} without --depth or a fixed-commit checkout")

@@ -53,9 +53,7 @@ RUN pip install --no-cache-dir "git+https://github.com/huggingface/peft@3f5b3a5c
 _THIS = sys.modules[__name__]
 _FETCH = {"curl", "wget"}
 _RUNNERS = re.compile(r"^(?:.*/)?(?:sh|bash|zsh|dash|ash|python[\d.]*|perl|ruby|node)$")
-_MOVING = re.compile(
-    r"/(?:main|master|latest|nightly|HEAD|develop|trunk)(?:/|\.|$)|refs/heads|[?&]ref=main", re.I
-)
+_MOVING = re.compile(r"/(?:main|master|latest|nightly|HEAD|develop|trunk)(?:/|\.|$)|refs/heads|[?&]ref=main", re.I)
 _SUBSHELL_FETCH = re.compile(r"\$\(\s*(?:curl|wget)\b|<\(\s*(?:curl|wget)\b")
 
 
@@ -108,8 +106,7 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                         model,
                         line,
                         col,
-                        f"{req.url} is installed from git with {what}, "
-                        "not a commit: the code changes between builds",
+                        f"{req.url} is installed from git with {what}, not a commit: the code changes between builds",
                     )
             elif req.url and _MOVING.search(req.url):
                 line, col = model.locate(where.inst, req.url[:20])
@@ -127,10 +124,6 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             if is_git:
                 ref = url.split("#", 1)[1].split(":", 1)[0] if "#" in url else ""
                 if not SHA.match(ref):
-                    yield finding(
-                        _THIS, model, inst.start_line, 1, f"ADD {url} adds a git repository without a commit"
-                    )
+                    yield finding(_THIS, model, inst.start_line, 1, f"ADD {url} adds a git repository without a commit")
             elif url.startswith(("http://", "https://")) and _MOVING.search(url):
-                yield finding(
-                    _THIS, model, inst.start_line, 1, f"ADD {url} downloads a moving URL without --checksum"
-                )
+                yield finding(_THIS, model, inst.start_line, 1, f"ADD {url} downloads a moving URL without --checksum")

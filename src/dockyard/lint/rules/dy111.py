@@ -67,9 +67,7 @@ def _removed_in_run(model: DockerfileModel, where: InstallSite, path: str) -> bo
         if argv and argv[0] == "rm":
             for arg in argv[1:]:
                 target = arg.rstrip("*").rstrip("/") or "/"
-                if not arg.startswith("-") and covers(
-                    target.replace("~", "/root").replace("$HOME", "/root"), path
-                ):
+                if not arg.startswith("-") and covers(target.replace("~", "/root").replace("$HOME", "/root"), path):
                     return True
     return False
 
@@ -88,9 +86,7 @@ def _later_command(model: DockerfileModel, where: InstallSite, *prefixes: tuple[
 def _conda_clean_all(argv: list[str]) -> bool:
     if argv[0] not in ("conda", "mamba", "micromamba"):
         return True
-    return any(
-        a in ("-a", "--all") or (a.startswith("-") and not a.startswith("--") and "a" in a) for a in argv[2:]
-    )
+    return any(a in ("-a", "--all") or (a.startswith("-") and not a.startswith("--") and "a" in a) for a in argv[2:])
 
 
 def _cache_left(model: DockerfileModel, where: InstallSite) -> str | None:
@@ -114,16 +110,16 @@ def _cache_left(model: DockerfileModel, where: InstallSite) -> str | None:
     if tool == "pip":
         if install.has("--no-cache-dir", "--no-cache") or site.getenv("PIP_NO_CACHE_DIR"):
             return None
-        if _later_command(
-            model, where, ("pip", "cache", "purge"), ("pip3", "cache", "purge")
-        ) or _removed_in_run(model, where, cache):
+        if _later_command(model, where, ("pip", "cache", "purge"), ("pip3", "cache", "purge")) or _removed_in_run(
+            model, where, cache
+        ):
             return None
     elif tool == "uv":
         if install.has("--no-cache", "-n") or site.getenv("UV_NO_CACHE"):
             return None
-        if _later_command(
-            model, where, ("uv", "cache", "clean"), ("uv", "cache", "prune")
-        ) or _removed_in_run(model, where, cache):
+        if _later_command(model, where, ("uv", "cache", "clean"), ("uv", "cache", "prune")) or _removed_in_run(
+            model, where, cache
+        ):
             return None
     elif tool == "conda":
         if _later_command(model, where, ("conda", "clean"), ("mamba", "clean"), ("micromamba", "clean")):

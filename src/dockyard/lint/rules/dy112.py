@@ -86,9 +86,7 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                     )
     for inst in run_instructions(model):
         env = model.env_before(inst)
-        names = {n for n in env if len(n) > 2 and n.upper() == n} | {
-            n for n in model.global_args if n.upper() == n
-        }
+        names = {n for n in env if len(n) > 2 and n.upper() == n} | {n for n in model.global_args if n.upper() == n}
         for match in _OPERATOR_THEN_NAME.finditer(inst.script):
             name = match.group(1)
             if name in names:
@@ -98,6 +96,5 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                     model,
                     line,
                     col,
-                    f"`{match.group(0)}` uses the name of ARG {name} without `$`: "
-                    "the version is the literal text",
+                    f"`{match.group(0)}` uses the name of ARG {name} without `$`: the version is the literal text",
                 )

@@ -93,6 +93,5 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
         model,
         line,
         col,
-        f"the final image is built on {final.root_base}, but nothing in it "
-        "compiles: the CUDA toolchain adds GBs",
+        f"the final image is built on {final.root_base}, but nothing in it compiles: the CUDA toolchain adds GBs",
     )

@@ -82,9 +82,7 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                 yield finding(_THIS, model, line, col, f"{name}={value}: {bad}")
 
 
-def _problem(
-    model: DockerfileModel, inst: Instruction, name: str, value: str, env: dict[str, str | None]
-) -> str:
+def _problem(model: DockerfileModel, inst: Instruction, name: str, value: str, env: dict[str, str | None]) -> str:
     scope: dict[str, str | None] = dict(env)
     unset_by_base = []
     for var in _VARS:

@@ -80,6 +80,4 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             for source in inst.value[:-1]:
                 url = expand(source, env)
                 if re.search(r"https?://(?:huggingface\.co|hf\.co)/", url):
-                    yield finding(
-                        _THIS, model, inst.start_line, 1, f"ADD {url} downloads model files at build time"
-                    )
+                    yield finding(_THIS, model, inst.start_line, 1, f"ADD {url} downloads model files at build time")
