@@ -36,7 +36,10 @@ def test_two_heredocs_and_tab_stripping() -> None:
 
 
 def test_escape_directive_backtick() -> None:
-    text = "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN pip install `\n    torch>=2.6\nUSER app\n"
+    text = (
+        "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\n"
+        "RUN pip install `\n    torch>=2.6\nUSER app\n"
+    )
     model = parse(text)
     assert model.prescan.escape == "`"
     assert model.instructions[1].end_line == 4
