@@ -90,7 +90,9 @@ def parse_rocminfo(text: str) -> list[dict[str, str]]:
     """GPU agents in `rocminfo` output: their gfx name and marketing name."""
     agents: list[dict[str, str]] = []
     for block in re.split(r"\n\*{5,}\s*\nAgent \d+\s*\n\*{5,}", text)[1:]:
-        fields = dict(re.findall(r"^\s{2}([A-Za-z ]+?):\s+(.*?)\s*$", block, flags=re.M))
+        fields: dict[str, str] = {}
+        for key, value in re.findall(r"^  (\S[^:]*?):[ \t]+(.*?)[ \t]*$", block, flags=re.M):
+            fields.setdefault(key, value)  # the agent's own fields come before nested ones (ISA Info...)
         if fields.get("Device Type") == "GPU" and fields.get("Name", "").startswith("gfx"):
             agents.append({"gfx": fields["Name"], "name": fields.get("Marketing Name", "")})
     return agents
