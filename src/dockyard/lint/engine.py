@@ -130,10 +130,13 @@ def finish(model: DockerfileModel, findings: Iterable[Finding], config: LintConf
     return sorted(set(out), key=Finding.sort_key)
 
 
-def lint_model(model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()) -> list[Finding]:
-    own = own_findings(model)
-    merged = own + hadolint.filter_findings(model, hadolint_findings, own)
-    return finish(model, merged, config)
+def lint_model(
+    model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()
+) -> list[Finding]:
+    """Own rules, then hadolint's findings filtered against what remains of them."""
+    own = finish(model, own_findings(model), config)
+    theirs = finish(model, hadolint.filter_findings(model, hadolint_findings, own), config)
+    return sorted(set(own + theirs), key=Finding.sort_key)
 
 
 def lint_text(text: str, path: str = "Dockerfile", config: LintConfig | None = None) -> list[Finding]:
