@@ -16,7 +16,9 @@ from dockyard.cli import main
 CLEAN = CASES / "clean-cuda-multistage.Dockerfile"
 MESSY = CASES / "messy-gpu.Dockerfile"
 SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
-LINE = re.compile(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+) (?P<code>(DY|DL|SC)\d{3,4}) (?P<sev>error|warning|info) .+$")
+LINE = re.compile(
+    r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+) (?P<code>(DY|DL|SC)\d{3,4}) (?P<sev>error|warning|info) .+$"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +129,8 @@ def test_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 def test_pyproject_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "sub/Dockerfile", "FROM python:3.12-slim\n")
-    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n[tool.dockyard.lint]\nignore = ["DY109"]\nhadolint = "off"\n')
+    text = '[project]\nname = "x"\n[tool.dockyard.lint]\nignore = ["DY109"]\nhadolint = "off"\n'
+    write(tmp_path, "pyproject.toml", text)
     assert run(capsys, str(path))[:2] == (0, "")
 
 
