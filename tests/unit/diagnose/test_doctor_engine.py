@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from diagnose_helpers import GIB, Machine, add_docker, add_podman, fixture, meminfo, this_machine
+
 from dockyard.doctor import Report, TlsProbe, run_doctor
 from dockyard.doctor_base import memory_and_cores
 from dockyard.errors import InputError
+
+BUILDX = "github.com/docker/buildx v0.17.1 257815a"
 
 
 def checks(report: Report) -> dict[str, tuple[str, str, str]]:
@@ -91,7 +93,7 @@ def test_backend_podman_and_unknown_backend() -> None:
 
 def test_buildx_host_has_every_feature() -> None:
     machine = Machine(files={"/proc/meminfo": meminfo(64)}, cores=16, registry_error="")
-    add_docker(machine, "/usr/bin/docker", fixture("docker_version_gpu.json"), buildx="github.com/docker/buildx v0.17.1",
+    add_docker(machine, "/usr/bin/docker", fixture("docker_version_gpu.json"), buildx=BUILDX,
                info_json=fixture("docker_info_gpu.json"))
     found = checks(run_doctor(machine.host()))
     assert found["buildkit"][0] == "ok"
@@ -122,7 +124,7 @@ def test_disk_thresholds(free_gib: int, status: str) -> None:
 def test_proxy_credentials_are_masked() -> None:
     machine = Machine(files={"/proc/meminfo": meminfo(64)},
                       env={"HTTPS_PROXY": "http://alice:pa55@proxy.corp.example:3128", "NO_PROXY": "localhost"})
-    add_docker(machine, "/usr/bin/docker", fixture("docker_version_gpu.json"), buildx="github.com/docker/buildx v0.17.1",
+    add_docker(machine, "/usr/bin/docker", fixture("docker_version_gpu.json"), buildx=BUILDX,
                info_json=fixture("docker_info_gpu.json"))
     report = run_doctor(machine.host())
     text = json.dumps(report.to_dict())

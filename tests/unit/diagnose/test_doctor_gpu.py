@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from diagnose_helpers import Machine, add_podman, fixture, gpu_machine, meminfo, this_machine
+
 from dockyard.doctor import Report, run_doctor
 from dockyard.doctor_gpu import parse_nvidia_query, parse_nvidia_smi, parse_rocminfo
 
@@ -34,7 +34,8 @@ def test_h100_on_a_570_driver() -> None:
     assert "R580" in fix and "whl/cu129" in fix
     status, detail, _ = found["nvidia-arch"]
     assert status == "ok"
-    assert "NVIDIA H100 80GB HBM3 x2 (sm_90): kernels in cu118, cu121, cu124, cu126, cu128, cu129, cu130, cu132" in detail
+    assert ("NVIDIA H100 80GB HBM3 x2 (sm_90): kernels in cu118, cu121, cu124, cu126, cu128, cu129, cu130, "
+            "cu132") in detail
     assert "usable with this driver: cu118, cu121, cu124, cu126, cu128, cu129" in detail
     assert "TORCH_CUDA_ARCH_LIST for extensions built for this host: 9.0" in detail
     status, detail, _ = found["nvidia-runtime"]

@@ -2,8 +2,9 @@
 # Reproduce the fixture logs that README.md marks "produced here", on a dockyard dev machine:
 # docker.io 20.10 (dockerd running) + podman 4.3, no registry, PyPI only through a TLS-intercepting proxy
 # whose CA bundle is $PIP_CERT, and the local base image dockyard/bookworm-python:3.11.
-# Raw logs land in $OUT (default /tmp/dockyard-diag-logs). The fixtures are these logs trimmed by hand:
-# BuildKit step digests and long download/progress runs cut, the resolver address replaced; nothing else.
+# Raw logs land in $OUT (default /tmp/dockyard-diag-logs), trimmed copies in $OUT/trimmed (trim_logs.py:
+# BuildKit step digests and download progress bars cut, the resolver address replaced; nothing else).
+# Copy the trimmed logs you want over the fixtures in real/.
 # Every build here is meant to fail. The images and podman copies it creates are removed at the end.
 set -u
 OUT=${OUT:-/tmp/dockyard-diag-logs}
@@ -123,3 +124,4 @@ RUN echo 'warming up' && sh -c 'echo step failed >&2; exit 7'"
 if [ "$loaded" = 1 ]; then podman rmi "$BASE" >/dev/null 2>&1 || true; fi
 "$DOCKER" rmi $("$DOCKER" images -q "$TAG") >/dev/null 2>&1 || true
 for id in $("$DOCKER" images -a -q --filter label=dockyard.diagtest=1); do "$DOCKER" rmi "$id" >/dev/null 2>&1; done
+python3 "$(dirname "$0")/trim_logs.py" "$OUT" "$OUT/trimmed"
