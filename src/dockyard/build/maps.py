@@ -1,0 +1,115 @@
+"""Base image and package index maps: where a site's mirrors or local images stand in for public ones.
+
+A map comes from three places, later ones winning: the config file (`$DOCKYARD_CONFIG`, else
+`~/.config/dockyard/config.toml`, tables `[base-map]` and `[index-map]`), the environment
+(`DOCKYARD_BASE_MAP`, `DOCKYARD_INDEX_MAP`: comma-separated FROM=TO) and the command line
+(`--base-map`, `--index-map`, repeatable). FROM is an exact name, a glob (`nvidia/cuda:*`), or for
+base images a registry prefix ending in `/` (`nvcr.io/=mirror.example.com/nvcr/`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dockyard.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class MapRule:
+    pattern: str
+    replacement: str
+    origin: str  # where the rule came from, for messages
+
+    def apply(self, value: str) -> str | None:
+        if self.pattern.endswith("/") and value.startswith(self.pattern):
+            return self.replacement + value[len(self.pattern):]
+        if value == self.pattern or fnmatch.fnmatchcase(value, self.pattern):
+            return self.replacement
+        return None
+
+
+@dataclass(frozen=True)
+class Maps:
+    base: tuple[MapRule, ...] = ()
+    index: tuple[MapRule, ...] = ()
+
+    def base_image(self, image: str) -> str:
+        return _first(self.base, image) or image
+
+    def index_url(self, url: str) -> str:
+        normal = url.rstrip("/")
+        return _first(self.index, normal) or _first(self.index, normal + "/") or url
+
+
+def _first(rules: Sequence[MapRule], value: str) -> str | None:
+    for rule in reversed(rules):  # later rules (command line) win
+        mapped = rule.apply(value)
+        if mapped is not None:
+            return mapped
+    return None
+
+
+def parse_rule(text: str, origin: str, kind: str) -> MapRule:
+    if "=" not in text:
+        raise InputError(f"{origin}: {text!r} is not FROM=TO", f"write e.g. --{kind}-map 'nvidia/cuda:*=local/cuda:dev'")
+    pattern, replacement = (part.strip() for part in text.split("=", 1))
+    if not pattern or not replacement:
+        raise InputError(f"{origin}: {text!r} has an empty side", "both FROM and TO are needed")
+    if kind == "index":
+        for url in (pattern, replacement):
+            if "*" in url:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.scheme == "file"):
+                raise InputError(f"{origin}: {url!r} is not an index URL", "use e.g. https://pypi.org/simple")
+            if parts.username or parts.password:
+                raise InputError(
+                    f"{origin}: an index URL with credentials would be recorded in the image history",
+                    "give the credentials as a netrc secret instead: --secret id=netrc,src=~/.netrc",
+                )
+        pattern, replacement = pattern.rstrip("/"), replacement.rstrip("/")
+    return MapRule(pattern, replacement, origin)
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    if env.get("DOCKYARD_CONFIG"):
+        return Path(env["DOCKYARD_CONFIG"])
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "dockyard" / "config.toml"
+
+
+def load_maps(base_cli: Sequence[str], index_cli: Sequence[str], env: Mapping[str, str] | None = None) -> Maps:
+    env = os.environ if env is None else env
+    base: list[MapRule] = []
+    index: list[MapRule] = []
+    path = config_path(env)
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError) as exc:
+            raise InputError(f"{path}: cannot read the dockyard config: {exc}") from None
+        unknown = set(data) - {"base-map", "index-map"}
+        if unknown:
+            raise InputError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}",
+                             "the config knows [base-map] and [index-map]")
+        for key, target in (("base-map", base), ("index-map", index)):
+            for pattern, replacement in (data.get(key) or {}).items():
+                target.append(parse_rule(f"{pattern}={replacement}", f"{path} [{key}]", key[:-4]))
+    for variable, target, kind in (("DOCKYARD_BASE_MAP", base, "base"), ("DOCKYARD_INDEX_MAP", index, "index")):
+        for item in (env.get(variable) or "").replace("\n", ",").split(","):
+            if item.strip():
+                target.append(parse_rule(item.strip(), variable, kind))
+    base += [parse_rule(item, "--base-map", "base") for item in base_cli]
+    index += [parse_rule(item, "--index-map", "index") for item in index_cli]
+    return Maps(tuple(base), tuple(index))

@@ -1,0 +1,260 @@
+"""build, verify, base bootstrap: the commands that drive a real engine."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from dockyard.build.engine import BACKENDS, detect
+from dockyard.build.pipeline import BuildFailed, BuildOptions, missing_bases, prepare_build, run_build
+from dockyard.build.progress import Step
+from dockyard.build.report import BuildReport, human_size, without_mounts
+from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout
+from dockyard.errors import VerifyError
+from dockyard.verify.run import VerifyReport, verify_image
+
+SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
+STATUS = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "cached": "[cyan]cached[/]", "error": "[red]✗[/]"}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "build", help="build an image with a real engine, then verify it",
+        description="Render the spec, prepare the build context, build with docker (BuildKit) or podman, report "
+                    "sizes and cache hits, and run dockyard's probes inside the image. The full engine log is "
+                    "saved; on failure dockyard shows the failing step, its last lines and an explanation.")
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="engine (default: docker with BuildKit, "
+                   "else podman)")
+    p.add_argument("-t", "--tag", action="append", default=[], help="image tag (repeatable; default "
+                   "dockyard/NAME:latest and dockyard/NAME:<spec digest>)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the engine's layer cache")
+    p.add_argument("--push", action="store_true", help="push the tags after building")
+    p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="override an ARG")
+    p.add_argument("--secret", action="append", default=[], metavar="id=NAME,src=FILE|env=VAR",
+                   help="a build secret (never stored in a layer); id=netrc is used for package index logins")
+    p.add_argument("--ca-cert", metavar="FILE", help="CA bundle (PEM) of a TLS-intercepting proxy or a company CA, "
+                   "handed to pip, uv, curl and git as a secret")
+    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="local wheels tried before any index")
+    p.add_argument("--base-map", action="append", default=[], metavar="FROM=TO",
+                   help="use TO instead of the base image FROM (glob or registry prefix; also "
+                        "$DOCKYARD_BASE_MAP and [base-map] in ~/.config/dockyard/config.toml)")
+    p.add_argument("--index-map", action="append", default=[], metavar="URL=URL",
+                   help="use a package index mirror (also $DOCKYARD_INDEX_MAP and [index-map] in the config)")
+    p.add_argument("--context-dir", type=Path, help="prepare the build context here and keep it "
+                   "(default: a temporary directory, removed afterwards)")
+    p.add_argument("--log", type=Path, help="engine log file (default: ~/.cache/dockyard/logs/NAME-TIME.log)")
+    p.add_argument("--builder", default="", help="buildx builder (e.g. a remote or kubernetes driver)")
+    p.add_argument("--max-jobs", type=int, help="MAX_JOBS for compiled add-ons (default: from host memory)")
+    p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto",
+                   help="live view, or one line per step for CI logs (auto: live on a terminal)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    p.add_argument("--no-verify", action="store_true", help="skip the probes after the build")
+    p.add_argument("--gpus", action="store_true", help="verify with the host's accelerator passed through")
+    p.add_argument("--json", action="store_true", help="print the build report as JSON")
+    p.set_defaults(func=cmd_build)
+
+    p = subparsers.add_parser(
+        "verify", help="run dockyard's probes inside an image",
+        description="Run the probes inside IMAGE as its own user: Python and package versions, imports, "
+                    "dependency consistency, the torch build and compiled archs, a tiny model's forward and "
+                    "generate, modality tools, non-root user, no secrets left, target env. Runtime images run "
+                    "on a read-only root filesystem.")
+    p.add_argument("image", help="image name or id")
+    p.add_argument("--spec", help="check against this spec or preset (default: the plan stored in the image)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--gpus", action="store_true", help="pass the host's accelerator through and check it computes")
+    p.add_argument("--json", action="store_true", help="machine-readable results")
+    p.set_defaults(func=cmd_verify)
+
+    base = subparsers.add_parser("base", help="base images without a registry",
+                                 description="Make base images locally, for air-gapped sites.")
+    base_sub = base.add_subparsers(dest="base_command", metavar="COMMAND")
+    p = base_sub.add_parser("bootstrap", help="debootstrap a Debian base and import it into the engine",
+                            description="Build a Debian base image with debootstrap (minbase) and import it. "
+                                        "With --with-python it carries Debian's python3 and venv and can stand in "
+                                        "for python:X.Y-slim-<suite> through --base-map.")
+    p.add_argument("image", help="NAME:TAG to create, e.g. dockyard/bookworm-python:3.11")
+    p.add_argument("--suite", default="bookworm", help="Debian suite (bookworm: Python 3.11, trixie: 3.13)")
+    p.add_argument("--with-python", action="store_true", help="include python3 and python3-venv")
+    p.add_argument("--mirror", help="Debian mirror (default: the one apt's sources name)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.set_defaults(func=cmd_bootstrap)
+    base.set_defaults(func=lambda args: (base.print_help(), 2)[1])
+
+
+class StepView:
+    """Live table of steps on a terminal, or one line per step change for logs."""
+
+    def __init__(self, mode: str, quiet: bool, title: str) -> None:
+        self.mode = "plain" if mode == "auto" and not stderr.is_terminal else ("live" if mode == "auto" else mode)
+        self.quiet = quiet
+        self.title = title
+        self.started = time.monotonic()
+        self.steps: dict[str, Step] = {}
+        self.printed: dict[str, str] = {}
+        self.live: Live | None = None
+
+    def __enter__(self) -> StepView:
+        if self.mode == "live" and not self.quiet:
+            self.live = Live(self._render(), console=stderr, refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.__exit__(None, None, None)
+
+    def on_line(self, line: str, step: Step | None) -> None:
+        if step is None or self.quiet:
+            return
+        self.steps[step.key] = step
+        if self.live is not None:
+            self.live.update(self._render())
+            return
+        if not step.counts and not step.label.startswith("["):
+            return
+        # A step is announced when it first prints output (cached steps never do) and when it ends.
+        if step.status == "running" and not step.last_line:
+            return
+        if self.printed.get(step.key) != step.status:
+            self.printed[step.key] = step.status
+            elapsed = time.monotonic() - self.started
+            suffix = f" ({step.seconds:.1f}s)" if step.status in ("done", "error") else ""
+            label = without_mounts(step.label)[:110]
+            stderr.print(f"[{elapsed:6.1f}s] {step.status:7} {escape(label)}{suffix}", highlight=False)
+
+    def _render(self) -> Group:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("", width=6)
+        table.add_column("step", overflow="ellipsis", no_wrap=True, ratio=1)
+        table.add_column("time", justify="right", width=8)
+        visible = [s for s in self.steps.values() if s.counts or s.label.startswith("[")][-14:]
+        now = time.monotonic()
+        for step in visible:
+            seconds = step.seconds if step.status != "running" else now - step.started
+            table.add_row(STATUS[step.status], escape(without_mounts(step.label)), f"{seconds:.1f}s")
+        current = next((s for s in reversed(visible) if s.status == "running"), None)
+        footer = Text(f"{self.title}  {now - self.started:.0f}s", style="dim")
+        if current and current.last_line:
+            footer.append(f"  {current.last_line[:120]}", style="dim")
+        return Group(table, footer)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    options = BuildOptions(
+        backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push, platform=args.platform,
+        build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert,
+        wheelhouse=args.wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
+        context_dir=args.context_dir, log_path=args.log, builder=args.builder, max_jobs=args.max_jobs,
+    )
+    prepared = prepare_build(args.spec, options)
+    if not args.quiet:
+        stderr.print(f"[bold]{escape(prepared.plan.name)}[/]: {escape(prepared.engine.describe())}")
+        for note in prepared.notes:
+            print_note(note)
+    for warning in prepared.warnings:
+        print_warning(warning)
+    for image in missing_bases(prepared):
+        print_warning(f"base image {image} is not in the local {prepared.engine.kind} store; the engine will try to "
+                      "pull it (without a registry: --base-map FROM=LOCAL, or `dockyard base bootstrap`)")
+    try:
+        with StepView(args.progress, args.quiet or args.json, prepared.plan.name) as view:
+            report = run_build(prepared, view.on_line)
+    except BuildFailed as exc:
+        from dockyard.cli.diagnose import print_explanation
+
+        print_explanation(exc.explanation, stderr, exc.log_path)
+        raise
+    verify: VerifyReport | None = None
+    if not args.no_verify and not args.push:
+        verify = verify_image(prepared.backend, report.image_id, prepared.plan.expectations(), gpu=args.gpus)
+        report.verify = verify.to_json()
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print_report(report, args.quiet)
+        if verify is not None:
+            print_verify(verify, args.quiet)
+    if verify is not None and not verify.ok:
+        raise VerifyError(f"{len(verify.failures())} probe(s) failed in {report.tags[0]}",
+                          "see the table above; `dockyard verify IMAGE --json` gives details")
+    return 0
+
+
+def print_report(report: BuildReport, quiet: bool) -> None:
+    summary = (f"{report.tags[0]}  {human_size(report.size)}  built in {report.wall_seconds:.0f}s  "
+               f"cache {report.cached_steps}/{report.total_steps} steps  id {report.image_id[:19]}")
+    stdout.print(f"[bold green]built[/] {escape(summary)}")
+    if not quiet:
+        table = Table(title="layers", show_header=True, header_style="bold", box=None)
+        table.add_column("size", justify="right", min_width=9, no_wrap=True)
+        table.add_column("instruction", overflow="ellipsis", no_wrap=True)
+        for layer in report.layers:
+            if layer.size:
+                table.add_row(human_size(layer.size), escape(layer.instruction))
+        stdout.print(table)
+    stdout.print(f"log: {escape(report.log_path)}")
+
+
+def print_verify(report: VerifyReport, quiet: bool) -> None:
+    failures = report.failures()
+    mode = " (read-only root filesystem)" if report.read_only else ""
+    if not quiet or failures:
+        table = Table(title=f"probes in {report.image[:30]}{mode}", header_style="bold", box=None)
+        for column in ("", "probe", "expected", "actual", "detail"):
+            table.add_column(column, overflow="fold")
+        for result in report.results if not quiet else failures:
+            table.add_row("[green]✓[/]" if result.ok else "[red]✗[/]", escape(result.name),
+                          escape(_short(result.expected)), escape(_short(result.actual)), escape(result.detail[:300]))
+        stdout.print(table)
+    passed = len(report.results) - len(failures)
+    colour = "green" if not failures else "red"
+    stdout.print(f"[bold {colour}]verify[/] {passed}/{len(report.results)} probes passed{escape(mode)}")
+
+
+def _short(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from dockyard.build.backends import backend_for
+    from dockyard.resolve import resolve
+    from dockyard.spec import load
+
+    expect = resolve(load(args.spec)).expectations() if args.spec else None
+    backend = backend_for(detect(args.backend))
+    report = verify_image(backend, args.image, expect, gpu=args.gpus)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print_verify(report, quiet=False)
+    if not report.ok:
+        raise VerifyError(f"{len(report.failures())} probe(s) failed in {args.image}",
+                          "each failed probe shows what was expected and what the image has")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from dockyard.build.bootstrap import bootstrap
+
+    engine = detect(args.backend)
+    result = bootstrap(args.image, args.suite, engine, args.with_python, args.mirror,
+                       say=lambda message: stderr.print(f"[dim]{escape(message)}[/]"))
+    python = f", Python {result.python}" if result.python else ""
+    stdout.print(f"[bold green]bootstrapped[/] {escape(result.image)} ({result.suite}{python}, "
+                 f"{human_size(result.size)}, {result.seconds:.0f}s) in {engine.kind}")
+    if result.python:
+        stdout.print(f"use it for the official python image: --base-map python:{result.python}-slim-{result.suite}="
+                     f"{escape(result.image)}")
+    return 0
