@@ -17,10 +17,12 @@ Filters (each documented in docs/lint.md):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dockyard.errors import InputError
@@ -126,29 +128,33 @@ def run_on_text(binary: str, text: str, path: str, model: DockerfileModel | None
 
 
 def run_on_models(binary: str, models: Sequence[DockerfileModel]) -> tuple[dict[str, list[Finding]], list[str]]:
-    """hadolint over files (heredoc files via stdin, padded). Returns findings by path, and notes."""
+    """hadolint over files, in parallel batches (heredoc files one by one via stdin, padded).
+    Returns findings by path, and notes."""
     by_path: dict[str, list[Finding]] = {}
     notes: list[str] = []
+    workers = max(1, min(8, os.cpu_count() or 1))
     plain = [m for m in models if _padded(m) is None]
-    for start in range(0, len(plain), BATCH):
-        chunk = plain[start : start + BATCH]
-        data, problem = _run(binary, [m.path for m in chunk])
-        if problem:
-            notes.append(problem)
-            continue
-        for item in data if isinstance(data, list) else []:
-            if isinstance(item, dict):
-                path = str(item.get("file", ""))
-                by_path.setdefault(path, []).extend(_to_findings([item], path))
-    for model in models:
-        padded = _padded(model)
-        if padded is None:
-            continue
-        data, problem = _run(binary, ["-"], stdin=padded[0])
-        if problem:
-            notes.append(f"{model.path}: {problem}")
-            continue
-        by_path[model.path] = _to_findings(data, model.path, padded[1])
+    size = max(1, min(BATCH, -(-len(plain) // workers)))
+    batches = [plain[i : i + size] for i in range(0, len(plain), size)]
+    padded = [(m, p) for m in models if (p := _padded(m)) is not None]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        batch_runs = [pool.submit(_run, binary, [m.path for m in batch]) for batch in batches]
+        padded_runs = [pool.submit(_run, binary, ["-"], text) for _, (text, _) in padded]
+        for future in batch_runs:
+            data, problem = future.result()
+            if problem:
+                notes.append(problem)
+                continue
+            for item in data if isinstance(data, list) else []:
+                if isinstance(item, dict):
+                    path = str(item.get("file", ""))
+                    by_path.setdefault(path, []).extend(_to_findings([item], path))
+        for (model, (_, mapping)), future in zip(padded, padded_runs, strict=True):
+            data, problem = future.result()
+            if problem:
+                notes.append(f"{model.path}: {problem}")
+                continue
+            by_path[model.path] = _to_findings(data, model.path, mapping)
     for model in models:
         if model.parse_error is None and any(f.code == "DL1000" for f in by_path.get(model.path, [])):
             notes.append(
