@@ -96,6 +96,7 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
     names: dict[str, str] = {}
     errors: list[tuple[str, str]] = []
     summary_steps: list[str] = []
+    summary_output: list[str] = []
     engine = ""
     current = ""
     podman_error: tuple[str, str] | None = None
@@ -106,6 +107,8 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
             in_summary = not in_summary
         elif in_summary:  # BuildKit repeats the failing step's last lines here, with their timestamps
             clean = _SUMMARY_TIME.sub("", clean)
+            if not _SUMMARY_STEP.match(clean):
+                summary_output.append(clean)
         if m := _BK_OUTPUT.match(clean):
             lines.append(Line(number, m.group(3), f"#{m.group(1)}"))
             continue
@@ -134,7 +137,10 @@ def parse_log(text: str) -> tuple[list[Line], FailedStep | None]:
             lines.append(Line(number, clean, ""))
             continue
         lines.append(Line(number, clean, current))
-    return lines, _failed_step(lines, engine, names, errors, summary_steps, podman_error)
+    step = _failed_step(lines, engine, names, errors, summary_steps, podman_error)
+    if step is None and summary_steps:  # buildx without plain progress: only the summary names the step
+        step = FailedStep(summary_steps[0], "buildkit", _exit_code(text), _tail(summary_output))
+    return lines, step
 
 
 def _tail(texts: Sequence[str]) -> tuple[str, ...]:
@@ -185,8 +191,7 @@ def _format(template: str, details: dict[str, str], defaults: dict[str, str]) ->
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _match(signature: Signature, lines: Sequence[Line], texts: Sequence[str],
-           failed_label: str, failed_lines: set[int]) -> Match | None:
+def _match(signature: Signature, lines: Sequence[Line], texts: Sequence[str], failed_lines: set[int]) -> Match | None:
     regexes = [re.compile(p) for p in signature.patterns]
     hits = [ln for ln in lines if any(r.search(ln.text) for r in regexes)]
     if not hits:
@@ -212,11 +217,11 @@ def explain_log(text: str, signatures: Sequence[Signature] = SIGNATURES) -> Expl
     before the others), the failing step, and the last lines to show when nothing is known."""
     lines, step = parse_log(text)
     texts = [ln.text for ln in lines]
-    failed_lines = set()
+    failed_lines: set[int] = set()
     if step:
         vertex = next((ln.step for ln in lines if ln.text == step.label and ln.step), step.label)
         failed_lines = {ln.number for ln in lines if ln.step in (vertex, step.label)}
-    found = [m for s in signatures if (m := _match(s, lines, texts, step.label if step else "", failed_lines))]
+    found = [m for s in signatures if (m := _match(s, lines, texts, failed_lines))]
     excluded = {x for m in found for s in signatures if s.id == m.id for x in s.excludes}
     matches = [m for m in found if m.id not in excluded]
     matches.sort(key=lambda m: not m.in_failed_step)

@@ -13,11 +13,10 @@ docs/doctor.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dockyard.diagnose_data import variants_for_capability
+from dockyard import explain_extract as ex
 
 Extract = Callable[[Sequence[str]], dict[str, str]]
 
@@ -35,185 +34,6 @@ class Signature:
     defaults: Mapping[str, str] = field(default_factory=dict)
 
 
-def _first(lines: Sequence[str], pattern: str, group: int = 1) -> str:
-    regex = re.compile(pattern)
-    for line in lines:
-        if m := regex.search(line):
-            return m.group(group)
-    return ""
-
-
-def _all(lines: Sequence[str], pattern: str, group: int = 1) -> list[str]:
-    regex = re.compile(pattern)
-    found: list[str] = []
-    for line in lines:
-        for m in regex.finditer(line):
-            if m.group(group) not in found:
-                found.append(m.group(group))
-    return found
-
-
-def _tls(lines: Sequence[str]) -> dict[str, str]:
-    host = _first(lines, r"host='([^']+)'") or _first(lines, r"https://([^/\s:'\"]+)")
-    return {"host": host} if host else {}
-
-
-def _image(lines: Sequence[str]) -> dict[str, str]:
-    image = _first(lines, r"failed to resolve source metadata for (\S+?):? ")
-    if not image and (m := _first(lines, r"https://[^/]+/v2/([^\"]+/manifests/[^\"]+)\"")):
-        repo, _, tag = m.partition("/manifests/")
-        image = f"{repo}:{tag}"
-    image = (image
-             or _first(lines, r"> \[internal\] load metadata for (\S+?):?$")
-             or _first(lines, r"initializing source docker://(\S+?):? ")
-             or _first(lines, r"short-name \"([^\"]+)\"")
-             or _first(lines, r"pull access denied for ([^,\s]+)")
-             or _first(lines, r"manifest for (\S+) not found")
-             or _first(lines, r"Trying to pull (\S+?)\.\.\."))
-    return {"image": image} if image else {}
-
-
-def _apt(lines: Sequence[str]) -> dict[str, str]:
-    packages = _all(lines, r"E: Unable to locate package (\S+)") + \
-        _all(lines, r"E: Package '([^']+)' has no installation candidate") + \
-        _all(lines, r"E: Couldn't find any package by (?:glob|regex) '([^']+)'")
-    return {"packages": ", ".join(packages)} if packages else {}
-
-
-def _pip_conflict(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    if requested := _first(lines, r"Cannot install (.+?) because these package versions have conflicting"):
-        details["requested"] = requested
-    conflicts: list[str] = []
-    for index, line in enumerate(lines):
-        if line.strip() == "The conflict is caused by:":
-            for follow in lines[index + 1:]:
-                if not follow.strip() or follow.startswith("To fix this"):
-                    break
-                if follow.strip() not in conflicts:
-                    conflicts.append(follow.strip())
-    for index, line in enumerate(lines):  # uv: "× No solution found ..." then an indented explanation
-        if "No solution found when resolving dependencies" in line:
-            for follow in lines[index + 1:]:
-                text = follow.strip().lstrip("╰─▶").strip()
-                if not text or not follow.startswith(" "):
-                    break
-                if text.rstrip(".") not in conflicts:
-                    conflicts.append(text.rstrip("."))
-    if conflicts:
-        details["conflicts"] = "; ".join(conflicts[:6])
-    return details
-
-
-def _no_dist(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    if m := _first(lines, r"No matching distribution found for (\S+)"):
-        details["requirement"] = m
-    versions = _first(lines, r"\(from versions: ([^)]*)\)")
-    if versions:
-        listed = [v.strip() for v in versions.split(",") if v.strip()]
-        shown = listed if len(listed) <= 8 else [*listed[:2], "...", *listed[-5:]]
-        details["versions"] = ", ".join(shown) if listed else "none"
-    if m := _first(lines, r"requires a different Python: (\S+) not in '([^']+)'", 0):
-        details["python"] = m
-    py = _first(lines, r"(?:python|cpython-|cp)3\.?(\d{1,2})\b")
-    if py and "python" not in details:
-        details["python"] = f"Python 3.{py}"
-    return details
-
-
-def _nvcc(lines: Sequence[str]) -> dict[str, str]:
-    base = _first(lines, r"((?:nvidia/cuda|nvcr\.io/nvidia/\S+):\S*-(?:runtime|base)-\S+?):?$")
-    return {"base": f" (here {base})"} if base else {}
-
-
-def _enospc(lines: Sequence[str]) -> dict[str, str]:
-    path = (_first(lines, r"error writing '([^']+)': No space left") or _first(lines, r"write (\S+): no space left")
-            or _first(lines, r"\[Errno 28\] No space left on device: '([^']+)'"))
-    return {"path": path} if path else {}
-
-
-def _oom(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    program = _first(lines, r"Killed signal terminated program (\S+)") or _first(lines, r"'(\w+)' died due to signal 9")
-    if program:
-        details["program"] = program
-    if jobs := _first(lines, r"\bMAX_JOBS=(\d+)"):
-        details["max_jobs"] = jobs
-    return details
-
-
-def _kernel(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    regex = re.compile(r"^(.*?) with CUDA capability sm_(\d+)(\d) is not compatible")
-    for line in lines:
-        if m := regex.search(line):
-            details.update(gpu=m.group(1).strip(), arch=f"sm_{m.group(2)}{m.group(3)}")
-            if variants := variants_for_capability(f"{m.group(2)}.{m.group(3)}"):
-                details["variants"] = ", ".join(variants)
-            break
-    if supported := _first(lines, r"supports CUDA capabilities ((?:sm_\d+\s*)+)"):
-        details["supported"] = supported.strip()
-    return details
-
-
-def _symbol(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    if m := re.search(r"(\S+\.so[\w.]*): undefined symbol: (\S+)", "\n".join(lines)):
-        details.update(library=m.group(1), symbol=m.group(2))
-    old = _first(lines, r"Found existing installation: torch (\S+)")
-    new = _first(lines, r"Successfully installed .*\btorch-(\d\S*)")
-    if old and new and old != new:
-        details["replaced"] = f"torch {old} was replaced by torch {new} in an earlier step"
-    return details
-
-
-def _arch(lines: Sequence[str]) -> dict[str, str]:
-    arch = _first(lines, r"Unsupported gpu architecture '(compute_\d+\w?)'")
-    return {"arch": arch} if arch else {}
-
-
-def _rocm(lines: Sequence[str]) -> dict[str, str]:
-    details: dict[str, str] = {}
-    packages = _all(lines, r"\b(nvidia-[a-z0-9-]+-cu1\d)\b") + _all(lines, r"\b(py3?nvml|nvidia-ml-py)\b")
-    if packages:
-        details["packages"] = ", ".join(sorted(set(packages))[:6])
-    old = _first(lines, r"Found existing installation: torch (\S+\+rocm\S*)")
-    new = _first(lines, r"Successfully installed .*\btorch-(\d\S*)")
-    if old and new:
-        details["replaced"] = f"torch {old} was replaced by torch {new}"
-    return details
-
-
-def _secret(lines: Sequence[str]) -> dict[str, str]:
-    secret = _first(lines, r"/run/secrets/([\w.-]+)") or _first(lines, r"secret ([\w.-]+):? not found")
-    return {"secret": secret} if secret else {}
-
-
-def _feature(lines: Sequence[str]) -> dict[str, str]:
-    features = (
-        (r"buildx component is missing", "this docker client has no buildx plugin"),
-        (r"the --mount option requires BuildKit", "RUN --mount needs BuildKit (the legacy builder ran)"),
-        (r"requires BuildKit", "a Dockerfile option needs BuildKit (the legacy builder ran)"),
-        (r"unknown flag: --build-context", "--build-context (named contexts) needs buildx or podman >= 4.3"),
-        (r"unknown (?:flag|shorthand flag).*--secret|unknown flag: --ssh", "build secrets need BuildKit"),
-        (r"is not a docker command|unknown command \"?(?:buildx|bake)", "buildx/bake are not installed"),
-        (r"dockerfile parse error.*unknown instruction", "a Dockerfile line this frontend does not know (a typo, "
-                                                         "or a heredoc `RUN <<EOF` that needs dockerfile 1.4+)"),
-        (r"Dockerfile parse error.*unknown flag", "a newer instruction flag (COPY --link/--chmod/--parents)"),
-    )
-    text = "\n".join(lines)
-    for pattern, feature in features:
-        if re.search(pattern, text, flags=re.I):
-            return {"feature": feature}
-    return {}
-
-
-def _frontend(lines: Sequence[str]) -> dict[str, str]:
-    image = _first(lines, r"resolve image config for (\S+)")
-    return {"frontend": image.rstrip(":")} if image else {}
-
-
 CA_FIX = ('hand the proxy\'s CA bundle to the build as a secret, never COPY it into a layer: '
           '`docker build --secret id=ca,src="$PIP_CERT"` and '
           "`RUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca SSL_CERT_FILE=/run/secrets/ca pip install ...` "
@@ -228,7 +48,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "it; BuildKit then mounts nothing, silently, and the step fails when it reads /run/secrets/{secret}",
         "pass it: `docker build --secret id={secret},src=PATH` (for the CA: `src=\"$PIP_CERT\"`); add "
         "`required=true` to the mount so a missing secret fails at once with a clear message",
-        extract=_secret, defaults={"secret": "ca"}, excludes=("tls-certificate",)),
+        extract=ex.secret, defaults={"secret": "ca"}, excludes=("tls-certificate",)),
     Signature(
         "tls-certificate", "TLS certificate verification failed (TLS-intercepting proxy or custom CA)",
         (r"CERTIFICATE_VERIFY_FAILED", r"SSL certificate problem", r"x509: certificate signed by unknown authority",
@@ -236,7 +56,7 @@ SIGNATURES: tuple[Signature, ...] = (
          r"unable to get local issuer certificate"),
         "{host} presented a certificate the image does not trust: a proxy re-signs HTTPS with a company CA "
         "that is in the host's CA bundle but not in the container",
-        CA_FIX, extract=_tls, defaults={"host": "the server"}, excludes=("no-matching-distribution",)),
+        CA_FIX, extract=ex.tls, defaults={"host": "the server"}, excludes=("no-matching-distribution",)),
     Signature(
         "pep668-externally-managed", "pip refused to install into the distribution's Python (PEP 668)",
         (r"externally-managed-environment", r"This environment is externally managed"),
@@ -251,7 +71,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "which this machine cannot reach",
         "remove the `# syntax=` line to use the engine's built-in frontend (then avoid heredocs and other "
         "newer syntax), or load the frontend image locally / use a registry mirror",
-        extract=_frontend, defaults={"frontend": "docker/dockerfile:..."}, excludes=("image-pull-unreachable",)),
+        extract=ex.frontend, defaults={"frontend": "docker/dockerfile:..."}, excludes=("image-pull-unreachable",)),
     Signature(
         "image-pull-unreachable", "The base image cannot be pulled: no registry reachable",
         (r"failed to do request: Head \"https://[^\"]+/manifests/.*(no such host|i/o timeout|connection refused)",
@@ -264,7 +84,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "use an image that is already local (`docker images`), or load it first (`docker load -i image.tar`, "
         "`docker import rootfs.tar NAME:TAG`); for podman write the full name (docker.io/...) and copy it in "
         "(`docker save NAME | podman load`); or configure a registry mirror",
-        extract=_image, defaults={"image": "the base image"}),
+        extract=ex.image, defaults={"image": "the base image"}),
     Signature(
         "image-not-found", "The base image or tag does not exist (or needs a login)",
         (r"manifest unknown", r"manifest for \S+ not found", r"failed to resolve source metadata for .*: not found",
@@ -274,7 +94,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "removed from Docker Hub/NGC ~6 months after end of life), or the repository is private",
         "check the tag on the registry (for nvidia/cuda use the latest point release of the CUDA minor, e.g. "
         "12.6.3-cudnn-devel-ubuntu22.04, not 12.6); `docker login` for private repositories",
-        extract=_image, defaults={"image": "the image"}),
+        extract=ex.image, defaults={"image": "the image"}),
     Signature(
         "apt-package-not-found", "apt cannot find a package",
         (r"E: Unable to locate package", r"E: Package '[^']+' has no installation candidate",
@@ -285,7 +105,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "run `apt-get update && apt-get install ...` in one RUN; check the name with `apt-cache search` in the "
         "base; for CUDA/ROCm libraries use the vendor's base image (nvidia/cuda *-devel, rocm/dev-ubuntu) "
         "instead of apt",
-        extract=_apt, defaults={"packages": "a package"}),
+        extract=ex.apt, defaults={"packages": "a package"}),
     Signature(
         "pip-resolution-impossible", "pip/uv cannot satisfy the requirements together",
         (r"ResolutionImpossible", r"because these package versions have conflicting dependencies",
@@ -293,7 +113,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "the resolver (pip or uv) cannot install {requested} together: {conflicts}",
         "relax or change one of the pins named above (`pip install 'a==X' 'b==Y'` where Y satisfies a's range), "
         "or drop the pin and let the resolver choose; keep torch pinned with a constraints file (`-c`)",
-        extract=_pip_conflict, defaults={"requested": "these requirements",
+        extract=ex.pip_conflict, defaults={"requested": "these requirements",
                                          "conflicts": "see the lines after 'The conflict is caused by:'"}),
     Signature(
         "no-matching-distribution", "No wheel or version of a package for this Python/platform",
@@ -305,7 +125,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "available here: {versions})",
         "pick a version listed above, or a Python the release supports (e.g. torch 1.12 stops at Python 3.10, "
         "torch 2.1 at 3.11); for torch variants (+cpu, +cuXYZ) point --index-url at download.pytorch.org",
-        extract=_no_dist, defaults={"requirement": "the package", "python": "the image's Python",
+        extract=ex.no_dist, defaults={"requirement": "the package", "python": "the image's Python",
                                     "versions": "not listed"}),
     Signature(
         "no-space-left", "No space left on device",
@@ -315,7 +135,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "see usage with `docker system df` and free it (`docker builder prune`, `docker image prune`); "
         "`dockyard doctor` shows free space in the data root; write big temporary files outside /dev/shm "
         "and clean caches in the same RUN (`pip --no-cache-dir`, `rm -rf /var/lib/apt/lists/*`)",
-        extract=_enospc, defaults={"path": "see the evidence line"}),
+        extract=ex.enospc, defaults={"path": "see the evidence line"}),
     Signature(
         "compiler-oom", "A compiler was killed for lack of memory during an extension build",
         (r"Killed signal terminated program", r"died due to signal 9", r"internal compiler error: Killed",
@@ -324,7 +144,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "(MAX_JOBS={max_jobs}); one nvcc job for flash-attn or DeepSpeed kernels takes several GiB",
         "limit parallel jobs: `ENV MAX_JOBS=N` (about one job per 6 GiB of build memory; `dockyard doctor` "
         "prints N for this machine) and `NVCC_THREADS=1`; or install a prebuilt wheel instead of compiling",
-        extract=_oom, defaults={"program": "cc1plus/cicc", "max_jobs": "unset: ninja uses cores + 2"},
+        extract=ex.oom, defaults={"program": "cc1plus/cicc", "max_jobs": "unset: ninja uses cores + 2"},
         excludes=("killed",)),
     Signature(
         "killed", "A build step was killed (exit code 137)",
@@ -340,7 +160,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "base is a CUDA *runtime* image{base} or no CUDA image: only *devel* images carry nvcc and the headers",
         "compile in a builder stage FROM nvidia/cuda:X.Y.Z-cudnn-devel-... and copy the built wheel or venv "
         "into the runtime stage; or install a prebuilt wheel of the extension",
-        extract=_nvcc, defaults={"base": ""}),
+        extract=ex.nvcc, defaults={"base": ""}),
     Signature(
         "no-kernel-image", "The GPU's architecture is not compiled into torch (or an extension)",
         (r"no kernel image is available for execution on the device", r"is not compatible with the current "
@@ -349,7 +169,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "install a torch variant that ships the GPU's architecture ({variants}); for extensions set "
         "TORCH_CUDA_ARCH_LIST (ROCm: PYTORCH_ROCM_ARCH) to include it; `dockyard doctor` on the GPU host "
         "lists the variants that fit its driver and GPU",
-        extract=_kernel, defaults={"gpu": "this GPU", "arch": "", "supported": "other archs",
+        extract=ex.kernel, defaults={"gpu": "this GPU", "arch": "", "supported": "other archs",
                                    "variants": "see `dockyard doctor`"}),
     Signature(
         "cuda-variant-mismatch", "torch and a companion package were built for different CUDA versions",
@@ -366,7 +186,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "pin torch in every later pip install (`-c constraints.txt`), install extension versions built for "
         "that torch (torchaudio/torchvision of the same release), or rebuild the extension after the final "
         "torch (`pip install --no-build-isolation --no-binary ...`); import it in the build to catch this",
-        extract=_symbol, defaults={"library": "a compiled extension", "symbol": "see the evidence",
+        extract=ex.symbol, defaults={"library": "a compiled extension", "symbol": "see the evidence",
                                    "replaced": "often a later pip install replaced torch"}),
     Signature(
         "deepspeed-cuda13-arch", "DeepSpeed ops fail to build on CUDA 13 (compute_60 and older archs)",
@@ -376,7 +196,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "set TORCH_CUDA_ARCH_LIST to archs CUDA 13 supports before building DeepSpeed, e.g. "
         "`ENV TORCH_CUDA_ARCH_LIST=\"8.0;8.6;9.0;10.0;12.0\"`, or build DeepSpeed on a CUDA 12.x devel base "
         "(what HF's DeepSpeed image does)",
-        context=(r"(?i)deepspeed|op_builder|DS_BUILD",), extract=_arch, defaults={"arch": "compute_60"},
+        context=(r"(?i)deepspeed|op_builder|DS_BUILD",), extract=ex.arch, defaults={"arch": "compute_60"},
         excludes=("nvcc-unsupported-arch",)),
     Signature(
         "nvcc-unsupported-arch", "nvcc does not know a requested GPU architecture",
@@ -385,7 +205,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "nvcc, or removed from a new one)",
         "set TORCH_CUDA_ARCH_LIST (or the package's own arch variable) to archs this CUDA supports, or use a "
         "CUDA version that supports the GPU",
-        extract=_arch, defaults={"arch": "an architecture"}),
+        extract=ex.arch, defaults={"arch": "an architecture"}),
     Signature(
         "rocm-nvidia-packages", "NVIDIA packages got into a ROCm image",
         (r"\bnvidia-[a-z0-9-]+-cu1\d\b", r"NVML Shared Library Not Found", r"NVMLError_LibraryNotFound",
@@ -397,7 +217,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "(`-c constraints.txt` holding torch==X+rocmY); remove NVIDIA-only packages: "
         "`pip uninstall -y pynvml py3nvml nvidia-ml-py apex` (as HF's ROCm images do); assert "
         "`torch.version.hip` in the build",
-        context=(r"(?i)\brocm|\+rocm|/opt/rocm|\bhip\b",), extract=_rocm,
+        context=(r"(?i)\brocm|\+rocm|/opt/rocm|\bhip\b",), extract=ex.rocm,
         defaults={"packages": "nvidia-*", "replaced": "torch.version.hip is then None"}),
     Signature(
         "buildkit-feature", "The engine lacks a BuildKit feature this build uses",
@@ -408,7 +228,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "use a client with the buildx plugin, or the distribution's docker client (<23, e.g. /usr/bin/docker "
         "from docker.io 20.10) with DOCKER_BUILDKIT=1, or `--backend podman`; named contexts, bake and "
         "heredocs need buildx; `dockyard doctor` lists what each client here can do",
-        extract=_feature, defaults={"feature": "a BuildKit feature is missing"}),
+        extract=ex.feature, defaults={"feature": "a BuildKit feature is missing"}),
     Signature(
         "rust-missing", "A package needs Rust to build from source",
         (r"can't find Rust compiler", r"error: could not compile .*rustc", r"cargo: not found"),

@@ -217,3 +217,15 @@ def test_fixture_logs_hold_no_secrets() -> None:
         text = path.read_text(errors="replace")
         assert "BEGIN CERTIFICATE" not in text, path
         assert not re.search(r"\bhf_[A-Za-z0-9]{20,}|ghp_[A-Za-z0-9]{20,}|://[^/\s:@]+:[^/\s@]+@", text), path
+
+
+def test_buildx_summary_without_plain_progress() -> None:
+    log = ("ERROR [builder 4/7] RUN pip install flash-attn\n------\n > [builder 4/7] RUN pip install flash-attn:\n"
+           "12.30 building 'flash_attn_2_cuda' extension\n12.31 some unknown trouble\n------\n"
+           'ERROR: failed to solve: process "/bin/sh -c pip install flash-attn" did not complete successfully: '
+           "exit code: 2\n")
+    explanation = explain_log(log)
+    assert explanation.step is not None
+    assert explanation.step.label == "[builder 4/7] RUN pip install flash-attn"
+    assert explanation.step.exit_code == 2
+    assert explanation.tail == ("building 'flash_attn_2_cuda' extension", "some unknown trouble")
