@@ -176,6 +176,7 @@ class Knowledge:
     uv: dict[str, str]
     python_images: tuple[str, ...]
     distro_python: dict[str, str]
+    python_sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     @functools.cache
@@ -221,6 +222,7 @@ class Knowledge:
             uv=pins["uv"],
             python_images=tuple(python["images"]["versions"]),
             distro_python={k: v for k, v in python["distro"].items() if k != "sources"},
+            python_sources=python["sources"],
         )
 
     # -- torch -------------------------------------------------------------------------------------

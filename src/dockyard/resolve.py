@@ -43,6 +43,7 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     torch_version: Version | None = None
+    explain: bool = True  # False for the relaxed copies that compute "nearest valid choices"
 
     def where(self, key: str, value: object | None = None) -> str:
         shown = f" = {value!r}" if value is not None else ""
@@ -140,7 +141,8 @@ def choose_torch(ctx: Context) -> tuple[Version | None, TorchRelease | None, str
         return None, None, None
     if spec.torch == "none":
         if spec.target != "cpu":
-            ctx.fail("torch", "none", f"an image without torch is only possible for target cpu, not {spec.target}")
+            ctx.fail("torch", "none", f"an image without torch is only possible for target cpu, not {spec.target}. "
+                     'Nearest valid choices: target = "cpu", or leave torch unset for the newest that fits')
         return None, None, None
     request = SpecifierSet()
     if spec.torch:
@@ -153,11 +155,19 @@ def choose_torch(ctx: Context) -> tuple[Version | None, TorchRelease | None, str
         family = variant_family(spec.variant)
         target = k.targets[spec.target]
         if family is None:
-            ctx.fail("variant", spec.variant, "not a torch wheel variant (cpu, cuXYZ, rocmX.Y, xpu)")
+            ctx.fail("variant", spec.variant, "not a torch wheel variant (cpu, cuXYZ, rocmX.Y, xpu). "
+                     f"{suggest(spec.variant, known_variants(k))}"
+                     f"Nearest valid choices: {', '.join(known_variants(k, target.family))}")
             return None, None, None
         if family != target.family:
             ctx.fail("variant", spec.variant, f"is a {family} wheel variant, but target {spec.target} uses "
-                     f"{target.family} wheels")
+                     f"{target.family} wheels. Nearest valid choices: variant = one of "
+                     f"{', '.join(known_variants(k, target.family))}, or a {family} target")
+            return None, None, None
+        if spec.variant not in known_variants(k):
+            ctx.fail("variant", spec.variant, f"no torch release dockyard knows has {spec.variant} wheels (source: "
+                     f"{k.source_text(k.torch_sources, ['test-infra'])}). {suggest(spec.variant, known_variants(k))}"
+                     f"Nearest valid choices: {', '.join(known_variants(k, target.family))}")
             return None, None, None
     matching = [(v, r) for v, r in k.torch_versions() if request.contains(v, prereleases=True)]
     if not matching:
@@ -197,8 +207,17 @@ def choose_torch(ctx: Context) -> tuple[Version | None, TorchRelease | None, str
             if not blockers:
                 return version, release, variant
             rejected.extend((version, b) for b in blockers)
-    _explain_torch_failure(ctx, rejected)
+    if ctx.explain:
+        _explain_torch_failure(ctx, rejected)
+    else:
+        ctx.problems.append("no torch release fits")
     return None, None, None
+
+
+def known_variants(k: Knowledge, family: str | None = None) -> list[str]:
+    """Every wheel variant of a known torch release (of one family), in release order."""
+    found = [v for r in k.torch_releases for v in r.variants()]
+    return [v for v in dict.fromkeys(found) if family is None or variant_family(v) == family]
 
 
 def _other_blockers(ctx: Context, version: Version) -> str | None:
@@ -220,6 +239,8 @@ def _explain_torch_failure(ctx: Context, rejected: list[tuple[Version, str]]) ->
     value: object
     if "do not ship sm" in reason and spec.gpu_archs:
         key, value = "gpu-archs", list(spec.gpu_archs)
+    elif " on CUDA " in reason:  # an add-on refused with the CUDA of the variant
+        key, value = ("variant", spec.variant) if spec.variant else ("addons", list(spec.addons))
     elif reason.startswith("transformers"):
         key, value = "transformers", spec.transformers
     elif reason.startswith("no ") and "pairs with torch" in reason and spec.addons:
@@ -230,7 +251,7 @@ def _explain_torch_failure(ctx: Context, rejected: list[tuple[Version, str]]) ->
         key, value = "variant", spec.variant
     else:
         key, value = "target", spec.target
-    alternatives = _nearest_choices(ctx, no_such_variant=not telling)
+    alternatives = _nearest_choices(ctx, no_such_variant=not telling, torch_key=key == "torch")
     if key == "transformers" and rejected:
         alternatives = _transformers_choice(ctx, rejected[0][0]) or alternatives
     ctx.fail(key, value, f"{reason}. {alternatives}".strip())
@@ -244,14 +265,30 @@ def _transformers_choice(ctx: Context, torch: Version) -> str:
         if found else ""
 
 
-def _nearest_choices(ctx: Context, no_such_variant: bool) -> str:
-    """Suggest releases that have the asked variant, or a variant that works for the asked torch."""
+def _nearest_choices(ctx: Context, no_such_variant: bool, torch_key: bool = False) -> str:
+    """Suggest releases that have the asked variant, a variant that works for the asked torch, a Python
+    that works with the asked torch, or the newest torch that fits the rest of the spec."""
+    from dataclasses import replace
+
     spec, k = ctx.spec, ctx.k
     hints: list[str] = []
     if spec.variant and no_such_variant:
         releases = [r.minor for r in k.torch_releases if r.has_variant(spec.variant)]
         if releases:
             hints.append(f"torch releases with {spec.variant} wheels: {', '.join(releases)}")
+    if spec.python:
+        relaxed = Context(replace(spec, python=None), k, explain=False)
+        version, release, _ = choose_torch(relaxed)
+        relaxed.torch_version = version
+        python = choose_python(relaxed, release) if release else None
+        if release and python and not relaxed.problems:
+            hints.append(f'python = "{python}" (torch {version} has wheels for {", ".join(release.python)})')
+    asked_torch = spec.torch not in (None, "none", "nightly")
+    if torch_key and asked_torch and not (spec.variant and no_such_variant):
+        relaxed = Context(replace(spec, torch=None), k, explain=False)
+        version, release, _ = choose_torch(relaxed)
+        if release is not None:
+            hints.append(f'torch = "{release.minor}" (the newest release that fits the rest of the spec)')
     request = version_request(spec.torch) if spec.torch and spec.torch != "nightly" else SpecifierSet()
     if spec.variant and request is not None:
         relaxed = Context(_without_variant(spec), k)
@@ -283,22 +320,26 @@ def choose_python(ctx: Context, release: TorchRelease | None) -> str:
         candidates = list(k.python_images)
     else:
         candidates = list(k.torch_nightly["python"])
-    constraints: list[tuple[str, list[str]]] = [("torch", candidates)]
+    torch_label = f"torch {release.minor}" if release else "torch nightly" if spec.torch == "nightly" else "torch"
+    constraints: list[tuple[str, list[str], str]] = [
+        (torch_label, candidates, k.source_text(k.torch_sources, ["pypi"]))]
     if target.runtime_base.startswith("python:") and not spec.base:
-        constraints.append(("the official python images", list(k.python_images)))
+        constraints.append(("the official python images", list(k.python_images),
+                            k.source_text(k.python_sources, ["docker-library"])))
     if spec.target == "tpu" and release is not None:
         xla = xla_for(ctx, release)
         if xla:
-            constraints.append((f"torch_xla {xla['version']}", [str(p) for p in xla["python"]]))
+            constraints.append((f"torch_xla {xla['version']}", [str(p) for p in xla["python"]], str(xla["source"])))
     from dockyard.resolve_parts import transformers_python_candidates
 
-    constraints.append(("transformers", transformers_python_candidates(ctx, candidates)))
-    allowed = [p for p in candidates if all(p in c for _, c in constraints)]
+    constraints.append((f"transformers {spec.transformers}" if spec.transformers else "transformers",
+                        transformers_python_candidates(ctx, candidates), str(k.transformers_meta["source"])))
+    allowed = [p for p in candidates if all(p in c for _, c, _ in constraints)]
     if spec.python:
-        for label, values in constraints:
+        for label, values, source in constraints:
             if spec.python not in values:
-                ctx.fail("python", spec.python, f"not supported by {label} (supported: {', '.join(values) or 'none'}). "
-                         f"Nearest valid choices: {', '.join(allowed) or 'none'}")
+                ctx.fail("python", spec.python, f"not supported by {label} (supported: {', '.join(values) or 'none'}; "
+                         f"source: {source}). Nearest valid choices: {', '.join(allowed) or 'none'}")
                 break
         return spec.python
     if not allowed:
@@ -331,7 +372,8 @@ def torch_plan(ctx: Context, version: Version | None, release: TorchRelease | No
         wheel_archs = k.wheel_archs(variant, version) or ()
     elif rocm_version is not None:
         rocm = k.rocm["archs"]
-        wheel_archs = tuple(rocm["wheels"]) + (tuple(rocm["wheels_rocm7"]) if Version(rocm_version) >= Version("7.0") else ())
+        rocm7 = Version(rocm_version) >= Version("7.0")
+        wheel_archs = tuple(rocm["wheels"]) + (tuple(rocm["wheels_rocm7"]) if rocm7 else ())
     xla = None
     if spec.target == "tpu":
         row = xla_for(ctx, release)

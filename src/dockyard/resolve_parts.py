@@ -79,9 +79,15 @@ def newest_transformers_for(ctx: Context, torch: Version) -> str | None:
     return None
 
 
+def _unknown_transformers(ctx: Context) -> bool:
+    """A transformers request that matches no known release (resolve_transformers reports it)."""
+    request = _transformers_request(ctx)
+    return request is not None and not any(request.contains(v) for v in ctx.k.transformers_versions)
+
+
 def transformers_torch_blocker(ctx: Context, torch: Version) -> str | None:
     """transformers' torch bound; its Python bound is reported by the Python step."""
-    if _transformers_request(ctx) is None:
+    if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return None
     if _compatible_transformers(ctx, torch, None):
         return None
@@ -91,7 +97,7 @@ def transformers_torch_blocker(ctx: Context, torch: Version) -> str | None:
 
 
 def transformers_python_candidates(ctx: Context, candidates: list[str]) -> list[str]:
-    if _transformers_request(ctx) is None:
+    if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return list(candidates)
     torch = getattr(ctx, "torch_version", None)
     return [p for p in candidates if _compatible_transformers(ctx, torch, p)]
@@ -147,7 +153,8 @@ def resolve_gpu_archs(ctx: Context, torch: TorchPlan) -> tuple[str, ...]:
     family = k.targets[spec.target].family
     if family not in ("cuda", "rocm"):
         if spec.gpu_archs:
-            ctx.fail("gpu-archs", list(spec.gpu_archs), f"applies to cuda and rocm targets, not {spec.target}")
+            ctx.fail("gpu-archs", list(spec.gpu_archs), f"applies to cuda and rocm targets, not {spec.target}. "
+                     'Nearest valid choices: remove gpu-archs, or set target = "cuda" or "rocm"')
         return ()
     if family == "rocm":
         rocm = k.rocm["archs"]
@@ -203,11 +210,12 @@ def addon_torch_blocker(ctx: Context, torch: Version) -> str | None:
         addon = ctx.k.addons.get(parsed.name) if parsed else None
         if addon is None or (parsed and parsed.version):
             continue
+        sources = ctx.k.source_text(ctx.k.addon_sources, list(addon.sources))
         if addon.torch and not SpecifierSet(addon.torch).contains(torch, prereleases=True):
-            return f"{addon.name} needs torch {addon.torch}"
+            return f"{addon.name} needs torch {addon.torch} (source: {sources})"
         if addon.releases and not any(SpecifierSet(t).contains(torch, prereleases=True) for _, t in addon.releases):
             return f"no {addon.name} release pairs with torch {torch} (pairs: " + \
-                ", ".join(f"{v} for torch {t}" for v, t in addon.releases) + ")"
+                ", ".join(f"{v} for torch {t}" for v, t in addon.releases) + f"; source: {sources})"
     return None
 
 
@@ -479,7 +487,7 @@ def resolve_base(ctx: Context, torch: TorchPlan, python: str, compile_needed: bo
         rocm_row = k.rocm_variants[torch.variant]
         values["ubuntu"] = rocm_row.ubuntu
         values["dev_image"] = rocm_row.dev_image
-    elif target.family in ("cuda", "rocm"):
+    elif target.family in ("cuda", "rocm") and not ctx.problems:  # else an earlier problem explains it
         ctx.fail("variant", torch.variant, f"knowledge has no base image row for {torch.variant}; add it to "
                  f"knowledge/{target.family}.toml")
     runtime = _fill(target.runtime_base, values)

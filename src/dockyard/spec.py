@@ -388,16 +388,20 @@ def _load(ref: str, origin: str, chain: tuple[str, ...]) -> ImageSpec:
         return _load(parent, source, (*chain, ref))
 
     path = Path(ref)
+    if chain and not path.is_absolute() and not origin.startswith("preset ") and (path.suffix == ".toml" or "/" in ref):
+        path = Path(origin).parent / path  # a file that `extends` names is relative to the spec naming it
     names = preset_names()
+    # what `extends` names is reported where it is written
+    where = f"{_where(origin, 'extends')} = {ref!r}: " if chain else ""
     looks_like_path = path.suffix == ".toml" or "/" in ref or path.exists()
     if looks_like_path:
         if not path.is_file():
             hint = f"{suggest(path.stem, names)}presets: {', '.join(names)}" if path.stem else None
-            raise SpecError(f"{ref}: no such spec file", hint)
+            raise SpecError(f"{where}{ref}: no such spec file", hint)
         return load_file(path, loader)
     if ref in names:
         preset = preset_dir() / f"{ref}.toml"
         document = parse_toml(preset.read_text(encoding="utf-8"), f"preset {ref}")
         return spec_from_dict(document, f"preset {ref}", ref, ".", loader)
-    raise SpecError(f"{ref!r} is neither a spec file nor a preset",
+    raise SpecError(f"{where}{ref!r} is neither a spec file nor a preset",
                     f"{suggest(ref, names)}presets: {', '.join(names)} (`dockyard presets` describes them)")
