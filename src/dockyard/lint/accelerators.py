@@ -209,13 +209,10 @@ def torch_minor(specifier: str) -> tuple[int, int] | None:
 
 
 def pypi_default(specifier: str) -> WheelVariant:
+    """The CUDA build PyPI serves for this torch pin (its version unknown when torch is not pinned)."""
     minor = torch_minor(specifier)
     label = PYPI_DEFAULT_CUDA.get(minor, "") if minor else ""
-    if label:
-        return variant_from_label(label, "PyPI default")
-    if minor and minor < (1, 10):
-        return WheelVariant("cuda", None, "", "PyPI default")
-    return WheelVariant("cuda", None, "", "PyPI default")
+    return variant_from_label(label, "PyPI default") if label else WheelVariant("cuda", None, "", "PyPI default")
 
 
 # -- CUDA architectures ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.errors import InputError
@@ -130,9 +130,7 @@ def finish(model: DockerfileModel, findings: Iterable[Finding], config: LintConf
     return sorted(set(out), key=Finding.sort_key)
 
 
-def lint_model(
-    model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()
-) -> list[Finding]:
+def lint_model(model: DockerfileModel, config: LintConfig, hadolint_findings: Sequence[Finding] = ()) -> list[Finding]:
     """Own rules, then hadolint's findings filtered against what remains of them."""
     own = finish(model, own_findings(model), config)
     theirs = finish(model, hadolint.filter_findings(model, hadolint_findings, own), config)
@@ -181,7 +179,3 @@ def lint_report(paths: Sequence[str], config: LintConfig | None = None) -> LintR
 def lint_paths(paths: Sequence[str], config: LintConfig | None = None) -> list[Finding]:
     """Lint files and folders (folders are searched for Dockerfiles)."""
     return lint_report(paths, config).findings
-
-
-def with_overrides(config: LintConfig, **changes: object) -> LintConfig:
-    return replace(config, **changes)  # type: ignore[arg-type]

@@ -15,5 +15,3 @@ def findings(text: str, **config: object) -> list[Finding]:
 
 def codes(text: str, **config: object) -> set[str]:
     return {f.code for f in findings(text, **config)}
-
-

@@ -49,7 +49,8 @@ def test_text_format(capsys: pytest.CaptureFixture[str]) -> None:
     assert findings and all(LINE.match(line) for line in findings), findings
     assert sum(1 for line in lines if line.startswith("    fix: ")) == len(findings)
     assert {"DY101", "DY102", "DY104", "DY106", "DY108", "DY110", "DY111", "DY112", "DY116"} <= {
-        LINE.match(line).group("code") for line in findings  # type: ignore[union-attr]
+        LINE.match(line).group("code")
+        for line in findings  # type: ignore[union-attr]
     }
     assert "findings" in err
 
@@ -102,7 +103,7 @@ def test_fail_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_ignore(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "Dockerfile", "FROM python:3.12-slim\nCMD [\"python\"]\n")
+    path = write(tmp_path, "Dockerfile", 'FROM python:3.12-slim\nCMD ["python"]\n')
     code, out, _ = run(capsys, str(path), "--hadolint", "off")
     assert code == 1 and "DY109" in out
     code, out, _ = run(capsys, str(path), "--hadolint", "off", "--ignore", "dy109")
@@ -112,7 +113,7 @@ def test_ignore(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_inline_suppression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = "# dockyard: ignore=DY109\nFROM python:3.12-slim\nCMD [\"python\"]\n"
+    text = '# dockyard: ignore=DY109\nFROM python:3.12-slim\nCMD ["python"]\n'
     assert run(capsys, str(write(tmp_path, "Dockerfile", text)), "--hadolint", "off")[:2] == (0, "")
 
 

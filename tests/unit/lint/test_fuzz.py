@@ -14,15 +14,63 @@ from test_rules import CASES as RULE_CASES
 from dockyard.lint import Finding, lint_text
 from dockyard.lint.model import parse
 
-SEEDS = [p.read_text(encoding="utf-8") for p in sorted(CASES.glob("*.Dockerfile"))] + [
-    c[1] for c in RULE_CASES if c[1]
-]
+SEEDS = [p.read_text(encoding="utf-8") for p in sorted(CASES.glob("*.Dockerfile"))] + [c[1] for c in RULE_CASES if c[1]]
 FRAGMENTS = [
-    "FROM ", "RUN ", "ARG ", "ENV ", "USER ", "COPY ", "ADD ", "ONBUILD ", "WORKDIR ", "SHELL ", "AS ", "\n", " ",
-    "\\\n", "`\n", "<<EOT", "<<-EOT", "\nEOT\n", "'", '"', "$", "${", "}", "${A:-", "(", ")", "|", "&&", ";", ">",
-    "<", "#", "# escape=`\n", "# dockyard: ignore=DY1", "--mount=type=cache,target=", "pip install ", "torch==",
-    "+cu12", "git clone ", "--depth", "nvidia/cuda:12.", "rocm/dev-ubuntu-22.04:6.", "-devel", "MAX_JOBS=",
-    "TORCH_CUDA_ARCH_LIST=", "curl -fsSL x | sh", "[\"", "\"]", "=", ":", "\t", "\r\n", "\x00", "\udcff", "é",
+    "FROM ",
+    "RUN ",
+    "ARG ",
+    "ENV ",
+    "USER ",
+    "COPY ",
+    "ADD ",
+    "ONBUILD ",
+    "WORKDIR ",
+    "SHELL ",
+    "AS ",
+    "\n",
+    " ",
+    "\\\n",
+    "`\n",
+    "<<EOT",
+    "<<-EOT",
+    "\nEOT\n",
+    "'",
+    '"',
+    "$",
+    "${",
+    "}",
+    "${A:-",
+    "(",
+    ")",
+    "|",
+    "&&",
+    ";",
+    ">",
+    "<",
+    "#",
+    "# escape=`\n",
+    "# dockyard: ignore=DY1",
+    "--mount=type=cache,target=",
+    "pip install ",
+    "torch==",
+    "+cu12",
+    "git clone ",
+    "--depth",
+    "nvidia/cuda:12.",
+    "rocm/dev-ubuntu-22.04:6.",
+    "-devel",
+    "MAX_JOBS=",
+    "TORCH_CUDA_ARCH_LIST=",
+    "curl -fsSL x | sh",
+    '["',
+    '"]',
+    "=",
+    ":",
+    "\t",
+    "\r\n",
+    "\x00",
+    "\udcff",
+    "é",
 ]
 # LINT_FUZZ_EXAMPLES=10000 for a long hunt; the default keeps the suite fast
 EXAMPLES = int(os.environ.get("LINT_FUZZ_EXAMPLES", "150"))
@@ -49,8 +97,15 @@ def test_random_text(text: str) -> None:
 @RELAXED
 @given(
     st.binary(max_size=400),
-    st.sampled_from([("utf-8", "replace"), ("utf-8", "surrogateescape"), ("utf-8", "ignore"),
-                     ("latin-1", "strict"), ("utf-16", "replace")]),
+    st.sampled_from(
+        [
+            ("utf-8", "replace"),
+            ("utf-8", "surrogateescape"),
+            ("utf-8", "ignore"),
+            ("latin-1", "strict"),
+            ("utf-16", "replace"),
+        ]
+    ),
 )
 def test_random_bytes(data: bytes, codec: tuple[str, str]) -> None:
     _assert_sane(data.decode(codec[0], errors=codec[1]))

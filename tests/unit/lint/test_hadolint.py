@@ -22,8 +22,12 @@ def _codes(text: str, config: LintConfig = ON) -> list[tuple[str, int]]:
 
 @needs_hadolint
 def test_findings_are_merged_with_their_source() -> None:
-    found = lint_text("FROM python:3.12-slim\nRUN apt-get update && apt-get install -y git && rm -rf "
-                      "/var/lib/apt/lists/*\nUSER 1000\n", "Dockerfile", ON)
+    found = lint_text(
+        "FROM python:3.12-slim\nRUN apt-get update && apt-get install -y git && rm -rf "
+        "/var/lib/apt/lists/*\nUSER 1000\n",
+        "Dockerfile",
+        ON,
+    )
     dl = [f for f in found if f.code.startswith("DL")]
     assert {"DL3008", "DL3015"} <= {f.code for f in dl}
     assert all(f.source == "hadolint" and f.fix.startswith("See https://") for f in dl)
@@ -33,8 +37,10 @@ def test_findings_are_merged_with_their_source() -> None:
 def test_dl3042_is_filtered_when_a_cache_mount_covers_pip() -> None:
     parent = "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache pip install x==1\nUSER 1\n"
     assert not [c for c in _codes(parent) if c[0] in ("DL3042", "DY111")]
-    env_dir = ("FROM python:3.12-slim\nENV PIP_CACHE_DIR=/pipcache\n"
-               "RUN --mount=type=cache,target=/pipcache pip install x==1\nUSER 1\n")
+    env_dir = (
+        "FROM python:3.12-slim\nENV PIP_CACHE_DIR=/pipcache\n"
+        "RUN --mount=type=cache,target=/pipcache pip install x==1\nUSER 1\n"
+    )
     assert not [c for c in _codes(env_dir) if c[0] in ("DL3042", "DY111")]
 
 

@@ -37,8 +37,7 @@ def test_two_heredocs_and_tab_stripping() -> None:
 
 def test_escape_directive_backtick() -> None:
     text = (
-        "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\n"
-        "RUN pip install `\n    torch>=2.6\nUSER app\n"
+        "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN pip install `\n    torch>=2.6\nUSER app\n"
     )
     model = parse(text)
     assert model.prescan.escape == "`"
@@ -74,8 +73,10 @@ def test_continuation_with_blank_and_comment_lines() -> None:
 
 
 def test_mount_flags_are_parsed() -> None:
-    model = parse("FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip,sharing=locked "
-                  "--mount=type=secret,id=ca pip install x\n")
+    model = parse(
+        "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip,sharing=locked "
+        "--mount=type=secret,id=ca pip install x\n"
+    )
     run = model.instructions[1]
     assert run.flag("mount") == ["type=cache,target=/root/.cache/pip,sharing=locked", "type=secret,id=ca"]
     assert run.script == "pip install x"
@@ -140,8 +141,13 @@ def test_overlong_line_is_dy000() -> None:
 
 def test_shell_split() -> None:
     cmds = split_commands("A=1 pip install 'x<2' && curl -fsSL u | sh; cat <<EOF > f\nnot a command\nEOF\necho done")
-    assert [c.argv for c in cmds] == [["pip", "install", "x<2"], ["curl", "-fsSL", "u"], ["sh"], ["cat"],
-                                      ["echo", "done"]]
+    assert [c.argv for c in cmds] == [
+        ["pip", "install", "x<2"],
+        ["curl", "-fsSL", "u"],
+        ["sh"],
+        ["cat"],
+        ["echo", "done"],
+    ]
     assert cmds[0].assignments == {"A": "1"}
     assert cmds[2].piped_from_previous
 

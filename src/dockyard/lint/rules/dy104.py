@@ -6,7 +6,8 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.lint.analysis import Site, compiles
+from dockyard.lint.analysis import Site
+from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding

@@ -6,7 +6,8 @@ import sys
 from collections.abc import Iterator
 
 from dockyard.lint import accelerators as acc
-from dockyard.lint.analysis import compiles, image_accelerator, stage_accelerator
+from dockyard.lint.analysis import image_accelerator, stage_accelerator
+from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
 from dockyard.lint.rules.base import finding

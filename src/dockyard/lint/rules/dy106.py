@@ -30,7 +30,8 @@ Names that look like secrets: `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, anything end
 plus `WANDB_KEY`, `AWS_ACCESS_KEY_ID`, and any value that embeds credentials in a URL
 (`https://user:pass@host/simple`). Unlike generic scanners, the rule knows the ML names that only
 look secret: `TOKENIZERS_PARALLELISM`, `TIKTOKEN_*`, `MAX_TOKENS`-style counts, `*_TOKEN_PATH` /
-`*_KEY_FILE` style paths, `GPG_KEY` and public keys. `ENV HF_TOKEN=""` (clearing it) is fine.
+`*_KEY_FILE` style paths, tokenizer special tokens (`BOS_TOKEN`, `PAD_TOKEN`, ...), `GPG_KEY` and
+public keys. `ENV HF_TOKEN=""` (clearing it) is fine.
 
 Bad:
 
@@ -96,8 +97,14 @@ _NOT_SECRET_SUFFIXES = (
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
 
 
+# Tokenizer special tokens are "tokens" of another kind: BOS_TOKEN="<s>" is configuration, not a secret.
+_SPECIAL_TOKENS = re.compile(r"(^|_)(BOS|EOS|PAD|UNK|SEP|CLS|MASK|SPECIAL|START|END|STOP|IMAGE|AUDIO|VIDEO)_TOKEN$")
+
+
 def secret_name(name: str) -> bool:
     upper = name.upper()
+    if _SPECIAL_TOKENS.search(upper):
+        return False
     if upper in _SECRET_NAMES:
         return True
     if upper.startswith(_NOT_SECRET_PREFIXES) or "GPG" in upper or "PUBLIC" in upper:

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dockyard.lint.analysis import Site, git_clone_target, install_sites, run_instructions, sites
+from dockyard.lint.analysis import Site, install_sites, run_instructions, sites
+from dockyard.lint.builds import git_clone_target
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
 from dockyard.lint.rules.base import finding

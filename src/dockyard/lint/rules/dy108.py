@@ -6,7 +6,8 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.lint.analysis import all_sites, git_clone_target, sites
+from dockyard.lint.analysis import all_sites, sites
+from dockyard.lint.builds import git_clone_target
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Iterator
 
 from dockyard.lint.accelerators import split_image
-from dockyard.lint.analysis import compiles, install_sites, sites
+from dockyard.lint.analysis import install_sites, sites
+from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Stage
 from dockyard.lint.rules.base import finding
