@@ -177,3 +177,9 @@ def test_file_suppression() -> None:
     text = "# dockyard: ignore-file=DY109\nFROM python:3.12-slim\n"
     assert "DY109" not in codes(text)
     assert "DY109" in codes("FROM python:3.12-slim\n# dockyard: ignore=DY109\nRUN echo\n")
+
+
+def test_parse_error_line_in_a_long_file() -> None:
+    body = "".join(f"RUN echo step {i}\n" for i in range(2000))
+    found = findings("FROM python:3.12-slim\n" + body + "ENV ONLYNAME\nUSER 1\n")
+    assert [(f.code, f.line) for f in found] == [("DY000", 2002)]
