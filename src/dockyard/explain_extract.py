@@ -33,17 +33,18 @@ def tls(lines: Sequence[str]) -> dict[str, str]:
 
 
 def image(lines: Sequence[str]) -> dict[str, str]:
-    image = _first(lines, r"failed to resolve source metadata for (\S+?):? ")
+    image = (_first(lines, r"failed to resolve source metadata for (\S+?):? ")
+             or _first(lines, r"> \[internal\] load metadata for (\S+?):?$"))
     if not image and (m := _first(lines, r"https://[^/]+/v2/([^\"]+/manifests/[^\"]+)\"")):
         repo, _, tag = m.partition("/manifests/")
         image = f"{repo}:{tag}"
     image = (image
-             or _first(lines, r"> \[internal\] load metadata for (\S+?):?$")
              or _first(lines, r"initializing source docker://(\S+?):? ")
              or _first(lines, r"short-name \"([^\"]+)\"")
              or _first(lines, r"pull access denied for ([^,\s]+)")
              or _first(lines, r"manifest for (\S+) not found")
              or _first(lines, r"Trying to pull (\S+?)\.\.\."))
+    image = re.sub(r"^(?:docker\.io/)?library/|^docker\.io/", "", image)  # as a Dockerfile names it
     return {"image": image} if image else {}
 
 

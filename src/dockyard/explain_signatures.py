@@ -83,7 +83,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "the short name has no registry to resolve to)",
         "use an image that is already local (`docker images`), or load it first (`docker load -i image.tar`, "
         "`docker import rootfs.tar NAME:TAG`); for podman write the full name (docker.io/...) and copy it in "
-        "(`docker save NAME | podman load`); or configure a registry mirror",
+        "(`docker save NAME | podman load`); with dockyard: `dockyard build --base-map {image}=LOCAL:TAG` or "
+        "`dockyard base bootstrap`; or configure a registry mirror",
         extract=ex.image, defaults={"image": "the base image"}),
     Signature(
         "image-not-found", "The base image or tag does not exist (or needs a login)",

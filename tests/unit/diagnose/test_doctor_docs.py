@@ -18,3 +18,5 @@ def test_doctor_docs_list_every_check_and_signature() -> None:
         assert f"| `{check.name}` |" in text, check.name
     for signature in SIGNATURES:
         assert f"### `{signature.id}`: {signature.title}" in text, signature.id
+        assert f"- **Cause**: {signature.cause}\n" in text, signature.id
+        assert f"- **Fix**: {signature.fix}\n" in text, signature.id

@@ -19,7 +19,7 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
     "real/podman_pull.log": ("image-pull-unreachable", {"image": "python:3.12-slim"}),
     "real/podman_shortname.log": ("image-pull-unreachable", {"image": "nvidia/cuda:12.6.3-runtime-ubuntu22.04"}),
     "hand/pull_unknown_tag.buildx.log": ("image-not-found",
-                                         {"image": "docker.io/nvidia/cuda:12.6-cudnn-devel-ubuntu22.04"}),
+                                         {"image": "nvidia/cuda:12.6-cudnn-devel-ubuntu22.04"}),
     "real/apt_missing.log": ("apt-package-not-found", {"packages": "libcudnn9-dev-cuda-12"}),
     "real/pip_conflict.log": ("pip-resolution-impossible", {
         "requested": "tokenizers==0.21.0 and transformers==4.40.0",
