@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lint_helpers import CASES
-from test_rules import CASES as RULE_CASES
+from test_lint_rules import CASES as RULE_CASES
 
 from dockyard.lint import Finding, lint_text
 from dockyard.lint.model import parse
