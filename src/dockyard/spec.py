@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,6 +177,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ARCH_CUDA = re.compile(r"^\d{1,2}\.\d[af]?(\+PTX)?$")
 ARCH_ROCM = re.compile(r"^gfx[0-9a-f]{3,4}$")
 PYTHON_VERSION = re.compile(r"^3\.\d{1,2}$")
+IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")  # one path component of an image reference
 
 
 def _validate_values(source: str, data: dict[str, Any]) -> None:
@@ -222,6 +224,18 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
     for value in data.get("system-packages", []):
         if not re.match(r"^[a-z0-9][a-z0-9+.:=~-]*$", value):
             raise SpecError(f"{_where(source, 'system-packages')}: {value!r} is not an apt package name")
+    name = data.get("name")
+    if name and not IMAGE_NAME.match(name):
+        raise SpecError(f"{_where(source, 'name')}: {name!r} is not a valid image name (it becomes the tag "
+                        f"dockyard/NAME)", "use lowercase letters and digits separated by '.', '_' or '-', "
+                        f'e.g. name = "{name_from_stem(name)}"')
+    for key, value in data.items():  # a control character (NUL, ESC, ...) would corrupt the Dockerfile
+        texts = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        for text in (t for t in texts if isinstance(t, str)):
+            bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+            if bad is not None:
+                raise SpecError(f"{_where(source, key)}: {text!r} contains the control character U+{ord(bad):04X}",
+                                "remove it")
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
