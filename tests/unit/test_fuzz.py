@@ -313,6 +313,44 @@ def _normalized(value: Any) -> Any:
     return value
 
 
+@st.composite
+def free_text_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A spec that resolves, with the free-text keys (description, env, entrypoint, cmd, packages) drawn at
+    random: what render copies into the Dockerfile."""
+    image: dict[str, Any] = {"target": "cpu", "torch": "2.13", "python": "3.12"}
+    if draw(st.booleans()):
+        image["description"] = draw(TEXT)
+    if draw(st.booleans()):
+        image["env"] = draw(st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,6}\Z"), TEXT, max_size=3))
+    for key in ("entrypoint", "cmd"):
+        if draw(st.booleans()):
+            image[key] = draw(st.lists(TEXT, max_size=3))
+    if draw(st.booleans()):
+        image["packages"] = draw(st.lists(st.one_of(
+            st.sampled_from(["a[b]==1", "x @ https://example.com/x.tar.gz", "y; python_version > '3'", "q>=1,<2"]),
+            st.from_regex(r"\A[a-z][a-z0-9._-]{0,8}(==[0-9][0-9.]{0,4})?\Z")), max_size=3))
+    return {"image": image}
+
+
+@examples(100)
+@given(document=free_text_documents())
+def test_render_of_any_resolving_spec_parses(document: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """`dockyard render` exits 0 or 2, and what it prints parses with the BuildKit parser."""
+    import dockerfile
+
+    with spec_path() as path:
+        path.write_text(toml_document(document), encoding="utf-8")
+        capsys.readouterr()
+        code = main(["render", str(path)])
+        captured = capsys.readouterr()
+    assert code in (0, 2), captured.err
+    if code == 2:
+        assert captured.err.startswith("error: ") and str(path) in captured.err
+        return
+    commands = dockerfile.parse_string(captured.out)
+    assert [c.value[-1] for c in commands if c.cmd.upper() == "FROM"] == ["base", "builder", "runtime"]
+
+
 def test_some_fuzzed_documents_resolve(capsys: pytest.CaptureFixture[str]) -> None:
     """The list strategy is not all refusals: a plain draw of it resolves (guards against a fuzz that only
     ever exercises error paths)."""
