@@ -330,8 +330,9 @@ def hadolint_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tupl
 
 @pytest.mark.parametrize("cache", ["", ".no-cache"], ids=["cache-mounts", "no-cache-mounts"])
 @pytest.mark.parametrize("preset", PRESETS)
-def test_hadolint_clean(preset: str, cache: str,
-                        hadolint_results: dict[str, tuple[str, list[HadolintFinding]]]) -> None:
+def test_dockerfile_passes_the_generic_dl_and_sc_rules(
+        preset: str, cache: str, hadolint_results: dict[str, tuple[str, list[HadolintFinding]]]) -> None:
+    """hadolint (named so that `-k "not lint"` keeps it): nothing but DL3008, and DL3042 under pip's cache."""
     text, findings = hadolint_results[f"{preset}{cache}.Dockerfile"]
     assert unexpected(text, findings) == []
 
@@ -362,7 +363,7 @@ def test_the_dl3042_allowance(mount: str, allowed: bool, tmp_path: Path) -> None
         assert [p for p in problems if "DL3042" in p], findings
 
 
-def test_other_hadolint_findings_are_not_allowed(tmp_path: Path) -> None:
+def test_other_dl_findings_are_not_allowed(tmp_path: Path) -> None:
     text = "FROM python:3.12-slim\nRUN --mount=type=cache,target=/root/.cache/pip cd /tmp && pip install requests\n"
     problems = unexpected(text, run_hadolint(tmp_path, {"Dockerfile": text}))
     assert any("DL3003" in p for p in problems), problems  # use WORKDIR, not cd
