@@ -155,7 +155,7 @@ class PodmanBackend:
         return list(reversed(layers))
 
     def run_argv(self, image: str, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
-        return [self.engine.client, "run", "--rm", *options, image, *command]
+        return [self.engine.client, "run", "--rm", *podman_ulimits(), *options, image, *command]
 
     def push_argv(self, tag: str) -> list[str]:
         return [self.engine.client, "push", tag]
@@ -163,6 +163,22 @@ class PodmanBackend:
     def remove(self, images: Sequence[str]) -> None:
         if images:
             self.runner([self.engine.client, "image", "rm", "--force", *images], None)
+
+
+def podman_ulimits() -> list[str]:
+    """Podman 4 asks runc for open-file and process limits far above what a restricted host grants
+    ("error setting rlimit type 7: operation not permitted"); ask for the limits this process has, and
+    no more processes than the kernel's pid_max (seen refused above it)."""
+    import resource
+
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text().strip())
+    except (OSError, ValueError):
+        pid_max = 32768
+    nproc = pid_max if nproc == resource.RLIM_INFINITY else min(nproc, pid_max)
+    return ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
 
 
 def backend_for(engine: Engine, runner: Runner = run_command) -> Backend:

@@ -70,9 +70,9 @@ def run_options(expect: dict[str, Any], backend: Backend, gpu: bool) -> tuple[li
     read_only = expect.get("profile") == "runtime"
     if read_only:
         home = "/root" if expect.get("user") == "root" else f"/home/{expect.get('user', 'dockyard')}"
-        uid = 0 if expect.get("user") == "root" else 1000
-        options += ["--read-only", "--tmpfs", "/tmp",
-                    "--tmpfs", f"{home}/.cache/huggingface:uid={uid},gid={uid},mode=0700"]
+        # An anonymous volume where a user would mount one: it starts as a copy of the image's folder,
+        # so it belongs to the image's user, and goes away with the container (--rm).
+        options += ["--read-only", "--tmpfs", "/tmp", "--volume", f"{home}/.cache/huggingface"]
     if gpu:
         family = {"cuda": "cuda", "rocm": "rocm", "xpu": "xpu"}.get(expect.get("torch_build", ""), "")
         family = "tpu" if expect.get("target") == "tpu" else family
