@@ -80,7 +80,8 @@ def bootstrap(image: str, suite: str, engine: Engine, with_python: bool, mirror:
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         changes = ["ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]']
         argv = [engine.client, "import", *[x for c in changes for x in ("--change", c)], "-", image]
-        imported = subprocess.run(argv, stdin=tar.stdout, capture_output=True, text=True, env={**os.environ, **engine.env})
+        imported = subprocess.run(argv, stdin=tar.stdout, capture_output=True, text=True,
+                                  env={**os.environ, **engine.env})
         tar.wait()
         if imported.returncode != 0:
             raise BuildError(f"{engine.kind} import of {image} failed: {imported.stderr.strip()}")

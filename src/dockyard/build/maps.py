@@ -1,10 +1,12 @@
-"""Base image and package index maps: where a site's mirrors or local images stand in for public ones.
+"""Site settings: base image and package index maps, and defaults for the wheelhouse and the CA.
 
 A map comes from three places, later ones winning: the config file (`$DOCKYARD_CONFIG`, else
 `~/.config/dockyard/config.toml`, tables `[base-map]` and `[index-map]`), the environment
 (`DOCKYARD_BASE_MAP`, `DOCKYARD_INDEX_MAP`: comma-separated FROM=TO) and the command line
 (`--base-map`, `--index-map`, repeatable). FROM is an exact name, a glob (`nvidia/cuda:*`), or for
 base images a registry prefix ending in `/` (`nvcr.io/=mirror.example.com/nvcr/`).
+The config's `[build]` table (`wheelhouse`, `ca-cert`) and `DOCKYARD_WHEELHOUSE`/`DOCKYARD_CA_CERT`
+give defaults for `--wheelhouse` and `--ca-cert`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.errors import InputError
@@ -62,7 +65,8 @@ def _first(rules: Sequence[MapRule], value: str) -> str | None:
 
 def parse_rule(text: str, origin: str, kind: str) -> MapRule:
     if "=" not in text:
-        raise InputError(f"{origin}: {text!r} is not FROM=TO", f"write e.g. --{kind}-map 'nvidia/cuda:*=local/cuda:dev'")
+        raise InputError(f"{origin}: {text!r} is not FROM=TO",
+                         f"write e.g. --{kind}-map 'nvidia/cuda:*=local/cuda:dev'")
     pattern, replacement = (part.strip() for part in text.split("=", 1))
     if not pattern or not replacement:
         raise InputError(f"{origin}: {text!r} has an empty side", "both FROM and TO are needed")
@@ -89,20 +93,40 @@ def config_path(env: Mapping[str, str]) -> Path:
     return base / "dockyard" / "config.toml"
 
 
+def read_config(env: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
+    path = config_path(env)
+    if not path.is_file():
+        return path, {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise InputError(f"{path}: cannot read the dockyard config: {exc}") from None
+    unknown = set(data) - {"base-map", "index-map", "build"}
+    if unknown:
+        raise InputError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}",
+                         "the config knows [base-map], [index-map] and [build]")
+    build = data.get("build", {})
+    if not isinstance(build, dict) or set(build) - {"wheelhouse", "ca-cert"}:
+        raise InputError(f"{path}: [build] knows wheelhouse and ca-cert")
+    return path, data
+
+
+def site_default(option: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The default of --wheelhouse or --ca-cert: the environment, then the config's [build] table."""
+    env = os.environ if env is None else env
+    variable = {"wheelhouse": "DOCKYARD_WHEELHOUSE", "ca-cert": "DOCKYARD_CA_CERT"}[option]
+    if env.get(variable):
+        return env[variable]
+    value = read_config(env)[1].get("build", {}).get(option)
+    return str(value) if value else None
+
+
 def load_maps(base_cli: Sequence[str], index_cli: Sequence[str], env: Mapping[str, str] | None = None) -> Maps:
     env = os.environ if env is None else env
     base: list[MapRule] = []
     index: list[MapRule] = []
-    path = config_path(env)
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError) as exc:
-            raise InputError(f"{path}: cannot read the dockyard config: {exc}") from None
-        unknown = set(data) - {"base-map", "index-map"}
-        if unknown:
-            raise InputError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}",
-                             "the config knows [base-map] and [index-map]")
+    path, data = read_config(env)
+    if data:
         for key, target in (("base-map", base), ("index-map", index)):
             for pattern, replacement in (data.get(key) or {}).items():
                 target.append(parse_rule(f"{pattern}={replacement}", f"{path} [{key}]", key[:-4]))

@@ -235,7 +235,8 @@ def _stream(argv: list[str], env: dict[str, str], log_path: Path, secrets: Secre
     with log_path.open("a" if append else "w", encoding="utf-8") as log:
         log.write(f"$ {secrets.scrub(' '.join(argv))}\n")
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True,
                                        encoding="utf-8", errors="replace", env=full_env, bufsize=1)
         except FileNotFoundError as exc:
             raise EngineError(f"cannot run {argv[0]}: {exc}") from None

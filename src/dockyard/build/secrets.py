@@ -93,7 +93,8 @@ def collect(secret_args: Sequence[str], ca_cert: str | None, env: Mapping[str, s
         if ca_cert:
             path = Path(ca_cert).expanduser()
             if not path.is_file():
-                raise InputError(f"--ca-cert {ca_cert}: no such file", "give a PEM bundle, e.g. --ca-cert \"$PIP_CERT\"")
+                raise InputError(f"--ca-cert {ca_cert}: no such file",
+                                 "give a PEM bundle, e.g. --ca-cert \"$PIP_CERT\"")
             head = path.read_text(encoding="utf-8", errors="replace")
             if "-----BEGIN CERTIFICATE-----" not in head:
                 raise InputError(f"--ca-cert {ca_cert}: not a PEM certificate bundle",

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dockyard.build.engine import BACKENDS, detect
+from dockyard.build.maps import site_default
 from dockyard.build.pipeline import BuildFailed, BuildOptions, missing_bases, prepare_build, run_build
 from dockyard.build.progress import Step
 from dockyard.build.report import BuildReport, human_size, without_mounts
@@ -42,8 +43,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--secret", action="append", default=[], metavar="id=NAME,src=FILE|env=VAR",
                    help="a build secret (never stored in a layer); id=netrc is used for package index logins")
     p.add_argument("--ca-cert", metavar="FILE", help="CA bundle (PEM) of a TLS-intercepting proxy or a company CA, "
-                   "handed to pip, uv, curl and git as a secret")
-    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="local wheels tried before any index")
+                   "handed to pip, uv, curl and git as a secret (default: $DOCKYARD_CA_CERT, config [build])")
+    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="local wheels tried before any index "
+                   "(default: $DOCKYARD_WHEELHOUSE, config [build])")
     p.add_argument("--base-map", action="append", default=[], metavar="FROM=TO",
                    help="use TO instead of the base image FROM (glob or registry prefix; also "
                         "$DOCKYARD_BASE_MAP and [base-map] in ~/.config/dockyard/config.toml)")
@@ -151,10 +153,11 @@ class StepView:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    wheelhouse = args.wheelhouse or (Path(w) if (w := site_default("wheelhouse")) else None)
     options = BuildOptions(
         backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push, platform=args.platform,
-        build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert,
-        wheelhouse=args.wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
+        build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert or site_default("ca-cert"),
+        wheelhouse=wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
         context_dir=args.context_dir, log_path=args.log, builder=args.builder, max_jobs=args.max_jobs,
     )
     prepared = prepare_build(args.spec, options)
