@@ -143,8 +143,8 @@ class StageBuilder:
 
 def quote_env(value: str) -> str:
     """Quote an ENV/LABEL value for a Dockerfile (JSON string escaping is valid Dockerfile quoting)."""
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def json_argv(argv: tuple[str, ...]) -> str:
-    return json.dumps(list(argv))
+    return json.dumps(list(argv), ensure_ascii=False)

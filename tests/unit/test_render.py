@@ -41,20 +41,6 @@ ALLOWED_ALWAYS = frozenset({"DL3008"})
 UPDATE_HINT = "run `pytest tests/unit/test_render.py --update-golden` and review the diff if the change is intended"
 
 
-def compiles_addon(preset: str) -> bool:
-    return any(a.compile and not a.script for a in resolve(load(preset)).addons)
-
-
-# Render bugs found by these tests and reported to the owner of blocks/ (strict: a fix turns them into
-# failures, so the marker goes with the fix).
-NO_CACHE_DIR_BUG = pytest.mark.xfail(strict=True, reason=(
-    "blocks/packages.py addon_builds writes its own `pip install --no-compile` for compiled add-ons instead of "
-    "pip_install(), so without cache mounts that pip call lacks --no-cache-dir"))
-APT_LISTS_BUG = pytest.mark.xfail(strict=True, reason=(
-    "blocks/system.py (no cache mounts): the base stage removes the apt lists before `python.sh base`, which may "
-    "run apt-get update again (ubuntu and nvidia/cuda bases), leaving the lists in a layer of the final image"))
-
-
 def render_preset(name: str, cache_mounts: bool = True) -> Rendered:
     return render(resolve(load(name)), RenderOptions(cache_mounts=cache_mounts))
 
@@ -207,8 +193,7 @@ def test_every_pip_install_uses_the_pip_cache_mount(preset: str) -> None:
             assert covers_pip_cache(command), command.original
 
 
-@pytest.mark.parametrize("preset", [pytest.param(p, marks=NO_CACHE_DIR_BUG) if compiles_addon(p) else p
-                                    for p in PRESETS])
+@pytest.mark.parametrize("preset", PRESETS)
 def test_no_cache_mounts_variant(preset: str) -> None:
     text = render_preset(preset, cache_mounts=False).dockerfile
     assert "type=cache" not in text
@@ -232,7 +217,6 @@ def final_image_runs(text: str) -> Iterator[dockerfile.Command]:
             yield command
 
 
-@APT_LISTS_BUG
 def test_no_cache_mounts_leaves_no_apt_lists_in_the_final_image() -> None:
     """Without cache mounts, a RUN of the final image's stages that may fetch apt lists (apt-get update, or
     python.sh, which installs the distribution's python when the base lacks it) removes them last."""
@@ -256,10 +240,6 @@ def test_cache_mounts_differ_only_in_mounts_and_cache_flags(preset: str) -> None
         {k: v for k, v in without.items() if k != "Dockerfile"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "instructions.quote_env quotes ENV and LABEL values with json.dumps, whose \\uXXXX escapes BuildKit does "
-    "not decode (in double quotes it keeps a backslash before anything but \\, \" and $): a non-ASCII value "
-    "reaches the image as literal \\u00e9; json.dumps(value, ensure_ascii=False) would keep it"))
 def test_non_ascii_env_and_label_values_reach_the_image(tmp_path: Path) -> None:
     spec = tmp_path / "spec.toml"
     spec.write_text('[image]\ntarget = "cpu"\ntorch = "2.13"\ndescription = "Modèles de vision"\n'

@@ -61,9 +61,12 @@ def pip_install(ctx: RenderContext, args: str) -> str:
 
 
 def apt_install(ctx: RenderContext, packages: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """apt-get commands: keep downloaded packages in the cache mount, or drop lists in the same layer."""
+    """apt-get update and install; with_apt_cleanup() ends the step."""
     names = " ".join(sorted(set(packages)))
-    commands = ["apt-get update", f"apt-get install -y --no-install-recommends {names}"]
-    if not ctx.options.cache_mounts:
-        commands.append("rm -rf /var/lib/apt/lists/*")
-    return tuple(commands)
+    return ("apt-get update", f"apt-get install -y --no-install-recommends {names}")
+
+
+def with_apt_cleanup(ctx: RenderContext, commands: tuple[str, ...]) -> tuple[str, ...]:
+    """Without cache mounts, apt lists are removed as the step's last command, after everything in the
+    step that may run apt (python.sh does, on bases without the interpreter), so none lands in a layer."""
+    return commands if ctx.options.cache_mounts else (*commands, "rm -rf /var/lib/apt/lists/*")

@@ -80,8 +80,8 @@ def addon_builds(ctx: RenderContext) -> list[Instruction]:
         flags = " --no-build-isolation" if addon.no_build_isolation else ""
         extra = " ".join(f'"{arg}"' if " " in arg else arg for arg in addon.pip_args)
         extra = f" {extra}" if extra else ""
-        commands.append(fetch(f"env {_env_prefix(env)} pip install --no-compile{flags}{extra} -c {CONSTRAINTS} "
-                              f'"{addon.requirement}"'))
+        commands.append(f"env {_env_prefix(env)} " + pip_install(ctx, f"{flags.strip()}{extra} -c {CONSTRAINTS} "
+                                                                   f'"{addon.requirement}"'))
         items.append(Run(tuple(commands), fetch_mounts(ctx),
                          comment=f"{addon.name}: compiled against the installed torch with at most MAX_JOBS jobs"))
     return items

@@ -10,6 +10,7 @@ from dockyard.blocks.common import (
     fetch,
     fetch_mounts,
     script,
+    with_apt_cleanup,
 )
 from dockyard.instructions import Arg, Env, Instruction, Run
 
@@ -23,12 +24,12 @@ def builder_python(ctx: RenderContext, separate_image: bool) -> list[Instruction
     packages = [*plan.build_packages, *(("ca-certificates",) if separate_image else ())]
     if packages:
         comment = "Compilers and headers: builder stage only"
-        items.append(Run(apt_install(ctx, packages), apt_mounts(ctx), comment=comment))
+        items.append(Run(with_apt_cleanup(ctx, apt_install(ctx, packages)), apt_mounts(ctx), comment=comment))
     dev = " --dev" if plan.compile else ""
     version, url, sha256 = plan.uv
     items.append(Run(
-        (fetch(f"env UV_WHEEL_URL={url} UV_WHEEL_SHA256={sha256} "
-               f"sh {SCRIPTS}/python.sh builder {plan.python} {plan.venv}{dev}"),),
+        with_apt_cleanup(ctx, (fetch(f"env UV_WHEEL_URL={url} UV_WHEEL_SHA256={sha256} "
+                                     f"sh {SCRIPTS}/python.sh builder {plan.python} {plan.venv}{dev}"),)),
         (*apt_mounts(ctx), *fetch_mounts(ctx, script("python.sh"))),
         comment=f"Python {plan.python} and the virtualenv; uv {version} installs a standalone CPython only when "
                 "neither the image nor its distribution has this version",

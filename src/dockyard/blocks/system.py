@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dockyard.blocks.common import SCRIPTS, RenderContext, apt_install, apt_mounts, script
+from dockyard.blocks.common import SCRIPTS, RenderContext, apt_install, apt_mounts, script, with_apt_cleanup
 from dockyard.instructions import Arg, Env, Instruction, Run
 
 KEEP_APT_CACHE = (
@@ -20,7 +20,7 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
     packages = ["ca-certificates", "tini", *plan.system_packages]
     keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
     items.append(Run(
-        (*keep, *apt_install(ctx, packages), f"sh {SCRIPTS}/python.sh base {plan.python}"),
+        with_apt_cleanup(ctx, (*keep, *apt_install(ctx, packages), f"sh {SCRIPTS}/python.sh base {plan.python}")),
         (*apt_mounts(ctx), script("python.sh")),
         comment="System packages of the final image, an init for signal handling, and the interpreter when the "
                 "distribution has it",
