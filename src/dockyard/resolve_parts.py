@@ -50,14 +50,26 @@ def _transformers_request(ctx: Context) -> SpecifierSet | None:
     return request
 
 
-def _compatible_transformers(ctx: Context, torch: Version | None, python: str | None) -> list[Version]:
+def broken_extras(ctx: Context, version: Version) -> list[tuple[str, str]]:
+    """(extra, reason) for the spec's extras that cannot install on this transformers release."""
+    found = []
+    for row in ctx.k.transformers_meta.get("broken_extra", []):
+        if SpecifierSet(row["versions"]).contains(version):
+            found += [(extra, row["reason"]) for extra in ctx.spec.extras if extra in row["extras"]]
+    return found
+
+
+def _compatible_transformers(ctx: Context, torch: Version | None, python: str | None,
+                             extras: bool = True) -> list[Version]:
+    """Known releases matching the spec's request that support torch and python (and, with `extras`,
+    whose asked extras can be installed), newest first."""
     request = _transformers_request(ctx)
     if request is None:
         return []
     found = []
     for text in reversed(ctx.k.transformers_versions):
         version = Version(text)
-        if not request.contains(version):
+        if not request.contains(version) or (extras and broken_extras(ctx, version)):
             continue
         row = ctx.k.transformers_range(version)
         if row is None:
@@ -68,6 +80,13 @@ def _compatible_transformers(ctx: Context, torch: Version | None, python: str | 
             continue
         found.append(version)
     return found
+
+
+def newest_with_working_extras(ctx: Context) -> str | None:
+    for text in reversed(ctx.k.transformers_versions):
+        if not broken_extras(ctx, Version(text)):
+            return text
+    return None
 
 
 def newest_transformers_for(ctx: Context, torch: Version) -> str | None:
@@ -89,7 +108,7 @@ def transformers_torch_blocker(ctx: Context, torch: Version) -> str | None:
     """transformers' torch bound; its Python bound is reported by the Python step."""
     if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return None
-    if _compatible_transformers(ctx, torch, None):
+    if _compatible_transformers(ctx, torch, None, extras=False):
         return None
     asked = ctx.spec.transformers or "any known release"
     return (f"transformers {asked} does not support torch {torch} (lower bound of its torch extra, PyPI "
@@ -100,7 +119,7 @@ def transformers_python_candidates(ctx: Context, candidates: list[str]) -> list[
     if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return list(candidates)
     torch = getattr(ctx, "torch_version", None)
-    return [p for p in candidates if _compatible_transformers(ctx, torch, p)]
+    return [p for p in candidates if _compatible_transformers(ctx, torch, p, extras=False)]
 
 
 def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> TransformersPlan:
@@ -126,6 +145,12 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
         if not known:
             ctx.fail("transformers", value, f"matches no release dockyard knows (newest known "
                      f"{k.transformers_versions[-1]}); run scripts/refresh_knowledge.py if it is new")
+        elif broken := broken_extras(ctx, Version(known[-1])):
+            extra, reason = broken[0]
+            working = newest_with_working_extras(ctx)
+            instead = f'; transformers = "{working}" has a working {extra} extra' if working else ""
+            ctx.fail("extras", extra, f"the {extra} extra of transformers {known[-1]} cannot be installed: {reason}. "
+                     f"Nearest valid choices: drop the extra and list the packages you need{instead}")
         elif not ctx.problems:
             row = k.transformers_range(Version(known[-1]))
             detail = f"needs Python {row.python} and torch {row.torch}" if row else "has no known requirements"

@@ -25,14 +25,25 @@ class Context:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def link_wheelhouse(source: Path, target: Path) -> list[str]:
-    """Hard-link (or copy, across file systems) every wheel of `source` into `target`."""
+TORCH_FAMILY = frozenset({"torch", "torchvision", "torchaudio"})
+
+
+def fits_variant(wheel: str, variant: str) -> bool:
+    """A torch-family wheel with a local version (+cpu, +cu126) serves only that variant: a CPU wheel in
+    the wheelhouse must not win over the index in a CUDA image (pip prefers the local version)."""
+    project, version, _, _ = parse_wheel_filename(wheel)
+    return project not in TORCH_FAMILY or not version.local or version.local == variant
+
+
+def link_wheelhouse(source: Path, target: Path, variant: str = "") -> list[str]:
+    """Hard-link (or copy, across file systems) the wheels of `source` that fit the variant into `target`."""
     if not source.is_dir():
         raise InputError(f"--wheelhouse {source}: not a directory", "give the folder that holds the .whl files")
     names = []
     for wheel in sorted(source.glob("*.whl")):
         try:
-            parse_wheel_filename(wheel.name)
+            if not fits_variant(wheel.name, variant):
+                continue
         except InvalidWheelFilename:
             continue
         destination = target / wheel.name
@@ -46,7 +57,7 @@ def link_wheelhouse(source: Path, target: Path) -> list[str]:
     return names
 
 
-def prepare(rendered: Rendered, directory: Path | None, wheelhouse: Path | None) -> Context:
+def prepare(rendered: Rendered, directory: Path | None, wheelhouse: Path | None, variant: str = "") -> Context:
     """Write the context into `directory` (kept) or a fresh temporary directory (removed by cleanup)."""
     if directory is not None:
         if directory.exists() and any(directory.iterdir()) and not (directory / "Dockerfile").exists():
@@ -60,7 +71,7 @@ def prepare(rendered: Rendered, directory: Path | None, wheelhouse: Path | None)
         path, temporary = Path(tempfile.mkdtemp(prefix="dockyard-context-")), True
     try:
         rendered.write(path)
-        wheels = link_wheelhouse(wheelhouse, path / "wheels") if wheelhouse else []
+        wheels = link_wheelhouse(wheelhouse, path / "wheels", variant) if wheelhouse else []
     except BaseException:
         if temporary:
             shutil.rmtree(path, ignore_errors=True)

@@ -22,7 +22,7 @@ from packaging.version import Version
 from dockyard import hostsize
 from dockyard.blocks.common import PIP_INDEX, RenderOptions
 from dockyard.build.backends import Backend, BuildRequest, backend_for
-from dockyard.build.context import Context, prepare, wheel_provides
+from dockyard.build.context import Context, fits_variant, prepare, wheel_provides
 from dockyard.build.engine import Engine, detect
 from dockyard.build.maps import Maps, load_maps
 from dockyard.build.progress import Progress, Step
@@ -174,7 +174,8 @@ def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None)
     notes = list(plan.notes)
     secrets = collect(options.secrets, options.ca_cert)
     try:
-        wheels = sorted(p.name for p in options.wheelhouse.glob("*.whl")) if options.wheelhouse else []
+        wheels = sorted(p.name for p in options.wheelhouse.glob("*.whl")
+                        if fits_variant(p.name, plan.torch.variant)) if options.wheelhouse else []
         args = _mapped_args(plan, rendered, maps, wheels, warnings, notes)
         args.update(_parse_build_args(options.build_args, rendered.build_args, warnings))
     except BaseException:
@@ -197,7 +198,7 @@ def run_build(prepared: Prepared, on_line: LineCallback | None = None) -> BuildR
     log_path.parent.mkdir(parents=True, exist_ok=True)
     context: Context | None = None
     try:
-        context = prepare(prepared.rendered, options.context_dir, options.wheelhouse)
+        context = prepare(prepared.rendered, options.context_dir, options.wheelhouse, prepared.plan.torch.variant)
         iidfile = Path(tempfile.mkstemp(prefix="dockyard-iid-")[1])
         request = BuildRequest(context.path, prepared.tags, prepared.build_args, tuple(prepared.secrets.secrets),
                                options.no_cache, options.platform, options.push, iidfile, options.builder)
