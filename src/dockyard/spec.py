@@ -76,6 +76,8 @@ FIELDS: dict[str, Field] = {
                   "static libraries).", "true for the runtime profile"),
     "bytecode": Field("string", "Which bytecode to keep: loaded (what an import and a tiny model run load), "
                       "all, or none.", "loaded", BYTECODE),
+    "lock": Field("string", "A lock file made by `dockyard lock` (relative to the spec): install exactly its "
+                  "packages, each checked against its hashes (pip --require-hashes).", ""),
     "files": Field("strings", "Files or folders (relative to the spec) copied into /app; the last layers.", []),
     "entrypoint": Field("strings", "Exec-form entrypoint after the init (tini).", []),
     "cmd": Field("strings", "Default command.", ["python"]),
@@ -109,6 +111,7 @@ class ImageSpec:
     user: str = "dockyard"
     slim: bool | None = None
     bytecode: str = "loaded"
+    lock: str | None = None  # not part of the digest: a lock records the digest of the spec it pins
     files: tuple[str, ...] = ()
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ("python",)
@@ -119,7 +122,7 @@ class ImageSpec:
 
     def digest(self) -> str:
         """sha256 of the spec's content (not of where it came from): the same request, the same digest."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("source", "root", "preset")}
+        data = {k: v for k, v in asdict(self).items() if k not in ("source", "root", "preset", "lock")}
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -315,6 +318,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         user=data.get("user", "dockyard"),
         slim=data.get("slim"),
         bytecode=data.get("bytecode", "loaded"),
+        lock=optional("lock"),
         files=strings("files"),
         entrypoint=strings("entrypoint"),
         cmd=strings("cmd", ("python",)),

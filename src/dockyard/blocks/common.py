@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dockyard.instructions import BindMount, CacheMount, Mount, SecretMount
 from dockyard.plan import Plan
+from dockyard.supply.lockfile import Lock, Locked, requirements_text
 
 SCRIPTS = "/run/dockyard"  # where build scripts are bind-mounted during a RUN (never in a layer)
 CONSTRAINTS = "/opt/dockyard/constraints.txt"  # builder only: pins torch against later installs
@@ -18,6 +19,7 @@ class RenderOptions:
     removed in the same layer; secret and bind mounts are required (build refuses engines without)."""
 
     cache_mounts: bool = True
+    lock: Lock | None = None  # install exactly these packages (render also reads the spec's `lock` key)
 
 
 @dataclass
@@ -49,6 +51,17 @@ def fetch_mounts(ctx: RenderContext, *extra: Mount) -> tuple[Mount, ...]:
     """Mounts of a step that fetches Python packages: pip cache, CA and netrc secrets, the fetch script."""
     cache: tuple[Mount, ...] = (CacheMount("/root/.cache/pip", id="pip-cache"),) if ctx.options.cache_mounts else ()
     return (*cache, SecretMount("ca"), SecretMount("netrc", target="/root/.netrc"), script("fetch.sh"), *extra)
+
+
+def lock_part(ctx: RenderContext, name: str, packages: tuple[Locked, ...], title: str) -> BindMount:
+    """Write one part of the lock into the context; the mount that binds it where pip reads it."""
+    ctx.add_file(f"dockyard/{name}", requirements_text(packages, title))
+    return script(name)
+
+
+def locked_install(ctx: RenderContext, name: str, extra: str = "") -> str:
+    """pip install of one lock part: every package pinned and hash-checked, nothing resolved."""
+    return pip_install(ctx, f"--require-hashes --no-deps {extra}-r {SCRIPTS}/{name}")
 
 
 def fetch(command: str) -> str:

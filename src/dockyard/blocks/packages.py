@@ -9,6 +9,8 @@ from dockyard.blocks.common import (
     RenderContext,
     fetch,
     fetch_mounts,
+    lock_part,
+    locked_install,
     pip_install,
     script,
 )
@@ -28,6 +30,8 @@ def requirements_text(ctx: RenderContext) -> str:
 
 
 def packages_install(ctx: RenderContext) -> list[Instruction]:
+    if ctx.options.lock is not None:
+        return locked_packages(ctx)
     text = requirements_text(ctx)
     if not text:
         return []
@@ -37,6 +41,21 @@ def packages_install(ctx: RenderContext) -> list[Instruction]:
         (pip_install(ctx, f"-c {CONSTRAINTS} -r {target}"),),
         fetch_mounts(ctx, BindMount(REQUIREMENTS, target)),
         comment="Pinned packages from PyPI (torch is held by the constraints file)",
+    )]
+
+
+def locked_packages(ctx: RenderContext) -> list[Instruction]:
+    """Every locked package but torch's family and transformers, in one hash-checked step."""
+    lock = ctx.options.lock
+    assert lock is not None
+    packages = lock.subset((*lock.torch_family, "transformers"), keep=False)
+    if not packages:
+        return []
+    mount = lock_part(ctx, "lock-packages.txt", packages, "dependencies from the lock (torch and transformers apart)")
+    return [Run(
+        (locked_install(ctx, "lock-packages.txt"),),
+        fetch_mounts(ctx, mount),
+        comment=f"{len(packages)} locked packages from PyPI, each checked against its hashes",
     )]
 
 

@@ -10,11 +10,17 @@ from dockyard.blocks.python import SYSTEM_PATH
 from dockyard.blocks.transformers import SOURCE
 from dockyard.instructions import Cmd, Comment, Copy, Entrypoint, Env, Instruction, Label, User, Workdir
 from dockyard.plan import Plan
+from dockyard.supply.lockfile import Lock
 
 TINI = "/usr/bin/tini"
 
 
-def labels(plan: Plan) -> tuple[tuple[str, str], ...]:
+def versions(plan: Plan, lock: Lock | None) -> dict[str, str]:
+    """Every version the image must carry: the plan's pins, or with a lock every locked package."""
+    return {**plan.pinned_versions(), **lock.versions()} if lock is not None else plan.pinned_versions()
+
+
+def labels(plan: Plan, lock: Lock | None = None) -> tuple[tuple[str, str], ...]:
     description = plan.spec.description or f"transformers on {plan.target}"
     pairs = {
         "org.opencontainers.image.title": plan.name,
@@ -28,8 +34,10 @@ def labels(plan: Plan) -> tuple[tuple[str, str], ...]:
         "dev.dockyard.torch": plan.torch.version or plan.torch.channel,
         "dev.dockyard.torch-variant": plan.torch.variant,
         "dev.dockyard.transformers": plan.transformers.describe(),
-        "dev.dockyard.versions": json.dumps(plan.pinned_versions(), sort_keys=True, separators=(",", ":")),
+        "dev.dockyard.versions": json.dumps(versions(plan, lock), sort_keys=True, separators=(",", ":")),
     }
+    if lock is not None:
+        pairs["dev.dockyard.lock-digest"] = lock.digest()
     if plan.addons:
         pairs["dev.dockyard.addons"] = ",".join(f"{a.name}=={a.version}" if a.version else a.name for a in plan.addons)
     return tuple(sorted(pairs.items()))
@@ -48,7 +56,7 @@ def runtime_env(plan: Plan) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(env.items()))
 
 
-def runtime_stage(plan: Plan) -> list[Instruction]:
+def runtime_stage(plan: Plan, lock: Lock | None = None) -> list[Instruction]:
     owner = f"{plan.uid}:{plan.uid}" if plan.profile in ("ci", "dev") and plan.user != "root" else ""
     items: list[Instruction] = [
         Copy(("/opt/python",), "/opt/python", from_stage="builder"),
@@ -69,7 +77,7 @@ def runtime_stage(plan: Plan) -> list[Instruction]:
         workdir = "/app"
     user = f"{plan.uid}:{plan.uid}" if plan.user != "root" else "root"
     items += [
-        Label(labels(plan)),
+        Label(labels(plan, lock)),
         User(user),
         Workdir(workdir),
         Entrypoint((TINI, "--", *plan.entrypoint)),
