@@ -143,7 +143,7 @@ def spec_md(k: Knowledge | None = None) -> str:
         "|---|---|---|---|",
     ]
     for m in k.modalities.values():
-        python = [*m.packages, *m.torch_companions, *m.paired]
+        python = [*m.packages, *m.torch_companions]
         lines.append(f"| `{m.name}` | {_cell(m.description)} | {', '.join(python) or '-'} | "
                      f"{', '.join(m.system) or '-'} |")
     lines += [

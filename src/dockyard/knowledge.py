@@ -134,7 +134,6 @@ class Modality:
     system: tuple[str, ...]
     imports: tuple[str, ...]
     torch_companions: tuple[str, ...] = ()
-    paired: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()
 
@@ -169,6 +168,7 @@ class Knowledge:
     addon_sources: dict[str, str]
     modalities: dict[str, Modality]
     torchcodec: dict[str, str]
+    optional_companions: dict[str, str]
     transformers_ranges: tuple[TransformersRange, ...]
     transformers_versions: tuple[str, ...]
     transformers_meta: dict[str, Any]
@@ -213,6 +213,7 @@ class Knowledge:
             addon_sources=addons["sources"],
             modalities={name: _modality(name, row) for name, row in modalities["modality"].items()},
             torchcodec=modalities["torchcodec"],
+            optional_companions=modalities["optional_companions"],
             transformers_ranges=tuple(
                 TransformersRange(SpecifierSet(r["versions"]), SpecifierSet(r["python"]), SpecifierSet(r["torch"]))
                 for r in transformers["range"]),
@@ -335,7 +336,7 @@ def _modality(name: str, row: dict[str, Any]) -> Modality:
     return Modality(
         name=name, description=row["description"], packages=tuple(row["packages"]), system=tuple(row["system"]),
         imports=tuple(row["imports"]), torch_companions=tuple(row.get("torch_companions", [])),
-        paired=tuple(row.get("paired", [])), tools=tuple(row.get("tools", [])),
+        tools=tuple(row.get("tools", [])),
         libraries=tuple(row.get("libraries", [])),
     )
 

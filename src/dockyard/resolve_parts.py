@@ -391,15 +391,6 @@ def resolve_modalities(ctx: Context, torch: TorchPlan, release: TorchRelease | N
         modal.packages.extend(_pinned(ctx, p, python, "modalities") for p in modality.packages
                               if _name(p) not in excluded)
         wanted_companions.extend((c, f"modality {name}") for c in modality.torch_companions)
-        for paired in modality.paired:
-            minor = ".".join((torch.version or "").split(".")[:2])
-            version = k.torchcodec.get(minor)
-            if version and _name(paired) not in excluded:
-                modal.packages.append(Package(paired, version))
-                modal.imports.append(paired)
-            elif not version:
-                ctx.notes.append(f"video: no {paired} release is known to pair with torch {minor or 'nightly'}; "
-                                 "video decoding uses PyAV only")
     extra_companions = k.transformers_meta.get("extra_companions", {})
     for extra in spec.extras:
         wanted_companions.extend((c, f"extra {extra}") for c in extra_companions.get(extra, []))
@@ -415,10 +406,9 @@ def resolve_modalities(ctx: Context, torch: TorchPlan, release: TorchRelease | N
             ctx.fail("torch", "none", f"{why} needs {name}, which needs torch; drop it or set a torch version")
             continue
         version = _companion_version(ctx, name, torch, release)
-        if version is None and name == "torchaudio":
-            ctx.notes.append(f"no torchaudio release pairs with torch {torch.version} (torchaudio ended at 2.11); "
-                             "audio uses soundfile, soxr and librosa")
-            modal.imports = [i for i in modal.imports if i != "torchaudio"]
+        if version is None and torch.version and name in k.optional_companions:
+            ctx.notes.append(f"no {name} release pairs with torch {torch.version}: {k.optional_companions[name]}")
+            modal.imports = [i for i in modal.imports if i != name]
             continue
         if version is None and torch.version:
             ctx.fail("modalities", name, f"{why} needs {name}, and no {name} release pairs with torch "
@@ -435,6 +425,8 @@ def resolve_modalities(ctx: Context, torch: TorchPlan, release: TorchRelease | N
 def _companion_version(ctx: Context, name: str, torch: TorchPlan, release: TorchRelease | None) -> str | None:
     if torch.version is None:
         return None
+    if name == "torchcodec":
+        return ctx.k.torchcodec.get(".".join(torch.version.split(".")[:2]))
     table = {"torchvision": release.torchvision if release else {},
              "torchaudio": release.torchaudio if release else {}}.get(name, {})
     return table.get(torch.version)

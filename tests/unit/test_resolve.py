@@ -118,7 +118,7 @@ GOOD: list[Good] = [
          "2.11.0", "cpu", "3.14", "python:3.14-slim-bookworm", "5.24.0",
          packages={"soundfile": "0.14.0", "soxr": "1.1.0"}, companions={"torchaudio": "2.11.0"}),
     Good("cpu-video-torchcodec", 'target = "cpu"\ntorch = "2.13"\nmodalities = ["video"]', "2.13.0", "cpu", "3.14",
-         "python:3.14-slim-bookworm", "5.24.0", packages={"av": "19.0.2", "torchcodec": "0.14.0"}),
+         "python:3.14-slim-bookworm", "5.24.0", packages={"av": "19.0.2"}, companions={"torchcodec": "0.14.0"}),
     Good("cpu-torchao-paired", 'target = "cpu"\ntorch = "2.9"\naddons = ["torchao"]', "2.9.1", "cpu", "3.14",
          "python:3.14-slim-bookworm", "5.24.0", addons={"torchao": "0.15.0"}),
     Good("cpu-addon-pinned", 'target = "cpu"\naddons = ["bitsandbytes==0.45.0"]', "2.14.1", "cpu", "3.14",
