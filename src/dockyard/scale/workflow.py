@@ -1,0 +1,230 @@
+"""A GitHub Actions workflow that builds every image, verifies it with dockyard's probes, then pushes it.
+
+One job per image (a matrix with fail-fast off), on GitHub's runners:
+  render the build context with dockyard -> build with BuildKit, loaded into the runner's docker, cache
+  in GitHub's cache -> `dockyard verify` runs the probes inside it -> only then, and never for a pull
+  request, build again from the cache just filled (every step a cache hit) and push with SBOM and
+  provenance attestations, tagged with the versions and the source commit.
+The upstream transformers commit is resolved once, in its own job, from the branch or tag asked for,
+and handed to every image built from a git ref as TRANSFORMERS_REF: the same commit for all images,
+and a new commit busts exactly the steps it should. Images pinned to a release do not use it.
+
+Security: actions pinned by commit SHA; `permissions: {}` at the top and the least each job needs;
+checkout without persisted credentials; every `${{ }}` value reaches a shell through `env`, never
+inside a script; pushes only from the default branch's events, not from pull requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from dockyard import __version__
+from dockyard.errors import InputError
+from dockyard.render import render
+from dockyard.scale import yamlout
+from dockyard.scale.actions import DEFAULT_PINS, Pin
+from dockyard.scale.select import Selected, version_tag
+from dockyard.scale.yamlout import Commented, Node
+
+WORKFLOW_PATH = ".github/workflows/images.yml"
+TRANSFORMERS_GIT = "https://github.com/huggingface/transformers.git"
+DOCKYARD = '"$RUNNER_TEMP/dockyard/bin/dockyard"'
+NOT_PR = "github.event_name != 'pull_request'"
+
+RESOLVE_SCRIPT = f"""\
+if [[ "$REF" =~ ^[0-9a-f]{{40}}$ ]]; then
+  sha="$REF"
+else
+  refs="$(git ls-remote {TRANSFORMERS_GIT} "refs/heads/$REF" "refs/tags/$REF" "refs/tags/$REF^{{}}")"
+  sha="$(printf '%s\\n' "$refs" | awk '$2 ~ /\\^\\{{\\}}$/ {{print $1; exit}}')"
+  [ -n "$sha" ] || sha="$(printf '%s\\n' "$refs" | awk 'NF {{print $1; exit}}')"
+fi
+if [ -z "$sha" ]; then
+  echo "::error::huggingface/transformers has no branch or tag named $REF"
+  exit 1
+fi
+echo "sha=$sha" >> "$GITHUB_OUTPUT"
+echo "transformers $REF resolved once to $sha" >> "$GITHUB_STEP_SUMMARY"
+"""
+
+INSTALL_SCRIPT = """\
+python3 -m venv "$RUNNER_TEMP/dockyard"
+"$RUNNER_TEMP/dockyard/bin/pip" install --disable-pip-version-check "$DOCKYARD_REQUIREMENT"
+"$RUNNER_TEMP/dockyard/bin/dockyard" --version
+"""
+
+FREE_DISK_SCRIPT = """\
+sudo rm -rf /usr/share/dotnet /usr/local/lib/android /opt/ghc /opt/hostedtoolcache/CodeQL
+docker image prune --all --force
+df -h /
+"""
+
+
+@dataclass(frozen=True)
+class WorkflowOptions:
+    registry: str = ""  # e.g. ghcr.io/acme; empty: build and verify only, never push
+    runner: str = "ubuntu-24.04"
+    install: str = f"dockyard=={__version__}"  # how the runner gets dockyard (a requirement pip understands)
+    cron: str = "17 3 * * 1"
+    branch: str = "main"
+    path: str = WORKFLOW_PATH  # where the workflow lives in the repository (a path filter)
+    transformers_ref: str = "main"
+    pins: Mapping[str, Pin] = field(default_factory=lambda: dict(DEFAULT_PINS))
+    command: str = ""
+
+
+def _uses(pins: Mapping[str, Pin], action: str) -> Commented:
+    pin = pins[action]
+    return Commented(pin.uses(), pin.version)
+
+
+def _spec_path(ref: str, repo_root: Path) -> str | None:
+    """A spec file as a path inside the repository (None for a preset)."""
+    path = Path(ref)
+    if not (path.suffix == ".toml" or "/" in ref or path.exists()):
+        return None
+    try:
+        relative = path.resolve().relative_to(repo_root.resolve())
+    except ValueError:
+        raise InputError(f"{ref}: the workflow runs in a checkout of this repository, and this spec file is "
+                         f"outside it ({repo_root})",
+                         "run `dockyard ci github` from the repository root with spec files inside it") from None
+    return PurePosixPath(relative.as_posix()).as_posix()
+
+
+def matrix_entry(item: Selected, spec: str) -> dict[str, Node]:
+    args = render(item.plan).build_args
+    return {
+        "name": item.name,
+        "spec": spec,
+        "versions": version_tag(item.plan, args),
+        "transformers-ref": "TRANSFORMERS_REF" in args,
+        "large": item.plan.torch.build not in ("cpu", "none"),  # CUDA/ROCm/XPU stacks fill a runner's disk
+    }
+
+
+def _login(options: WorkflowOptions) -> dict[str, Node]:
+    host = options.registry.split("/", 1)[0]
+    with_: dict[str, Node]
+    if host == "ghcr.io":
+        with_ = {"registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}
+    else:
+        explicit = "." in host or ":" in host or host == "localhost"
+        with_ = {**({"registry": host} if explicit else {}),
+                 "username": "${{ secrets.REGISTRY_USERNAME }}", "password": "${{ secrets.REGISTRY_PASSWORD }}"}
+    return {"name": f"Log in to {host if '.' in host or ':' in host else 'Docker Hub'}", "if": NOT_PR,
+            "uses": _uses(options.pins, "docker/login-action"), "with": with_}
+
+
+def _build_with(cache_to: bool) -> dict[str, Node]:
+    with_: dict[str, Node] = {
+        "context": "${{ runner.temp }}/context",
+        "build-args": "${{ matrix.transformers-ref && format('TRANSFORMERS_REF={0}', "
+                      "needs.resolve.outputs.transformers-sha) || '' }}",
+        "cache-from": "type=gha,scope=${{ matrix.name }}",
+    }
+    if cache_to:
+        with_["cache-to"] = "type=gha,scope=${{ matrix.name }},mode=max"
+    return with_
+
+
+def _image_steps(options: WorkflowOptions) -> list[Node]:
+    pins = options.pins
+    steps: list[Node] = [
+        {"name": "Free disk space for accelerator images", "if": "${{ matrix.large }}", "run": FREE_DISK_SCRIPT},
+        {"name": "Check out the specs", "uses": _uses(pins, "actions/checkout"),
+         "with": {"persist-credentials": False}},
+        {"name": "Install dockyard", "env": {"DOCKYARD_REQUIREMENT": options.install}, "run": INSTALL_SCRIPT},
+        {"name": "Render the build context", "env": {"SPEC": "${{ matrix.spec }}"},
+         "run": f'{DOCKYARD} render "$SPEC" -o "$RUNNER_TEMP/context"\n'},
+        {"name": "Set up BuildKit", "uses": _uses(pins, "docker/setup-buildx-action")},
+        {"name": "Build (loaded for the probes, not pushed)", "uses": _uses(pins, "docker/build-push-action"),
+         "with": {**_build_with(cache_to=True), "load": True, "push": False, "provenance": False, "sbom": False,
+                  "tags": "dockyard-ci/${{ matrix.name }}:verify"}},
+        {"name": "Verify: dockyard's probes inside the image",
+         "env": {"SPEC": "${{ matrix.spec }}", "IMAGE": "dockyard-ci/${{ matrix.name }}:verify"},
+         "run": f'{DOCKYARD} verify "$IMAGE" --spec "$SPEC"\n'},
+    ]
+    if options.registry:
+        image = f"{options.registry.rstrip('/')}/${{{{ matrix.name }}}}"
+        tags = "\n".join((f"{image}:latest", f"{image}:${{{{ matrix.versions }}}}",
+                          f"{image}:${{{{ matrix.versions }}}}-${{{{ github.sha }}}}")) + "\n"
+        steps += [
+            _login(options),
+            {"name": "Push the verified image (same cache: every step a cache hit)", "if": NOT_PR,
+             "uses": _uses(pins, "docker/build-push-action"),
+             "with": {**_build_with(cache_to=False), "push": True, "tags": tags,
+                      "labels": "org.opencontainers.image.revision=${{ github.sha }}\n",
+                      "sbom": True, "provenance": "mode=max"}},
+        ]
+    return steps
+
+
+def _paths(specs: Sequence[str], options: WorkflowOptions) -> list[Node]:
+    paths = [options.path]
+    for spec in specs:
+        folder = PurePosixPath(spec).parent
+        paths += [spec, "*.toml" if str(folder) == "." else f"{folder}/*.toml"]
+    return list(dict.fromkeys(paths))
+
+
+def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: Path | None = None) -> str:
+    root = repo_root or Path.cwd()
+    entries: list[Node] = []
+    specs: list[str] = []
+    for item in selected:
+        spec = _spec_path(item.ref, root)
+        if spec:
+            specs.append(spec)
+        entries.append(matrix_entry(item, spec or item.ref))
+    permissions: dict[str, Node] = {"contents": Commented("read", "check out the specs")}
+    if options.registry.startswith("ghcr.io/"):
+        permissions["packages"] = Commented("write", "push the verified images to ghcr.io")
+    paths = _paths(specs, options)
+    document: dict[str, Node] = {
+        "name": "images",
+        "on": {
+            "schedule": [{"cron": options.cron}],
+            "workflow_dispatch": {"inputs": {"transformers-ref": {
+                "description": "transformers branch, tag or commit for images built from a git ref (resolved "
+                               "once to a commit)",
+                "type": "string", "default": options.transformers_ref}}},
+            "push": {"branches": [options.branch], "paths": paths},
+            "pull_request": {"paths": paths},
+        },
+        "permissions": {},
+        "concurrency": {"group": "${{ github.workflow }}-${{ github.ref }}",
+                        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"},
+        "jobs": {
+            "resolve": {
+                "name": "Resolve the transformers commit once",
+                "runs-on": options.runner,
+                "permissions": {},
+                "timeout-minutes": 5,
+                "outputs": {"transformers-sha": "${{ steps.ref.outputs.sha }}"},
+                "steps": [{"name": "git ls-remote", "id": "ref",
+                           "env": {"REF": f"${{{{ inputs.transformers-ref || '{options.transformers_ref}' }}}}"},
+                           "shell": "bash", "run": RESOLVE_SCRIPT}],
+            },
+            "image": {
+                "name": "${{ matrix.name }}",
+                "needs": "resolve",
+                "runs-on": options.runner,
+                "permissions": permissions,
+                "timeout-minutes": 240,
+                "strategy": {"fail-fast": False, "matrix": {"include": entries}},
+                "steps": _image_steps(options),
+            },
+        },
+    }
+    push_note = (f"pushes to {options.registry} after the probes pass (never from a pull request)"
+                 if options.registry else "builds and verifies only (no --registry: nothing is pushed)")
+    header = [
+        f"Generated by dockyard {__version__}{': ' + options.command if options.command else ''}.",
+        "Edit the specs and regenerate; do not edit by hand.",
+        f"Each image: render -> build (GitHub cache) -> dockyard verify -> {push_note}.",
+        f"dockyard on the runner comes from {options.install!r}: point it at where your site gets dockyard.",
+    ]
+    return yamlout.dump(document, header)

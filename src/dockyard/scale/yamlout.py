@@ -1,0 +1,124 @@
+"""A small, deterministic YAML writer for generated workflows: block mappings and sequences, literal
+block scalars for scripts, and end-of-line comments (action versions next to their pinned SHAs).
+
+Scalars are written plain only when that is unambiguous in YAML 1.1 and 1.2 alike; anything else is a
+double-quoted JSON string, which is valid YAML. Keys keep insertion order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+INDENT = "  "
+_PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_ ./@=+,()'\-$]*$")
+_EXPRESSION = re.compile(r"^\$\{\{ [^\n]* \}\}$")
+_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"}
+
+
+@dataclass(frozen=True)
+class Commented:
+    """A scalar with an end-of-line comment."""
+
+    value: str
+    comment: str
+
+
+Node = str | int | bool | None | Commented | Sequence["Node"] | Mapping[str, "Node"]
+
+
+def scalar(value: str | int | bool | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if _plain_ok(value):
+        return value
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _plain_ok(text: str) -> bool:
+    if not text or text != text.strip() or text.lower() in _RESERVED:
+        return False
+    if _EXPRESSION.match(text):
+        return " #" not in text and ": " not in text
+    if not _PLAIN.match(text) or text.endswith(":") or " #" in text:
+        return False
+    try:
+        float(text)
+        return False
+    except ValueError:
+        return not text.replace(".", "").replace("_", "").isdigit()
+
+
+def key(name: str) -> str:
+    return name if name == "on" or _plain_ok(name) else json.dumps(name)
+
+
+def dump(node: Mapping[str, Node], header: Sequence[str] = ()) -> str:
+    lines = [f"# {line}".rstrip() for line in header]
+    _mapping(node, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _inline(node: Node) -> str | None:
+    """The one-line form of a node, if it has one."""
+    if isinstance(node, Commented):
+        return f"{scalar(node.value)}  # {node.comment}"
+    if isinstance(node, str) and "\n" in node:
+        return None
+    if node is None or isinstance(node, str | int | bool):
+        return scalar(node)
+    if isinstance(node, Mapping) and not node:
+        return "{}"
+    if isinstance(node, Sequence) and not isinstance(node, str) and not node:
+        return "[]"
+    return None
+
+
+def _block_scalar(text: str, depth: int, lines: list[str]) -> None:
+    pad = INDENT * depth
+    lines.extend(f"{pad}{line}".rstrip() for line in text.rstrip("\n").split("\n"))
+
+
+def _mapping(node: Mapping[str, Node], depth: int, lines: list[str]) -> None:
+    pad = INDENT * depth
+    for name, child in node.items():
+        inline = _inline(child)
+        if inline is not None:
+            lines.append(f"{pad}{key(name)}: {inline}")
+        elif isinstance(child, str):
+            lines.append(f"{pad}{key(name)}: |" + ("" if child.endswith("\n") else "-"))
+            _block_scalar(child, depth + 1, lines)
+        elif isinstance(child, Mapping):
+            lines.append(f"{pad}{key(name)}:")
+            _mapping(child, depth + 1, lines)
+        else:
+            assert isinstance(child, Sequence)
+            lines.append(f"{pad}{key(name)}:")
+            _sequence(child, depth + 1, lines)
+
+
+def _sequence(node: Sequence[Node], depth: int, lines: list[str]) -> None:
+    pad = INDENT * depth
+    for child in node:
+        inline = _inline(child)
+        if inline is not None:
+            lines.append(f"{pad}- {inline}")
+        elif isinstance(child, Mapping):
+            nested: list[str] = []
+            _mapping(child, depth + 1, nested)
+            first = nested[0][len(INDENT) * (depth + 1):]
+            lines.append(f"{pad}- {first}")
+            lines.extend(nested[1:])
+        elif isinstance(child, str):
+            lines.append(f"{pad}- |" + ("" if child.endswith("\n") else "-"))
+            _block_scalar(child, depth + 1, lines)
+        else:
+            assert isinstance(child, Sequence)
+            lines.append(f"{pad}-")
+            _sequence(child, depth + 1, lines)
