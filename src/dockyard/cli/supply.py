@@ -6,10 +6,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+
 from dockyard.build.engine import BACKENDS
 from dockyard.cli.build import SPEC_HELP
-from dockyard.cli.output import escape, print_note, stderr, stdout
+from dockyard.cli.output import escape, print_json, print_note, stderr, stdout
 from dockyard.errors import EXIT_FAILURE, EXIT_OK
+from dockyard.supply.audit import AuditReport
+from dockyard.supply.scan import Needle
 
 LOCK_HELP = ("Resolve every Python package of the image to an exact version with its hashes (uv pip compile, for "
              "the image's Python and platform; torch and its companions only from the torch index or the "
@@ -34,6 +38,27 @@ def register(subparsers: Any) -> None:
                    help="engine to read base image ids from (none: do not record them)")
     p.add_argument("--check", action="store_true", help="lock again and fail if the file would change")
     p.set_defaults(func=cmd_lock)
+
+    p = subparsers.add_parser(
+        "audit", help="audit a built image: user, sizes, compilers, setuid files, secrets, entrypoint",
+        description="Save IMAGE and read every layer, the config and the history: the user; size by layer, "
+                    "directory and Python package (bytecode, caches, headers, docs, tests counted); compilers; "
+                    "setuid/setgid files the image added to its base; secrets (token formats, private keys, and "
+                    "values given with --secret-value, also in files a later layer deleted); entrypoint, init "
+                    "and healthcheck. Exit 1 when a secret is found (with --strict also on a warning).")
+    p.add_argument("image", help="image name or id")
+    p.add_argument("--secret-value", action="append", default=[], metavar="VALUE|@FILE",
+                   help="a value that must not be in the image (repeatable); @FILE reads it from a file, e.g. a CA "
+                        "bundle (each certificate is searched; those the image's ca-certificates ships are public)")
+    p.add_argument("--secret-env", action="append", default=[], metavar="VAR",
+                   help="a value to look for, read from this environment variable (keeps it off the command line)")
+    p.add_argument("--base", help="the base image, to tell which setuid files the image added (default: its "
+                   "org.opencontainers.image.base.name label through the base map)")
+    p.add_argument("--top", type=int, default=15, help="rows in the package and directory tables")
+    p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(func=cmd_audit)
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
@@ -83,3 +108,90 @@ def cmd_lock(args: argparse.Namespace) -> int:
     if not plan.spec.lock:
         print_note(f'to build from it, add lock = "{output}" to the spec ([image] table, path relative to the spec)')
     return EXIT_OK
+
+
+def needles(args: argparse.Namespace) -> tuple[Needle, ...]:
+    import os
+
+    from dockyard.errors import InputError
+    from dockyard.supply.scan import needles_from_value
+
+    found: list[Needle] = []
+    for number, value in enumerate(args.secret_value, 1):
+        label = f"--secret-value #{number}"
+        if value.startswith("@"):
+            path = Path(value[1:]).expanduser()
+            try:
+                value = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise InputError(f"--secret-value {escape(str(path))}: cannot read: {exc.strerror or exc}") from None
+            label = f"--secret-value @{path}"
+        found += needles_from_value(value, label)
+    for name in args.secret_env:
+        if name not in os.environ:
+            raise InputError(f"--secret-env {name}: the variable is not set")
+        found += needles_from_value(os.environ[name], f"${name}")
+    return tuple(found)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from dockyard.build.backends import backend_for
+    from dockyard.build.engine import detect
+    from dockyard.build.maps import load_maps
+    from dockyard.supply.audit import audit_image
+
+    report = audit_image(backend_for(detect(args.backend)), args.image, needles(args), load_maps((), ()), args.base)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print_audit(report, args.top)
+    warned = any(c.status == "warn" for c in report.checks)
+    return EXIT_FAILURE if not report.ok or (args.strict and warned) else EXIT_OK
+
+
+STATUS = {"ok": "[green]✓[/]", "info": "[cyan]i[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, header_style="bold", box=None, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column == "size" else "left", overflow="fold")
+    return table
+
+
+def print_audit(report: AuditReport, top: int) -> None:
+    from dockyard.build.report import human_size
+
+    stdout.print(f"[bold]{escape(report.image)}[/]  {human_size(report.size)}  id {escape(report.image_id[:19])}  "
+                 f"user {escape(report.user)}")
+    layers = _table("layers", "size", "instruction")
+    for layer in report.layers:
+        if layer["size"]:
+            layers.add_row(human_size(layer["size"]), escape(layer["instruction"] or "(base image)"))
+    stdout.print(layers)
+    folders = _table("directories", "size", "path")
+    for path, size in report.directories[:top]:
+        folders.add_row(human_size(size), escape(path))
+    stdout.print(folders)
+    packages = _table("Python packages", "size", "package", "version")
+    for row in report.packages[:top]:
+        packages.add_row(human_size(row.size), escape(row.name), escape(row.version))
+    stdout.print(packages)
+    kinds = _table("by kind (may overlap)", "size", "kind")
+    for kind, size in report.categories.items():
+        kinds.add_row(human_size(size), kind)
+    stdout.print(kinds)
+    if report.findings:
+        findings = _table("secrets", "kind", "where", "hint", "status")
+        for item in report.findings:
+            status = f"public: {item.owner}" if item.owner else "[red]leak[/]"
+            where = f"{item.where} ({item.note})" if item.note else item.where
+            findings.add_row(escape(item.kind), escape(where), escape(item.hint),
+                             status if not item.owner else escape(status))
+        stdout.print(findings)
+    checks = _table("checks", "", "check", "detail")
+    for check in report.checks:
+        checks.add_row(STATUS[check.status], escape(check.name), escape(check.detail))
+    stdout.print(checks)
+    verdict = "[bold green]audit passed[/]" if report.ok else "[bold red]audit failed[/]"
+    stdout.print(verdict)
