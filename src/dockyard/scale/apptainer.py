@@ -240,6 +240,10 @@ def definition(plan: Plan, rendered: Rendered, options: DefOptions) -> str:
     return "\n\n".join([header, builder, runtime]) + "\n"
 
 
+def definition_text(plan: Plan, options: DefOptions) -> str:
+    return definition(plan, render(plan, RenderOptions(cache_mounts=False)), options)  # no cache mounts here
+
+
 def write_definition(plan: Plan, output: Path, options: DefOptions, context_dir: Path | None = None,
                      ca_cert: Path | None = None) -> list[Path]:
     """Write the .def (and, from the base, the build context it copies from); returns the paths written."""

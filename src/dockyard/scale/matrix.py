@@ -25,7 +25,7 @@ from dockyard.build.backends import Backend
 from dockyard.build.engine import Engine
 from dockyard.build.pipeline import BuildOptions, prepare_build, run_build
 from dockyard.build.progress import Step
-from dockyard.build.report import BuildReport
+from dockyard.build.report import BuildReport, without_mounts
 from dockyard.errors import BuildError, DockyardError, EngineError, VerifyError
 from dockyard.scale.schedule import Budget, startable
 from dockyard.scale.select import Selected
@@ -115,6 +115,7 @@ class MatrixOptions:
     verify: bool = True
     push: bool = False
     gpu: bool = False
+    repository: str = "dockyard"  # tags REPOSITORY/NAME:latest and REPOSITORY/NAME:<spec digest>
 
 
 @dataclass
@@ -229,7 +230,8 @@ class Matrix:
         """Build, verify and push one image; never raises (a failure is the image's status)."""
         run.started = time.monotonic()
         self._set(run, "building")
-        options = replace(self.options.build, max_jobs=self.budget.max_jobs, push=False, tags=())
+        tags = tuple(f"{self.options.repository}/{run.name}:{t}" for t in ("latest", run.digest.split(":")[-1][:12]))
+        options = replace(self.options.build, max_jobs=self.budget.max_jobs, push=False, tags=tags)
 
         def on_line(line: str, step: Step | None) -> None:
             if step is not None:
@@ -254,7 +256,8 @@ class Matrix:
                 self._set(run, "pushing")
                 self.builder.push(built)
         except DockyardError as exc:
-            self._finish(run, "failed", exc.message, exc.hint or "", getattr(exc, "log_path", None) or run.log_path)
+            message = without_mounts(exc.message).removeprefix(f"{run.name}: ")
+            self._finish(run, "failed", message, exc.hint or "", getattr(exc, "log_path", None) or run.log_path)
             return
         except Exception as exc:  # a bug must not take the other images down; it is reported as this one's failure
             self._finish(run, "failed", f"internal error: {type(exc).__name__}: {exc}", "", run.log_path)

@@ -32,6 +32,7 @@ WORKFLOW_PATH = ".github/workflows/images.yml"
 TRANSFORMERS_GIT = "https://github.com/huggingface/transformers.git"
 DOCKYARD = '"$RUNNER_TEMP/dockyard/bin/dockyard"'
 NOT_PR = "github.event_name != 'pull_request'"
+DEFAULT_INSTALL = f"dockyard=={__version__}"
 
 RESOLVE_SCRIPT = f"""\
 if [[ "$REF" =~ ^[0-9a-f]{{40}}$ ]]; then
@@ -66,7 +67,7 @@ df -h /
 class WorkflowOptions:
     registry: str = ""  # e.g. ghcr.io/acme; empty: build and verify only, never push
     runner: str = "ubuntu-24.04"
-    install: str = f"dockyard=={__version__}"  # how the runner gets dockyard (a requirement pip understands)
+    install: str = DEFAULT_INSTALL  # how the runner gets dockyard (a requirement pip understands)
     cron: str = "17 3 * * 1"
     branch: str = "main"
     path: str = WORKFLOW_PATH  # where the workflow lives in the repository (a path filter)
