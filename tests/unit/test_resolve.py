@@ -105,7 +105,7 @@ GOOD: list[Good] = [
     Good("intel-cpu", 'target = "intel-cpu"', "2.14.1", "cpu", "3.14", "python:3.14-slim-bookworm", "5.24.0",
          packages={"intel-openmp": "2026.2.0"}),
     Good("cpu-without-torch", 'target = "cpu"\ntorch = "none"\nextras = ["quality"]', None, "none", "3.14",
-         "python:3.14-slim-bookworm", "5.24.0"),
+         "python:3.14-slim-bookworm", "5.22.2"),
     Good("cpu-vision", 'target = "cpu"\nmodalities = ["text", "vision"]', "2.14.1", "cpu", "3.14",
          "python:3.14-slim-bookworm", "5.24.0", packages={"pillow": "13.0.0"}, companions={"torchvision": "0.29.1"}),
     Good("cpu-audio-no-torchaudio", 'target = "cpu"\ntorch = "2.14"\nmodalities = ["audio"]', "2.14.1", "cpu", "3.14",
