@@ -55,6 +55,7 @@ class BuildOptions:
     log_path: Path | None = None
     builder: str = ""
     max_jobs: int | None = None
+    sbom: bool = True  # write a CycloneDX SBOM of the image's Python packages next to the build log
 
 
 @dataclass
@@ -183,6 +184,9 @@ def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None)
         raise
     tags = options.tags or default_tags(plan)
     backend = backend_for(engine)
+    from dockyard.supply.lock import base_drift
+
+    warnings += base_drift(plan, maps, backend.inspect)
     return Prepared(plan, engine, backend, rendered, maps, secrets, args, tags, options, warnings, notes)
 
 
@@ -216,6 +220,11 @@ def run_build(prepared: Prepared, on_line: LineCallback | None = None) -> BuildR
         report = make_report(prepared.backend, prepared.plan.name, image, list(prepared.tags), cached, total,
                              seconds, str(log_path), "" if context.temporary else str(context.path))
         report.warnings = prepared.warnings
+        if options.sbom and not (options.push and prepared.engine.mode == "buildx"):
+            from dockyard.supply.sbom import beside_log
+
+            report.sbom, why_not = beside_log(prepared.backend, image, log_path)
+            report.warnings += [why_not] if why_not else []
         if options.push and prepared.engine.mode != "buildx":
             for tag in prepared.tags:
                 pushed = _stream(prepared.backend.push_argv(tag), {}, log_path, prepared.secrets, Progress(), None,

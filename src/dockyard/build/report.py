@@ -30,6 +30,7 @@ class BuildReport:
     engine: str
     context: str = ""
     verify: dict[str, Any] | None = None
+    sbom: str = ""  # CycloneDX SBOM written next to the log
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from dockyard.build.backends import Backend
 from dockyard.build.engine import BACKENDS
 from dockyard.cli.build import SPEC_HELP
 from dockyard.cli.output import escape, print_json, print_note, stderr, stdout
@@ -15,6 +16,7 @@ from dockyard.errors import EXIT_FAILURE, EXIT_OK
 from dockyard.supply.audit import AuditReport
 from dockyard.supply.scan import Needle
 
+SBOM_IN_IMAGE = "/opt/dockyard/sbom.cdx.json"
 LOCK_HELP = ("Resolve every Python package of the image to an exact version with its hashes (uv pip compile, for "
              "the image's Python and platform; torch and its companions only from the torch index or the "
              "wheelhouse), and record the base images (registry digest, else local image id). Point the spec's "
@@ -59,6 +61,29 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.set_defaults(func=cmd_audit)
+
+    p = subparsers.add_parser(
+        "diff", help="packages and sizes between two locks, two images, or a lock and an image",
+        description="Compare A and B, each a lock file (made by `dockyard lock`) or an image: packages added, "
+                    "removed or at another version, and for images the sizes (total and per package). A lock "
+                    "against an image says whether the image carries exactly what the lock pins.")
+    p.add_argument("a", help="lock file or image")
+    p.add_argument("b", help="lock file or image")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when A and B differ")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.set_defaults(func=cmd_diff)
+
+    p = subparsers.add_parser(
+        "sbom", help="CycloneDX SBOM of an image's Python environment (cyclonedx-bom)",
+        description="Read the package metadata of the image's virtualenv from the saved image and let cyclonedx-py "
+                    "write a CycloneDX 1.6 JSON SBOM, with the image as the main component. --into-image makes a "
+                    f"new image with the SBOM at {SBOM_IN_IMAGE}.")
+    p.add_argument("image", help="image name or id")
+    p.add_argument("-o", "--output", type=Path, help="SBOM file (default: print it)")
+    p.add_argument("--into-image", metavar="TAG", help="also build TAG: the image plus the SBOM file")
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.set_defaults(func=cmd_sbom)
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
@@ -195,3 +220,58 @@ def print_audit(report: AuditReport, top: int) -> None:
     stdout.print(checks)
     verdict = "[bold green]audit passed[/]" if report.ok else "[bold red]audit failed[/]"
     stdout.print(verdict)
+
+
+def _backend(name: str) -> Backend:
+    from dockyard.build.backends import backend_for
+    from dockyard.build.engine import detect
+
+    return backend_for(detect(name))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from dockyard.build.report import human_size
+    from dockyard.supply.diff import diff, is_lock
+
+    backend = None if is_lock(args.a) and is_lock(args.b) else _backend(args.backend)
+    report = diff(args.a, args.b, backend)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        for key, side in (("A", report.a), ("B", report.b)):
+            size = f", {human_size(side.total)}" if side.total is not None else ""
+            stdout.print(f"{key}: {escape(side.label)} ({side.kind}, {len(side.versions)} packages{size})")
+        if report.a.total is not None and report.b.total is not None:
+            delta = report.b.total - report.a.total
+            stdout.print(f"size: {'+' if delta >= 0 else '-'}{human_size(abs(delta))} "
+                         f"({report.b.total / max(report.a.total, 1):.2f} x)")
+        table = _table("changes", "package", "A", "B", "size A", "size B", "note")
+        for change in report.changes:
+            table.add_row(escape(change.name), escape(change.before or "-"), escape(change.after or "-"),
+                          human_size(change.size_before) if change.size_before is not None else "",
+                          human_size(change.size_after) if change.size_after is not None else "", escape(change.note))
+        if report.changes:
+            stdout.print(table)
+        verdict = "same packages" if report.same else f"{len(report.changes)} difference(s)"
+        stdout.print(f"[bold]{verdict}[/] ({report.unchanged} unchanged)")
+    return EXIT_FAILURE if args.exit_code and not report.same else EXIT_OK
+
+
+def cmd_sbom(args: argparse.Namespace) -> int:
+    import json
+
+    from dockyard.supply.sbom import into_image, sbom_image, write
+
+    backend = _backend(args.backend)
+    bom = sbom_image(backend, args.image)
+    count = len(bom.get("components", []))
+    if args.output:
+        write(bom, args.output)
+        stderr.print(f"[bold green]sbom[/] {count} components of {escape(args.image)} -> {escape(str(args.output))}")
+    elif not args.into_image:
+        print(json.dumps(bom, indent=2, sort_keys=True))
+    if args.into_image:
+        image_id = into_image(backend, args.image, bom, args.into_image)
+        stderr.print(f"[bold green]image[/] {escape(args.into_image)} ({escape(image_id[:19])}) carries the SBOM at "
+                     f"{SBOM_IN_IMAGE}")
+    return EXIT_OK

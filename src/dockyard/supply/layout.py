@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from packaging.utils import canonicalize_name
+
 from dockyard.supply.archive import Entry
 
 SITE = re.compile(r"^(?P<root>.*/(?:site|dist)-packages)/(?P<rest>.+)$")
@@ -73,7 +75,7 @@ def owners(records: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, str]]
         match = DIST_INFO.match(folder.name)
         if not match:
             continue
-        dist = (match["name"].replace("_", "-").lower(), match["version"])
+        dist = (canonicalize_name(match["name"]), match["version"])
         root = str(folder.parent)
         owned[(root, folder.name)] = dist
         for line in text.splitlines():

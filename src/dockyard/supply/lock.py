@@ -213,3 +213,24 @@ def base_refs(plan: Plan, maps: Maps, inspect: object | None) -> tuple[BaseRef, 
             ref = digests[0] if digests else str(data.get("Id", "-"))
         refs.append(BaseRef(arg, name, used, ref))
     return tuple(refs)
+
+
+def base_drift(plan: Plan, maps: Maps, inspect: object) -> list[str]:
+    """Warnings for base images that are not the ones the spec's lock recorded."""
+    if not plan.spec.lock:
+        return []
+    try:
+        lock = parse((Path(plan.spec.root) / plan.spec.lock).read_text(encoding="utf-8"), plan.spec.lock)
+    except (OSError, InputError):
+        return []  # render reports an unreadable lock
+    warnings = []
+    for base in lock.base_image:
+        if base.ref == "-" or not callable(inspect):
+            continue
+        used = maps.base_image(base.name)
+        data = inspect(used)
+        have = [str(d) for d in (data or {}).get("RepoDigests") or []] + [str((data or {}).get("Id", ""))]
+        if base.ref not in have:
+            warnings.append(f"{base.arg} {used} is not the image the lock recorded ({base.ref[:26]}…): the build "
+                            "may differ; lock again (dockyard lock) or restore that base image")
+    return warnings
