@@ -72,6 +72,7 @@ class WorkflowOptions:
     branch: str = "main"
     path: str = WORKFLOW_PATH  # where the workflow lives in the repository (a path filter)
     transformers_ref: str = "main"
+    environment: str = "registry"  # GitHub environment holding REGISTRY_USERNAME/REGISTRY_PASSWORD (not GHCR)
     pins: Mapping[str, Pin] = field(default_factory=lambda: dict(DEFAULT_PINS))
     command: str = ""
 
@@ -115,7 +116,7 @@ def _login(options: WorkflowOptions) -> dict[str, Node]:
         explicit = "." in host or ":" in host or host == "localhost"
         with_ = {**({"registry": host} if explicit else {}),
                  "username": "${{ secrets.REGISTRY_USERNAME }}", "password": "${{ secrets.REGISTRY_PASSWORD }}"}
-    return {"name": f"Log in to {host if '.' in host or ':' in host else 'Docker Hub'}", "if": NOT_PR,
+    return {"name": f"Log in to {host if '.' in host or ':' in host else 'Docker Hub'}",
             "uses": _uses(options.pins, "docker/login-action"), "with": with_}
 
 
@@ -131,7 +132,7 @@ def _build_with(cache_to: bool) -> dict[str, Node]:
     return with_
 
 
-def _image_steps(options: WorkflowOptions) -> list[Node]:
+def _image_steps(options: WorkflowOptions, publish: bool) -> list[Node]:
     pins = options.pins
     steps: list[Node] = [
         {"name": "Free disk space for accelerator images", "if": "${{ matrix.large }}", "run": FREE_DISK_SCRIPT},
@@ -148,19 +149,46 @@ def _image_steps(options: WorkflowOptions) -> list[Node]:
          "env": {"SPEC": "${{ matrix.spec }}", "IMAGE": "dockyard-ci/${{ matrix.name }}:verify"},
          "run": f'{DOCKYARD} verify "$IMAGE" --spec "$SPEC"\n'},
     ]
-    if options.registry:
+    if publish:
         image = f"{options.registry.rstrip('/')}/${{{{ matrix.name }}}}"
         tags = "\n".join((f"{image}:latest", f"{image}:${{{{ matrix.versions }}}}",
                           f"{image}:${{{{ matrix.versions }}}}-${{{{ github.sha }}}}")) + "\n"
         steps += [
             _login(options),
-            {"name": "Push the verified image (same cache: every step a cache hit)", "if": NOT_PR,
+            {"name": "Push the verified image (same cache: every step a cache hit)",
              "uses": _uses(pins, "docker/build-push-action"),
              "with": {**_build_with(cache_to=False), "push": True, "tags": tags,
                       "labels": "org.opencontainers.image.revision=${{ github.sha }}\n",
                       "sbom": True, "provenance": "mode=max"}},
         ]
     return steps
+
+
+def _jobs(options: WorkflowOptions, entries: list[Node]) -> dict[str, Node]:
+    """`verify` builds and probes (every event without a registry, else pull requests only: no secret and
+    no write permission ever reaches a pull request's code); `publish` does the same and then pushes, on
+    the other events, with the registry's credentials (GHCR: the job's token; else an environment's)."""
+    strategy: dict[str, Node] = {"fail-fast": False, "matrix": {"include": entries}}
+    common: dict[str, Node] = {"name": "${{ matrix.name }}", "needs": "resolve", "runs-on": options.runner}
+    read: dict[str, Node] = {"contents": Commented("read", "check out the specs")}
+    jobs: dict[str, Node] = {"verify": {
+        **common,
+        **({"if": "github.event_name == 'pull_request'"} if options.registry else {}),
+        "permissions": read, "timeout-minutes": 240, "strategy": strategy,
+        "steps": _image_steps(options, publish=False),
+    }}
+    if options.registry:
+        ghcr = options.registry.startswith("ghcr.io/")
+        permissions = {**read, **({"packages": Commented("write", "push the verified images to ghcr.io")}
+                                  if ghcr else {})}
+        jobs["publish"] = {
+            **common,
+            "if": NOT_PR,
+            **({} if ghcr else {"environment": options.environment}),
+            "permissions": permissions, "timeout-minutes": 240, "strategy": strategy,
+            "steps": _image_steps(options, publish=True),
+        }
+    return jobs
 
 
 def _paths(specs: Sequence[str], options: WorkflowOptions) -> list[Node]:
@@ -180,9 +208,6 @@ def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: 
         if spec:
             specs.append(spec)
         entries.append(matrix_entry(item, spec or item.ref))
-    permissions: dict[str, Node] = {"contents": Commented("read", "check out the specs")}
-    if options.registry.startswith("ghcr.io/"):
-        permissions["packages"] = Commented("write", "push the verified images to ghcr.io")
     paths = _paths(specs, options)
     document: dict[str, Node] = {
         "name": "images",
@@ -209,15 +234,7 @@ def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: 
                            "env": {"REF": f"${{{{ inputs.transformers-ref || '{options.transformers_ref}' }}}}"},
                            "shell": "bash", "run": RESOLVE_SCRIPT}],
             },
-            "image": {
-                "name": "${{ matrix.name }}",
-                "needs": "resolve",
-                "runs-on": options.runner,
-                "permissions": permissions,
-                "timeout-minutes": 240,
-                "strategy": {"fail-fast": False, "matrix": {"include": entries}},
-                "steps": _image_steps(options),
-            },
+            **_jobs(options, entries),
         },
     }
     push_note = (f"pushes to {options.registry} after the probes pass (never from a pull request)"
