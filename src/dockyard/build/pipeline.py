@@ -265,6 +265,19 @@ def _stream(argv: list[str], env: dict[str, str], log_path: Path, secrets: Secre
         return process.wait()
 
 
+# What to do about a known failure with dockyard's own options (explain's fixes speak of plain docker).
+BUILD_FIXES = {
+    "tls-certificate": "hand the proxy's or company's CA bundle to the build: dockyard build --ca-cert FILE "
+                       "(e.g. \"$PIP_CERT\"), or set ca-cert in the [build] table of the dockyard config",
+    "secret-missing": "pass the secret: dockyard build --secret id=NAME,src=FILE (or env=VAR)",
+    "image-pull-unreachable": "no registry here: map the base to a local image with --base-map FROM=LOCAL, or make "
+                              "one with `dockyard base bootstrap NAME:TAG --with-python`",
+    "image-not-found": "check the tag, or map the base to a local image with --base-map FROM=LOCAL",
+    "compiler-oom": "lower the parallel compile jobs: dockyard build --max-jobs 1 (the default comes from memory)",
+    "buildkit-feature": "use an engine with BuildKit: `dockyard doctor` lists what each client on this machine can do",
+}
+
+
 def _fail(prepared: Prepared, log_path: Path, progress: Progress) -> None:
     from dockyard.explain import explain_log
 
@@ -273,5 +286,8 @@ def _fail(prepared: Prepared, log_path: Path, progress: Progress) -> None:
     step = progress.failed()
     where = f"step {step.label}" if step else "the build"
     cause = explanation.matches[0].title if explanation.known else "an unknown failure"
-    hint = explanation.matches[0].fix if explanation.known else "read the failing step's last lines below and the log"
+    if explanation.known:
+        hint = BUILD_FIXES.get(explanation.matches[0].id, explanation.matches[0].fix)
+    else:
+        hint = "read the failing step's last lines above and the log"
     raise BuildFailed(f"{prepared.plan.name}: {where} failed: {cause}", hint, str(log_path), explanation)
