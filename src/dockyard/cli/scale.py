@@ -239,14 +239,13 @@ def cmd_matrix_build(args: argparse.Namespace) -> int:
 def _dry_run(runs: list[ImageRun], options: MatrixOptions, schedule: str) -> int:
     state = State.load(options.state_path)
     table = Table(header_style="bold", box=None)
-    for column in ("image", "from", "compiles", "spec digest", "with --resume"):
-        table.add_column(column)
+    for column in ("image", "compiles", "spec digest", "with --resume", "from"):
+        table.add_column(column, no_wrap=column != "from", overflow="fold")
     for run in runs:
         entry = state.entries.get(run.digest)
-        resume = "skip (built and verified)" if entry and entry.status == "done" else \
-            ("build (failed last time)" if entry else "build")
-        table.add_row(escape(run.name), escape(run.ref), "yes: runs alone" if run.heavy else "no",
-                      run.digest[7:19], resume)
+        resume = "skip: verified" if entry and entry.status == "done" else ("build: failed" if entry else "build")
+        table.add_row(escape(run.name), "yes: alone" if run.heavy else "no", run.digest[7:19], resume,
+                      escape(run.ref))
     stdout.print(table)
     stdout.print(escape(schedule))
     return 0
