@@ -171,7 +171,7 @@ def test_render_to_a_folder_writes_the_build_context(preset: str, has_requiremen
     scripts = {f"dockyard/{n}" for n in ("fetch.sh", "python.sh", "user.sh", "slim.py", *extra_scripts)}
     expected = {"Dockerfile", ".dockerignore", "dockyard/probe.py", "dockyard/plan.json", *scripts}
     if has_requirements:
-        expected.add("dockyard/requirements.txt")
+        expected |= {"dockyard/requirements.txt", "dockyard/constraints-packages.txt"}
     assert files == expected
     assert (out / "wheels").is_dir() and not any((out / "wheels").iterdir())
     for name in scripts:
