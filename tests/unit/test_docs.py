@@ -70,3 +70,13 @@ def test_presets_page_shows_the_resolved_plan(preset: str) -> None:
     section = docsgen.presets_md().split(f"\n## {preset}\n", 1)[1].split("\n## ", 1)[0]
     assert f"torch {plan.torch.version} ({plan.torch.variant}), Python {plan.python}" in section
     assert f"`{plan.runtime_base}`" in section
+
+
+def test_readme_lists_every_preset_and_links_existing_docs() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name in preset_names():
+        assert f"`{name}`" in readme, f"README's preset table lacks {name}"
+    for link in re.findall(r"\]\((docs/[^)#]+)\)", readme):
+        assert (Path(__file__).resolve().parents[2] / link).exists(), link
