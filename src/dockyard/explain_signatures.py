@@ -180,6 +180,16 @@ SIGNATURES: tuple[Signature, ...] = (
         "install torch, torchvision and torchaudio from the same index in one command, pinned to matching "
         "versions; keep torch pinned in later installs with a constraints file"),
     Signature(
+        "companion-cuda-build", "A CUDA build of a torch companion beside a torch without CUDA",
+        (r"operator torchvision::nms does not exist",
+         r"lib(?:nvrtc|cudart|cublas|cudnn|cufft|curand|cusparse|nvJitLink)[\w.-]*\.so[.\d]*: cannot open shared object"),
+        "a package built for CUDA (PyPI's torchvision, torchaudio and torchcodec wheels for Linux x86_64 are "
+        "CUDA builds) sits beside a CPU torch (or a torch without those CUDA libraries): its native library "
+        "does not load, so the import fails",
+        "install torch's companions from the same wheel index as torch (https://download.pytorch.org/whl/cpu "
+        "for a CPU image) in the same pip command; where that index cannot be reached, mirror it "
+        "(--index-map) or leave the package out (exclude = [...], and packages that require it, like timm)"),
+    Signature(
         "undefined-symbol", "An extension does not match the installed torch (undefined symbol)",
         (r"undefined symbol: ",),
         "{library} was compiled against a different torch (or CUDA) than the one installed, so a C++ symbol it "

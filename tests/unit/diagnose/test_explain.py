@@ -13,6 +13,8 @@ from dockyard.explain_signatures import SIGNATURE_IDS, SIGNATURES
 # log file -> (signature expected first, details it must extract)
 EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
     "real/tls_cert.log": ("tls-certificate", {"host": "pypi.org"}),
+    "real/companion_cuda_lib.log": ("companion-cuda-build", {}),
+    "real/companion_nms.log": ("companion-cuda-build", {}),
     "real/pep668.log": ("pep668-externally-managed", {}),
     "real/podman_pep668.log": ("pep668-externally-managed", {}),
     "real/pull_missing.log": ("image-pull-unreachable", {"image": "nvidia/cuda:12.6.3-cudnn-devel-ubuntu22.04"}),
