@@ -182,7 +182,8 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "companion-cuda-build", "A CUDA build of a torch companion beside a torch without CUDA",
         (r"operator torchvision::nms does not exist",
-         r"lib(?:nvrtc|cudart|cublas|cudnn|cufft|curand|cusparse|nvJitLink)[\w.-]*\.so[.\d]*: cannot open shared object"),
+         r"lib(?:nvrtc|cudart|cublas|cudnn|cufft|curand|cusparse|nvJitLink)[\w.-]*\.so[.\d]*: "
+         r"cannot open shared object"),
         "a package built for CUDA (PyPI's torchvision, torchaudio and torchcodec wheels for Linux x86_64 are "
         "CUDA builds) sits beside a CPU torch (or a torch without those CUDA libraries): its native library "
         "does not load, so the import fails",
