@@ -165,7 +165,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from dockyard.build.maps import load_maps
     from dockyard.supply.audit import audit_image
 
-    report = audit_image(backend_for(detect(args.backend)), args.image, needles(args), load_maps((), ()), args.base)
+    wanted = needles(args)  # before the engine: a bad --secret-value fails fast
+    report = audit_image(backend_for(detect(args.backend)), args.image, wanted, load_maps((), ()), args.base)
     if args.json:
         print_json(report.to_json())
     else:

@@ -4,9 +4,10 @@
                    [--probe probe.py --plan plan.json]
 
 --slim drops what is never needed at run time: pip, and setuptools and wheel unless an installed
-package requires them or --keep-headers says something JIT-compiles; torch/include (unless
---keep-headers); torch/test and torch's test libraries; `tests` folders; type stubs (.pyi); static
-libraries; documentation. The warm-up below runs after the removal, so a removal that breaks an import
+package requires them or --keep-headers says something JIT-compiles; torch/include and torch's CMake
+files (unless --keep-headers); torch/test, torch's C++ test programs in torch/bin (test_api, test_jit,
+...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi);
+static libraries; documentation. The warm-up below runs after the removal, so a removal that breaks an import
 fails the build. Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
 source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
 unchecked-hash mode so it stays valid whatever file times the copy into the final stage gives, and is
@@ -26,6 +27,8 @@ import sysconfig
 from pathlib import Path
 
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
+# loaded only by torch's own C++ tests (torch.ops.load_library in test/), never linked by torch itself
+TORCH_TEST_LIBRARIES = ("libbackend_with_compiler.so", "libaoti_custom_ops.so")
 
 
 def size(path: Path) -> int:
@@ -83,8 +86,11 @@ def slim(venv: Path, keep_headers: bool) -> None:
         paths += [site / "pkg_resources", site / "_distutils_hack", site / "distutils-precedence.pth"]
     remove(paths + list(venv.glob("bin/pip*")), f"{', '.join(tools)}")
     if not keep_headers:
-        remove([site / "torch" / "include"], "torch headers")
-    remove([site / "torch" / "test", *site.glob("torch/lib/*test*.so")], "torch C++ tests and test libraries")
+        remove([site / "torch" / "include", site / "torch" / "share" / "cmake"], "torch headers and CMake files")
+    torch_bin = site / "torch" / "bin"
+    tests = [*torch_bin.glob("test_*"), *torch_bin.glob("*Test"), *torch_bin.glob("protoc*"),
+             *(site / "torch" / "lib" / name for name in TORCH_TEST_LIBRARIES), *site.glob("torch/lib/*test*.so")]
+    remove([site / "torch" / "test", *tests], "torch C++ tests, test libraries and protoc")
     remove([p for p in site.rglob("tests") if p.is_dir()], "tests folders")
     remove([p for p in site.rglob("*.pyi") if p.is_file()], "type stubs")
     remove([p for p in site.rglob("*.a") if p.is_file()], "static libraries")

@@ -1,0 +1,277 @@
+"""How small are dockyard's images, and what do they cost at start-up? Sizes, ratios and cold imports,
+all measured in one run on the same local base, against images written by hand.
+
+    python bench/size.py                 # everything (about 10 minutes cold, 2 warm)
+    python bench/size.py --only c        # one part: a (the transformers pattern), b (torch-light), c (cpu-inference)
+    python bench/size.py --runs 7 --keep # more import runs; keep the images afterwards
+
+(a) bench/dockerfiles/torch-light-pattern.Dockerfile: transformers' torch-light image, step by step, with
+    only the base and the torch source adapted to this machine;
+(b) dockyard's torch-light preset as this machine can build it (bench/dockerfiles/torch-light-here.toml);
+(c) dockyard's cpu-inference with its three bytecode choices (loaded: the preset; all; none), against
+    bench/dockerfiles/cpu-inference-hand.Dockerfile and against the payload floor: the base image plus the
+    files of cpu-inference's virtualenv.
+
+Cold import: a fresh container per run, `import ...` timed inside it (container start not counted), the
+median of --runs runs. The host's page cache cannot be dropped here, so "cold" means a new process in a
+new container with warm file pages, which favours no choice over another. Results go to
+bench/results/size.json and size.txt. No assertions: targets are printed as met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DOCKERFILES = HERE / "dockerfiles"
+RESULTS = HERE / "results"
+PREFIX = "dockyard-bench"
+IMPORT_TORCH = "import torch"
+IMPORT_BOTH = "import torch, transformers"
+
+
+@dataclass
+class Image:
+    key: str
+    label: str
+    tag: str
+    size: int = 0
+    build_seconds: float = 0.0
+    imports: dict[str, float] = field(default_factory=dict)  # statement -> median seconds
+    layers: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Bench:
+    def __init__(self, runs: int) -> None:
+        from dockyard.build.engine import detect
+        from dockyard.build.maps import load_maps, site_default
+
+        self.engine = detect("docker")
+        self.env = {**os.environ, **self.engine.env}
+        self.base = load_maps((), ()).base_image("python:3.11-slim-bookworm")
+        self.ca = site_default("ca-cert") or os.environ.get("PIP_CERT", "")
+        self.wheelhouse = Path(site_default("wheelhouse") or os.environ.get("PIP_FIND_LINKS", "/opt/wheels"))
+        self.runs = runs
+        self.made: list[str] = []
+
+    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([self.engine.client, *args], capture_output=True, text=True, env=self.env)
+        if check and done.returncode != 0:
+            raise SystemExit(f"docker {' '.join(args[:3])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return done
+
+    def inspect(self, tag: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.docker("image", "inspect", tag).stdout)[0]
+        return data
+
+    def size(self, tag: str) -> int:
+        return int(self.inspect(tag)["Size"])
+
+    def layers(self, tag: str) -> list[tuple[int, str]]:
+        from dockyard.build.report import instruction_text
+
+        out = self.docker("history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", tag)
+        rows = []
+        for line in reversed(out.stdout.splitlines()):
+            size, _, created = line.partition("\t")
+            if int(size or 0) > 1_000_000:
+                rows.append((int(size), instruction_text(created, 90)))
+        return rows
+
+    def build_dockerfile(self, image: Image, dockerfile: Path, args: dict[str, str]) -> None:
+        with tempfile.TemporaryDirectory(prefix="dockyard-bench-") as folder:
+            context = Path(folder)
+            (context / "wheels").mkdir()
+            for wheel in self.wheelhouse.glob("*.whl"):
+                os.link(wheel, context / "wheels" / wheel.name)
+            shutil.copy(dockerfile, context / "Dockerfile")
+            argv = ["build", "--progress=plain", "--tag", image.tag, "--secret", f"id=ca,src={self.ca}",
+                    "--build-arg", f"BASE_IMAGE={self.base}"]
+            for key, value in args.items():
+                argv += ["--build-arg", f"{key}={value}"]
+            started = time.monotonic()
+            self.docker(*argv, str(context))
+            image.build_seconds = time.monotonic() - started
+        self.made.append(image.tag)
+        image.size = self.size(image.tag)
+
+    def build_spec(self, image: Image, spec: str) -> dict[str, Any]:
+        dockyard = shutil.which("dockyard") or str(Path(sys.executable).parent / "dockyard")
+        done = subprocess.run([dockyard, "build", spec, "--tag", image.tag, "--json", "--progress", "plain"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"dockyard build {spec} failed:\n{done.stderr[-3000:]}")
+        report: dict[str, Any] = json.loads(done.stdout)
+        self.made.append(image.tag)
+        image.size = int(report["size"])
+        image.build_seconds = float(report["wall_seconds"])
+        verify = report.get("verify") or {}
+        image.notes.append(f"verify {'passed' if verify.get('ok') else 'FAILED'}"
+                           f"{' on a read-only root' if verify.get('read_only') else ''}")
+        return report
+
+    def cold_import(self, tag: str, statement: str) -> float:
+        """Median seconds of `statement` in a fresh container per run, timed inside the container."""
+        code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+        times = []
+        for _ in range(self.runs):
+            out = self.docker("run", "--rm", "--network", "none", "--entrypoint", "python", tag, "-c", code)
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+        return statistics.median(times)
+
+    def file_bytes(self, tag: str, path: str, pattern: str = "*") -> int:
+        """Sum of the sizes of the regular files under path (what an image layer stores for them)."""
+        script = f"find {path} -type f -name '{pattern}' -printf '%s\\n' | awk '{{s += $1}} END {{print s + 0}}'"
+        return int(self.docker("run", "--rm", "--entrypoint", "sh", tag, "-c", script).stdout.strip() or 0)
+
+    def cleanup(self) -> None:
+        if self.made:
+            self.docker("image", "rm", "--force", *self.made, check=False)
+
+
+def transformers_version(spec: str) -> str:
+    from dockyard.resolve import resolve
+    from dockyard.spec import load
+
+    version = resolve(load(spec)).transformers.version
+    assert version, spec
+    return version
+
+
+def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
+    spec = str(DOCKERFILES / "torch-light-here.toml")
+    if "a" in parts:
+        pattern = Image("pattern", "transformers' torch-light pattern (a)", f"{PREFIX}/torch-light-pattern:latest")
+        bench.build_dockerfile(pattern, DOCKERFILES / "torch-light-pattern.Dockerfile",
+                               {"TRANSFORMERS_VERSION": transformers_version(spec)})
+        pattern.layers = bench.layers(pattern.tag)
+        pattern.imports[IMPORT_TORCH] = bench.cold_import(pattern.tag, IMPORT_TORCH)
+        pattern.notes.append("transformers uninstalled at the end, as in the original")
+        images["pattern"] = pattern
+    if "b" in parts:
+        light = Image("torch-light", "dockyard torch-light preset (b)", f"{PREFIX}/torch-light:latest")
+        bench.build_spec(light, spec)
+        light.layers = bench.layers(light.tag)
+        light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
+        light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
+        images["torch-light"] = light
+
+
+def part_c(bench: Bench, images: dict[str, Image]) -> dict[str, int]:
+    variants = {"loaded": "cpu-inference", "all": str(DOCKERFILES / "cpu-inference-bytecode-all.toml"),
+                "none": str(DOCKERFILES / "cpu-inference-bytecode-none.toml")}
+    for choice, spec in variants.items():
+        key = f"cpu-inference-{choice}"
+        image = Image(key, f"dockyard cpu-inference, bytecode {choice}", f"{PREFIX}/{key}:latest")
+        bench.build_spec(image, spec)
+        for statement in (IMPORT_TORCH, IMPORT_BOTH):
+            image.imports[statement] = bench.cold_import(image.tag, statement)
+        images[key] = image
+    hand = Image("hand", "hand-written multi-stage cpu-inference", f"{PREFIX}/cpu-inference-hand:latest")
+    bench.build_dockerfile(hand, DOCKERFILES / "cpu-inference-hand.Dockerfile", {})
+    for statement in (IMPORT_TORCH, IMPORT_BOTH):
+        hand.imports[statement] = bench.cold_import(hand.tag, statement)
+    images["hand"] = hand
+    loaded = images["cpu-inference-loaded"].tag
+    return {"base": bench.size(bench.base), "venv": bench.file_bytes(loaded, "/opt/venv"),
+            "bytecode": bench.file_bytes(loaded, "/opt/venv", "*.pyc")}
+
+
+def mb(size: float) -> str:
+    return f"{size / 1e6:,.0f} MB"
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[str, Any]]:
+    lines = ["image sizes and cold imports (median of fresh containers; page cache warm)", ""]
+    lines.append(f"{'image':48} {'size':>9} {'build':>7} {'import torch':>13} {'+ transformers':>15}")
+    for image in images.values():
+        torch_s = image.imports.get(IMPORT_TORCH)
+        both = image.imports.get(IMPORT_BOTH)
+        lines.append(f"{image.label:48} {mb(image.size):>9} {image.build_seconds:>6.0f}s "
+                     f"{f'{torch_s:.2f} s' if torch_s else '-':>13} {f'{both:.2f} s' if both else '-':>15}")
+    targets: dict[str, Any] = {}
+    lines.append("")
+    if "pattern" in images and "torch-light" in images:
+        value = ratio(images["torch-light"].size, images["pattern"].size)
+        targets["torch-light / pattern"] = {"value": round(value, 3), "target": "<= 0.70", "met": value <= 0.70}
+    if "cpu-inference-loaded" in images:
+        loaded, full, none = (images[f"cpu-inference-{c}"] for c in ("loaded", "all", "none"))
+        size = loaded.size
+        targets["cpu-inference size"] = {"value": size, "target": "< 1 GB", "met": size < 1e9}
+        value = ratio(loaded.imports[IMPORT_BOTH], full.imports[IMPORT_BOTH])
+        targets["cpu-inference cold import / full bytecode"] = {"value": round(value, 3), "target": "<= 1.2",
+                                                                "met": value <= 1.2}
+        hand = images["hand"]
+        targets["cpu-inference / hand-written"] = {"value": round(ratio(size, hand.size), 3), "target": "report"}
+        payload = floor["base"] + floor["venv"]
+        targets["cpu-inference / payload floor"] = {"value": round(ratio(size, payload), 3), "target": "report",
+                                                    "floor": payload, **floor}
+        targets["bytecode none / loaded / all sizes"] = {"value": [none.size, loaded.size, full.size]}
+        targets["import none / loaded / all"] = {"value": [round(i.imports[IMPORT_BOTH], 2)
+                                                           for i in (none, loaded, full)]}
+    for name, item in targets.items():
+        met = item.get("met")
+        verdict = "" if met is None else ("  met" if met else "  NOT MET")
+        value = item["value"]
+        shown = mb(value) if isinstance(value, int) else (
+            ", ".join(mb(v) if v > 1000 else f"{v:.2f} s" for v in value) if isinstance(value, list) else f"{value}")
+        lines.append(f"{name:44} {shown:>30}  target {item.get('target', '-')}{verdict}")
+    if floor:
+        lines.append(f"{'payload floor: base + venv files':44} {mb(floor['base'] + floor['venv']):>30}  "
+                     f"(base {mb(floor['base'])}, venv {mb(floor['venv'])} of which bytecode {mb(floor['bytecode'])})")
+    for image in images.values():
+        if image.layers:
+            lines += ["", f"layers over 1 MB: {image.label}"]
+            lines += [f"  {mb(size):>9}  {text}" for size, text in image.layers]
+        for note in image.notes:
+            lines.append(f"note: {image.label}: {note}")
+    data = {"images": {k: asdict(v) for k, v in images.items()}, "targets": targets, "floor": floor}
+    return "\n".join(lines) + "\n", data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="abc", help="parts to run: a, b, c or a mix (default abc)")
+    parser.add_argument("--runs", type=int, default=5, help="cold-import runs per image (median)")
+    parser.add_argument("--keep", action="store_true", help="keep the images (default: removed at the end)")
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    args = parser.parse_args(argv)
+    bench = Bench(args.runs)
+    images: dict[str, Image] = {}
+    floor: dict[str, int] = {}
+    started = time.monotonic()
+    try:
+        part_a_b(bench, images, args.only)
+        if "c" in args.only:
+            floor = part_c(bench, images)
+    finally:
+        if not args.keep:
+            bench.cleanup()
+    text, data = report(images, floor)
+    text += f"\nbench/size.py ran {time.monotonic() - started:.0f} s on {bench.engine.describe()}; base {bench.base}\n"
+    print(text)
+    if not args.no_save and args.only == "abc":
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "size.txt").write_text(text, encoding="utf-8")
+        (RESULTS / "size.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
