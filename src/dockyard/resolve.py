@@ -31,6 +31,13 @@ from dockyard.spec import ImageSpec, suggest
 
 FAMILY_PREFIX = {"cpu": ("cpu",), "cuda": ("cu",), "rocm": ("rocm",), "xpu": ("xpu",)}
 DEFAULT_MAX_JOBS = 2
+# System packages each profile adds to the final image: CI jobs check out and install the repository at
+# job time (git, git-lfs); development images also compile (compilers and headers).
+PROFILE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "runtime": (),
+    "ci": ("git", "git-lfs"),
+    "dev": ("build-essential", "git", "git-lfs"),
+}
 
 
 @dataclass
@@ -413,9 +420,10 @@ def resolve(spec: ImageSpec, knowledge: Knowledge | None = None) -> Plan:
     slim = spec.slim if spec.slim is not None else spec.profile == "runtime"
     env = {**target.env, **dict(spec.env)}
     system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
-                     *spec.system_packages, *(("git", "git-lfs") if spec.profile in ("ci", "dev") else ())})
+                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
     build_packages = sorted({*addon_needs.build_packages, *package_needs.build_packages,
-                             *(("build-essential",) if compile_needed else ())})
+                             *(("build-essential",) if compile_needed else ()),
+                             *(("ca-certificates", "curl") if transformers.editable else ())})
     return Plan(
         spec=spec,
         name=spec.name,

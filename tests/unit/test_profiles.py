@@ -1,0 +1,38 @@
+"""What each profile puts in the final image and the builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockyard.render import render
+from dockyard.resolve import resolve
+from dockyard.spec import load
+
+
+def plan_for(tmp_path: Path, profile: str):  # type: ignore[no-untyped-def]
+    spec = tmp_path / f"{profile}.toml"
+    spec.write_text(f'[image]\ntarget = "cpu"\nprofile = "{profile}"\npython = "3.11"\ntorch = "2.13"\n'
+                    'transformers = "5.22.2"\n')
+    return resolve(load(str(spec)))
+
+
+def test_runtime_is_slim_and_has_no_tools(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "runtime")
+    assert plan.slim and not plan.keep_torch_headers
+    assert "git" not in plan.system_packages and "build-essential" not in plan.system_packages
+    assert "PYTHONDONTWRITEBYTECODE" in render(plan).dockerfile
+
+
+def test_ci_keeps_git_and_a_writable_venv(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "ci")
+    assert not plan.slim and {"git", "git-lfs"} <= set(plan.system_packages)
+    assert "COPY --from=builder --chown=1000:1000 /opt/venv /opt/venv" in render(plan).dockerfile
+
+
+def test_dev_has_compilers_and_an_editable_source(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, "dev")
+    assert "build-essential" in plan.system_packages and plan.compile
+    assert {"curl", "ca-certificates"} <= set(plan.build_packages), "the source archive is fetched with curl"
+    text = render(plan).dockerfile
+    assert "archive/${TRANSFORMERS_REF}.tar.gz" in text and "-e \"/opt/transformers" in text
+    assert "git clone" not in text
