@@ -294,8 +294,8 @@ def cmd_bake(args: argparse.Namespace) -> int:
                  f"{escape(str(next(iter(result.contexts.values())).parent))}")
     if not args.run:
         return 0
-    argv = bake_argv(detect(args.backend), result.path, (), args.builder, args.push)
-    stderr.print(f"$ {escape(' '.join(argv))}")
+    argv = bake_argv(detect(args.backend), Path(result.path.name), (), args.builder, args.push)
+    stderr.print(f"$ cd {escape(str(result.path.parent))} && {escape(' '.join(argv))}")
     code = subprocess.run(argv, cwd=result.path.parent, stdin=subprocess.DEVNULL).returncode
     if code != 0:
         raise BuildError(f"docker buildx bake failed (exit {code})", "its output above names the failing target")

@@ -103,7 +103,7 @@ def test_bake_run_with_buildx(capsys: pytest.CaptureFixture[str], in_tmp: Path,
     code, _, err = cli(capsys, "bake", "quality", "-o", "out/docker-bake.hcl", "--run", "--builder", "k8s", "--push")
     assert code == 0, err
     argv, cwd = ran[0]
-    assert argv[1:] == ["buildx", "bake", "--file", "out/docker-bake.hcl", "--builder", "k8s", "--push"]
+    assert argv[1:] == ["buildx", "bake", "--file", "docker-bake.hcl", "--builder", "k8s", "--push"]
     assert cwd == Path("out"), "bake runs where the relative context paths start"
 
 
