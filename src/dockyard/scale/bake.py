@@ -281,8 +281,3 @@ def bake_argv(engine: Engine, file: Path, targets: Sequence[str] = (), builder: 
     if push:
         argv.append("--push")
     return [*argv, *targets]
-
-
-def hcl_variables(text: str) -> list[str]:
-    """Names of the variables a bake file declares (for docs and tests)."""
-    return re.findall(r'^variable "([^"]+)"', text, flags=re.M)
