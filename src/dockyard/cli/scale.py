@@ -208,6 +208,9 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
 def cmd_matrix_build(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: give 1 or more")
+    if args.push and args.no_verify:
+        raise InputError("--push with --no-verify would push images no probe has checked",
+                         "drop --no-verify: each image is pushed after its probes pass")
     selected = select(args.names, args.all)
     budget = host_budget(args.jobs, args.max_jobs)
     options = MatrixOptions(_build_options(args), args.state, args.resume, args.fail_fast, not args.no_verify,

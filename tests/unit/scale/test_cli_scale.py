@@ -55,6 +55,8 @@ def test_matrix_dry_run_shows_schedule_and_resume(capsys: pytest.CaptureFixture[
     assert "up to 2 image build(s) at once" in out
     code, _, err = cli(capsys, "matrix", "build", "quality", "--jobs", "0")
     assert code == 2 and "--jobs 0" in err
+    code, _, err = cli(capsys, "matrix", "build", "quality", "--push", "--no-verify")
+    assert code == 2 and "no probe has checked" in err
 
 
 def test_matrix_status(capsys: pytest.CaptureFixture[str], in_tmp: Path) -> None:
