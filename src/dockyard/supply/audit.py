@@ -26,6 +26,7 @@ from dockyard.supply.scan import (
     StreamScanner,
     certificate_bodies,
     is_credential_file,
+    redact_text,
     scan_bytes,
 )
 
@@ -126,7 +127,8 @@ def scan_config(config: dict[str, Any], needles: tuple[Needle, ...]) -> list[Fin
     for step, entry in enumerate(config.get("history") or [], 1):
         text = str(entry.get("created_by", ""))
         for kind, hint in scan_bytes(text.encode(), needles):
-            findings.append(Finding(kind, f"history step {step}: {instruction_text(text, 80)}", hint))
+            shown = instruction_text(redact_text(text, needles), 80)  # where, never what
+            findings.append(Finding(kind, f"history step {step}: {shown}", hint))
     return findings
 
 
@@ -175,10 +177,12 @@ def audit_archive(path: Path, image: str, needles: tuple[Needle, ...] = (), base
                     "added": None if base_layers is None else e.layer >= base_layers} for e in layout.setuid(files)]
     report = AuditReport(
         image=image, image_id=image_id, size=sum(layer.size for layer in saved_image.layers), user=_user(run),
-        entrypoint=list(run.get("Entrypoint") or []), cmd=list(run.get("Cmd") or []),
-        healthcheck=run.get("Healthcheck"), labels=dict(run.get("Labels") or {}),
+        entrypoint=[redact_text(str(a), needles) for a in run.get("Entrypoint") or []],
+        cmd=[redact_text(str(a), needles) for a in run.get("Cmd") or []], healthcheck=run.get("Healthcheck"),
+        labels={str(k): redact_text(str(v), needles) for k, v in (run.get("Labels") or {}).items()},
         layers=[{"index": layer.index, "size": layer.size, "files": len(layer.entries),
-                 "instruction": instruction_text(layer.created_by, 110)} for layer in saved_image.layers],
+                 "instruction": instruction_text(redact_text(layer.created_by, needles), 110)}
+                for layer in saved_image.layers],
         directories=layout.directories(files), packages=layout.packages(files, visitor.records),
         categories=layout.categories(files), compilers=layout.compilers(merged.values()), setuid=setuid_rows,
         findings=findings, base_layers=base_layers,

@@ -139,3 +139,13 @@ class StreamScanner:
 
 def is_credential_file(path: str) -> bool:
     return any(path == f"/{name}" or path.endswith(f"/{name}") for name in CREDENTIAL_FILES)
+
+
+def redact_text(text: str, needles: Iterable[Needle]) -> str:
+    """text with every token-shaped string and given value replaced by ***, to show where a secret was."""
+    data = text.encode()
+    for _, pattern, _, _ in TOKEN_FORMATS:
+        data = pattern.sub(b"***", data)
+    for needle in needles:
+        data = data.replace(needle.data, b"***")
+    return data.decode("utf-8", "replace")

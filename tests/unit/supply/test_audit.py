@@ -118,6 +118,7 @@ def test_config_and_history_are_scanned(make_archive: ArchiveMaker) -> None:
     where = {(f.kind, f.where.split(":")[0]) for f in report.findings}
     assert ("secret-looking environment variable", "config Env HF_TOKEN") in where
     assert ("Hugging Face token", "history step 2") in where
+    assert FAKE_TOKEN[3:11] not in str(report.to_json()), "a history finding shows the step, redacted"
     assert not any("TOKENIZERS" in f.where for f in report.findings)
     status = {c.name: c.status for c in report.checks}
     assert status["user"] == "warn" and status["entrypoint"] == "warn"
