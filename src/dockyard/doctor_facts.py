@@ -9,20 +9,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import Version
-
 from dockyard.build.engine import (
     BACKENDS,
-    DOCKER_HINT_INSTALL,
-    Capabilities,
+    PODMAN_HINT_INSTALL,
     ClientProbe,
     Engine,
     Runner,
-    detect_docker,
+    detect,
     docker_engine,
     probe_docker,
 )
-from dockyard.diagnose_data import parse_version
+from dockyard.build.engine import podman_engine as engine_for_podman
 from dockyard.doctor_base import Host, TlsProbe, memory_and_cores
 from dockyard.doctor_gpu import gather_gpu
 from dockyard.errors import EngineError, InputError
@@ -123,51 +120,20 @@ def parse_json(text: str) -> dict[str, Any]:
     return {}
 
 
-def podman_capabilities(version: str) -> Capabilities:
-    """The rules of build.engine.detect_podman (which looks podman up on PATH itself, so tests could not
-    drive it through a Host): RUN --mount cache/secret/bind from podman 4.0, named contexts from 4.5.
-    Seen on this project's machines: podman 4.3.1 already accepts `--build-context` (COPY --from works)."""
-    parsed = parse_version(version.split("-")[0]) or Version("0")
-    mounts = parsed >= Version("4.0")
-    return Capabilities(buildkit=False, cache_mounts=mounts, secret_mounts=mounts, bind_mounts=mounts,
-                        named_contexts=parsed >= Version("4.5"), bake=False)
-
-
 def podman_engine(facts: Facts) -> Engine:
+    """The podman engine from what doctor already read (the rules are build.engine's)."""
     if not facts.podman_path:
-        raise EngineError("podman is not installed", "as root: `apt-get install -y podman`")
+        raise EngineError("podman is not installed", PODMAN_HINT_INSTALL)
     if facts.podman_error or not facts.podman:
         raise EngineError(f"podman does not answer: {facts.podman_error or 'no version'}",
                           "check `podman info`; rootless podman needs subuid/subgid ranges for the user")
-    version = str(facts.podman["version"])
-    return Engine("podman", facts.podman_path, version, version, "buildah", podman_capabilities(version),
-                  data_root=str(facts.podman.get("graph_root", "")))
+    return engine_for_podman(facts.podman_path, str(facts.podman["version"]), str(facts.podman.get("graph_root", "")))
 
 
 def select_engine(facts: Facts, run: Runner, backend: str) -> Engine:
-    """The engine `build.engine.detect(backend)` would pick, from the clients doctor already found."""
-    if backend not in BACKENDS:
-        raise InputError(f"unknown backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
-    if backend == "podman":
-        return podman_engine(facts)
-    paths = [p.path for p in facts.docker]
-    if backend == "docker":
-        return detect_docker(run, candidates=paths)
-    errors: list[EngineError] = []
-    try:
-        engine = detect_docker(run, candidates=paths)
-        if engine.capabilities.buildkit:
-            return engine
-        errors.append(EngineError(f"docker at {engine.client} has no BuildKit"))
-    except EngineError as exc:
-        errors.append(exc)
-    if facts.podman_path:
-        try:
-            return podman_engine(facts)
-        except EngineError as exc:
-            errors.append(exc)
-    first = errors[0]
-    raise EngineError(first.message, first.hint or DOCKER_HINT_INSTALL)
+    """The engine `build.engine.detect(backend)` picks, from the clients doctor already found."""
+    return detect(backend, run, docker_paths=[p.path for p in facts.docker], podman=lambda: podman_engine(facts),
+                  podman_installed=bool(facts.podman_path))
 
 
 def _gather_podman(host: Host, facts: Facts, path: str) -> None:

@@ -80,10 +80,32 @@ def _size(value: Any) -> int:
 
 
 @dataclass
-class DockerBackend:
+class _EngineCommands:
+    """What docker and podman spell the same: inspect, run, push, remove."""
+
     engine: Engine
     runner: Runner = run_command
 
+    def inspect(self, image: str) -> dict[str, Any] | None:
+        done = self.runner([self.engine.client, "image", "inspect", image], None)
+        if done.returncode != 0:
+            return None
+        data = json.loads(done.stdout)
+        return data[0] if data else None
+
+    def run_argv(self, image: str, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
+        return [self.engine.client, "run", "--rm", *options, image, *command]
+
+    def push_argv(self, tag: str) -> list[str]:
+        return [self.engine.client, "push", tag]
+
+    def remove(self, images: Sequence[str]) -> None:
+        if images:
+            self.runner([self.engine.client, "image", "rm", "--force", *images], None)
+
+
+@dataclass
+class DockerBackend(_EngineCommands):
     def build_argv(self, request: BuildRequest) -> list[str]:
         client = self.engine.client
         if self.engine.mode == "buildx":
@@ -98,13 +120,6 @@ class DockerBackend:
     def build_env(self) -> dict[str, str]:
         return dict(self.engine.env)
 
-    def inspect(self, image: str) -> dict[str, Any] | None:
-        done = self.runner([self.engine.client, "image", "inspect", image], None)
-        if done.returncode != 0:
-            return None
-        data = json.loads(done.stdout)
-        return data[0] if data else None
-
     def history(self, image: str) -> list[Layer]:
         done = self.runner([self.engine.client, "history", "--no-trunc", "--human=false", "--format",
                             "{{.Size}}\t{{.CreatedBy}}", image], None)
@@ -116,34 +131,14 @@ class DockerBackend:
             layers.append(Layer(created_by, _size(size)))
         return list(reversed(layers))
 
-    def run_argv(self, image: str, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
-        return [self.engine.client, "run", "--rm", *options, image, *command]
-
-    def push_argv(self, tag: str) -> list[str]:
-        return [self.engine.client, "push", tag]
-
-    def remove(self, images: Sequence[str]) -> None:
-        if images:
-            self.runner([self.engine.client, "image", "rm", "--force", *images], None)
-
 
 @dataclass
-class PodmanBackend:
-    engine: Engine
-    runner: Runner = run_command
-
+class PodmanBackend(_EngineCommands):
     def build_argv(self, request: BuildRequest) -> list[str]:
         return [self.engine.client, "build", "--layers", *_common_build_flags(request), str(request.context)]
 
     def build_env(self) -> dict[str, str]:
         return {}
-
-    def inspect(self, image: str) -> dict[str, Any] | None:
-        done = self.runner([self.engine.client, "image", "inspect", image], None)
-        if done.returncode != 0:
-            return None
-        data = json.loads(done.stdout)
-        return data[0] if data else None
 
     def history(self, image: str) -> list[Layer]:
         done = self.runner([self.engine.client, "history", "--no-trunc", "--format", "json", image], None)
@@ -155,14 +150,7 @@ class PodmanBackend:
         return list(reversed(layers))
 
     def run_argv(self, image: str, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
-        return [self.engine.client, "run", "--rm", *podman_ulimits(), *options, image, *command]
-
-    def push_argv(self, tag: str) -> list[str]:
-        return [self.engine.client, "push", tag]
-
-    def remove(self, images: Sequence[str]) -> None:
-        if images:
-            self.runner([self.engine.client, "image", "rm", "--force", *images], None)
+        return super().run_argv(image, command, [*podman_ulimits(), *options])
 
 
 def podman_ulimits() -> list[str]:

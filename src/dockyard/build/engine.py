@@ -193,10 +193,26 @@ def detect_docker(runner: Runner = run_command, candidates: Sequence[str] | None
     return engines[0]
 
 
-def detect_podman(runner: Runner = run_command) -> Engine:
-    path = shutil.which("podman")
+PODMAN_HINT_INSTALL = "as root: `apt-get install -y podman`"
+
+
+def podman_capabilities(version: str) -> Capabilities:
+    """Buildah (podman build) supports RUN --mount cache/secret/bind from podman 4.0; named build contexts
+    are counted from podman 4.5 (Buildah 1.30), although 4.3.1 was seen accepting --build-context; no bake."""
+    parsed = _version_or_zero(version)
+    mounts = parsed >= Version("4.0")
+    return Capabilities(buildkit=False, cache_mounts=mounts, secret_mounts=mounts, bind_mounts=mounts,
+                        named_contexts=parsed >= Version("4.5"), bake=False)
+
+
+def podman_engine(path: str, version: str, data_root: str = "") -> Engine:
+    return Engine("podman", path, version, version, "buildah", podman_capabilities(version), data_root=data_root)
+
+
+def detect_podman(runner: Runner = run_command, path: str | None = None) -> Engine:
+    path = path or shutil.which("podman")
     if not path:
-        raise EngineError("podman is not installed", "as root: `apt-get install -y podman`")
+        raise EngineError("podman is not installed", PODMAN_HINT_INSTALL)
     version = runner([path, "version", "--format", "{{json .}}"], None)
     if version.returncode != 0:
         raise EngineError(f"podman does not answer: {(version.stderr or version.stdout).strip()}",
@@ -207,19 +223,7 @@ def detect_podman(runner: Runner = run_command) -> Engine:
         data = {}
     client = str((data.get("Client") or {}).get("Version", ""))
     info = runner([path, "info", "--format", "{{.Store.GraphRoot}}"], None)
-    # Buildah (podman build) supports RUN --mount cache/secret/bind since 1.24; named build contexts
-    # (--build-context) arrived with podman 4.5 (Buildah 1.30); podman has no bake.
-    podman_version = _version_or_zero(client)
-    caps = Capabilities(
-        buildkit=False,
-        cache_mounts=podman_version >= Version("4.0"),
-        secret_mounts=podman_version >= Version("4.0"),
-        bind_mounts=podman_version >= Version("4.0"),
-        named_contexts=podman_version >= Version("4.5"),
-        bake=False,
-    )
-    return Engine("podman", path, client, client, "buildah", caps,
-                  data_root=info.stdout.strip() if info.returncode == 0 else "")
+    return podman_engine(path, client, info.stdout.strip() if info.returncode == 0 else "")
 
 
 def _version_or_zero(text: str) -> Version:
@@ -229,25 +233,31 @@ def _version_or_zero(text: str) -> Version:
         return Version("0")
 
 
-def detect(backend: str = "auto", runner: Runner = run_command) -> Engine:
-    """The engine to build with. `auto` prefers docker with BuildKit, then podman."""
+PodmanFinder = Callable[[], Engine]
+
+
+def detect(backend: str = "auto", runner: Runner = run_command, docker_paths: Sequence[str] | None = None,
+           podman: PodmanFinder | None = None, podman_installed: bool | None = None) -> Engine:
+    """The engine to build with. `auto` prefers docker with BuildKit, then podman. Doctor passes the
+    clients it already found (`docker_paths`, `podman`) so both apply the same rules."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}", f"use one of: {', '.join(BACKENDS)}")
+    find_podman = podman or (lambda: detect_podman(runner))
     if backend == "docker":
-        return detect_docker(runner)
+        return detect_docker(runner, docker_paths)
     if backend == "podman":
-        return detect_podman(runner)
+        return find_podman()
     errors: list[EngineError] = []
     try:
-        engine = detect_docker(runner)
+        engine = detect_docker(runner, docker_paths)
         if engine.capabilities.buildkit:
             return engine
         errors.append(EngineError(f"docker at {engine.client} has no BuildKit"))
     except EngineError as exc:
         errors.append(exc)
-    if shutil.which("podman"):
+    if podman_installed if podman_installed is not None else shutil.which("podman"):
         try:
-            return detect_podman(runner)
+            return find_podman()
         except EngineError as exc:
             errors.append(exc)
     first = errors[0]
