@@ -161,12 +161,15 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
         pattern.notes.append("transformers uninstalled at the end, as in the original")
         images["pattern"] = pattern
     if "b" in parts:
-        light = Image("torch-light", "dockyard torch-light preset (b)", f"{PREFIX}/torch-light:latest")
-        bench.build_spec(light, spec)
-        light.layers = bench.layers(light.tag)
-        light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
-        light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
-        images["torch-light"] = light
+        for key, label, path in (("torch-light", "dockyard torch-light preset (b)", spec),
+                                 ("torch-light-slim", "dockyard torch-light, slim = true (b2)",
+                                  str(DOCKERFILES / "torch-light-here-slim.toml"))):
+            light = Image(key, label, f"{PREFIX}/{key}:latest")
+            bench.build_spec(light, path)
+            light.layers = bench.layers(light.tag)
+            light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
+            light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
+            images[key] = light
 
 
 def part_c(bench: Bench, images: dict[str, Image]) -> dict[str, int]:
@@ -210,6 +213,10 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     if "pattern" in images and "torch-light" in images:
         value = ratio(images["torch-light"].size, images["pattern"].size)
         targets["torch-light / pattern"] = {"value": round(value, 3), "target": "<= 0.70", "met": value <= 0.70}
+        if "torch-light-slim" in images:
+            value = ratio(images["torch-light-slim"].size, images["pattern"].size)
+            targets["torch-light slim / pattern"] = {"value": round(value, 3), "target": "<= 0.70",
+                                                     "met": value <= 0.70}
     if "cpu-inference-loaded" in images:
         loaded, full, none = (images[f"cpu-inference-{c}"] for c in ("loaded", "all", "none"))
         size = loaded.size

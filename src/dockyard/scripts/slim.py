@@ -6,9 +6,10 @@
 --slim drops what is never needed at run time: pip, and setuptools and wheel unless an installed
 package requires them or --keep-headers says something JIT-compiles; torch/include and torch's CMake
 files (unless --keep-headers); torch/test, torch's C++ test programs in torch/bin (test_api, test_jit,
-...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi);
-static libraries; documentation. The warm-up below runs after the removal, so a removal that breaks an import
-fails the build. Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
+...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi) but
+those lazy_loader reads at run time; static libraries; documentation. Identical files become hard
+links. The warm-up below runs after the removal, so a removal that breaks an import fails the build.
+Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
 source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
 unchecked-hash mode so it stays valid whatever file times the copy into the final stage gives, and is
 reproducible.
@@ -92,9 +93,48 @@ def slim(venv: Path, keep_headers: bool) -> None:
              *(site / "torch" / "lib" / name for name in TORCH_TEST_LIBRARIES), *site.glob("torch/lib/*test*.so")]
     remove([site / "torch" / "test", *tests], "torch C++ tests, test libraries and protoc")
     remove([p for p in site.rglob("tests") if p.is_dir()], "tests folders")
-    remove([p for p in site.rglob("*.pyi") if p.is_file()], "type stubs")
+    remove([p for p in site.rglob("*.pyi") if p.is_file() and not stub_loaded(p)], "type stubs")
     remove([p for p in site.rglob("*.a") if p.is_file()], "static libraries")
     remove([venv / "share" / "doc", venv / "share" / "man"], "documentation")
+    deduplicate(venv)
+
+
+def stub_loaded(stub: Path) -> bool:
+    """A stub that code reads at run time: lazy_loader.attach_stub (librosa, scikit-image ...) builds a
+    module's lazy imports from its own .pyi."""
+    module = stub.with_suffix(".py")
+    try:
+        return module.is_file() and "attach_stub" in module.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def deduplicate(root: Path, minimum: int = 64 * 1024) -> None:
+    """Identical files (wheels cannot carry symlinks, so libfoo.so, .so.1 and .so.1.2 are often three
+    copies) become hard links to one copy: a layer stores each once."""
+    import hashlib
+
+    by_size: dict[int, list[Path]] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_size >= minimum:
+            by_size.setdefault(path.stat().st_size, []).append(path)
+    saved = 0
+    for size, paths in by_size.items():
+        if len(paths) < 2:
+            continue
+        first: dict[str, Path] = {}
+        for path in sorted(paths):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest not in first:
+                first[digest] = path
+                continue
+            original = first[digest]
+            if path.stat().st_ino == original.stat().st_ino or path.stat().st_mode != original.stat().st_mode:
+                continue
+            path.unlink()
+            os.link(original, path)
+            saved += size
+    print(f"dockyard slim: identical files hard-linked: {saved / 1e6:.1f} MB")
 
 
 def clear_bytecode(root: Path) -> None:
