@@ -85,7 +85,8 @@ def leaks(parts: Iterator[tuple[str, bytes]], needles: dict[str, bytes]) -> list
 
 
 def audit(cli, image: str, ca: Path) -> Result:  # type: ignore[no-untyped-def]
-    return cli(["audit", image, "--json", "--secret-env", "DOCKYARD_TEST_TOKEN", "--secret-value", f"@{ca}"])
+    result: Result = cli(["audit", image, "--json", "--secret-env", "DOCKYARD_TEST_TOKEN", "--secret-value", f"@{ca}"])
+    return result
 
 
 def test_build_secrets_never_land_in_the_image(cli, images, docker: Engine, tmp_path: Path,  # type: ignore[no-untyped-def]
