@@ -245,8 +245,10 @@ def ratio(a: float, b: float) -> float:
 
 
 def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[str, Any]]:
-    lines = ["image sizes and cold imports (median of fresh containers; page cache warm)", ""]
-    lines.append(f"{'image':48} {'size':>9} {'build':>7} {'import torch':>13} {'+ transformers':>15}")
+    lines = ["image sizes and cold imports (median of fresh containers; page cache warm); build* is the engine",
+             "time in this run, with the layers earlier runs left in the cache (bench/rebuild.py times cold builds)",
+             ""]
+    lines.append(f"{'image':48} {'size':>9} {'build*':>7} {'import torch':>13} {'+ transformers':>15}")
     for image in images.values():
         torch_s = image.imports.get(IMPORT_TORCH)
         both = image.imports.get(IMPORT_BOTH)
