@@ -1,12 +1,13 @@
 """A CycloneDX SBOM of an image's Python environment, made by cyclonedx-bom (`cyclonedx-py environment`).
 
-The package metadata (every *.dist-info folder on the sys.path of the image's own `python`, its
-virtualenv) is taken from the image: by running that interpreter once with no network on a read-only
-root to pack the metadata folders (a second or two), or from a saved image archive without running
-anything. cyclonedx-py then reads it on the host through a stand-in interpreter that reports the scratch
-copy as its sys.path (cyclonedx-py asks the interpreter for sys.path and reads the metadata itself). The
-image becomes the BOM's main component (type container) with its id and dockyard's labels as
-properties; the image's creation time is the BOM's timestamp, so the same image gives the same SBOM.
+The package metadata (every *.dist-info folder on the sys.path of the image's own `python3`, its
+virtualenv when it has one) is taken from the image: by running that interpreter once with no network
+on a read-only root to pack the metadata folders (a second or two), or, when that cannot run, from the
+saved image without running anything. cyclonedx-py then reads a scratch copy on the host through a
+stand-in interpreter that reports the copy as its sys.path (cyclonedx-py asks the interpreter for
+sys.path and reads the metadata itself). The image becomes the BOM's main component (type container)
+with its id and dockyard's labels as properties; the image's creation time is the BOM's timestamp, so
+the same image gives the same SBOM.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import IO, Any
 
 from dockyard.build.backends import Backend, BuildRequest
 from dockyard.errors import BuildError, DockyardError, InputError
-from dockyard.supply.archive import Entry, Layer, normal, read_archive
+from dockyard.supply.archive import Entry, Layer, normal, read_archive, saved
 
 METADATA = re.compile(r"^(?P<root>.*/(?:site|dist)-packages)/[^/]+\.(?:dist|egg)-info/")
 IN_IMAGE = "/opt/dockyard/sbom.cdx.json"
@@ -63,12 +64,11 @@ with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
 
 def metadata_from_run(backend: Backend, image: str) -> dict[str, bytes]:
     """Run the image's python once (no network, read-only root) to pack its packages' metadata."""
-    argv = backend.run_argv(image, ["-c", PACK], ["--entrypoint", "python", "--network", "none", "--read-only"])
+    argv = backend.run_argv(image, ["-c", PACK], ["--entrypoint", "python3", "--network", "none", "--read-only"])
     done = subprocess.run(argv, capture_output=True, timeout=300)
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip()[-400:]
-        raise SbomError(f"cannot read the Python packages of {image}: {detail}",
-                        "the image needs a `python` on its PATH; or use an archive: docker save IMAGE")
+        raise SbomError(f"cannot run python3 in {image}: {detail}")
     files: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r|") as tar:
         for member in tar:
@@ -154,7 +154,11 @@ def sbom_image(backend: Backend, image: str) -> dict[str, Any]:
     data = backend.inspect(image)
     if data is None:
         raise InputError(f"no image {image!r} in {backend.engine.kind}", "build it first")
-    files = metadata_from_run(backend, image)
+    try:
+        files = metadata_from_run(backend, image)
+    except SbomError:  # no python3 on the image's PATH: read the saved image instead (slower, runs nothing)
+        with saved(backend, image) as archive:
+            return sbom_of_archive(archive, image, str(data.get("Id", "")))
     config = {**(data.get("Config") or {}), "created": data.get("Created")}
     return make_sbom(files, image, str(data.get("Id", "")), config)
 
