@@ -38,6 +38,8 @@ PROFILE_PACKAGES: dict[str, tuple[str, ...]] = {
     "ci": ("git", "git-lfs"),
     "dev": ("build-essential", "git", "git-lfs"),
 }
+# torch's C++ headers serve only an image that can compile (extension JIT builds).
+COMPILERS = frozenset({"build-essential", "g++", "gcc", "clang"})
 
 
 @dataclass
@@ -417,12 +419,17 @@ def resolve(spec: ImageSpec, knowledge: Knowledge | None = None) -> Plan:
     if spec.user == "root":
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
-    slim = spec.slim if spec.slim is not None else spec.profile == "runtime"
+    slim = spec.slim if spec.slim is not None else spec.profile != "dev"
     env = {**target.env, **dict(spec.env)}
     system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
                      *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
+    has_compiler = bool(COMPILERS & set(system))
+    if addon_needs.keep_torch_headers and not has_compiler:
+        ctx.notes.append("an add-on JIT-compiles ops at run time, but the final image has no compiler: only its "
+                         "prebuilt ops work (add build-essential to system-packages for JIT builds)")
     build_packages = sorted({*addon_needs.build_packages, *package_needs.build_packages,
                              *(("build-essential",) if compile_needed else ()),
+                             *(("binutils",) if slim else ()),
                              *(("ca-certificates", "curl") if transformers.editable else ())})
     return Plan(
         spec=spec,
@@ -446,7 +453,7 @@ def resolve(spec: ImageSpec, knowledge: Knowledge | None = None) -> Plan:
         user=spec.user,
         uid=0 if spec.user == "root" else 1000,
         slim=slim,
-        keep_torch_headers=addon_needs.keep_torch_headers or spec.profile != "runtime",
+        keep_torch_headers=has_compiler,
         bytecode=spec.bytecode,
         files=spec.files,
         entrypoint=spec.entrypoint,

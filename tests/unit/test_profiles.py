@@ -23,15 +23,19 @@ def test_runtime_is_slim_and_has_no_tools(tmp_path: Path) -> None:
     assert "PYTHONDONTWRITEBYTECODE" in render(plan).dockerfile
 
 
-def test_ci_keeps_git_and_a_writable_venv(tmp_path: Path) -> None:
+def test_ci_keeps_git_pip_and_a_writable_venv(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, "ci")
-    assert not plan.slim and {"git", "git-lfs"} <= set(plan.system_packages)
-    assert "COPY --from=builder --chown=1000:1000 /opt/venv /opt/venv" in render(plan).dockerfile
+    assert plan.slim and {"git", "git-lfs"} <= set(plan.system_packages)
+    assert not plan.keep_torch_headers, "no compiler in the image: the headers serve nothing"
+    text = render(plan).dockerfile
+    assert "COPY --from=builder --chown=1000:1000 /opt/venv /opt/venv" in text
+    assert "--slim --strip --keep-tools" in text, "jobs install the repository with pip at run time"
 
 
 def test_dev_has_compilers_and_an_editable_source(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, "dev")
     assert "build-essential" in plan.system_packages and plan.compile
+    assert not plan.slim and plan.keep_torch_headers
     assert {"curl", "ca-certificates"} <= set(plan.build_packages), "the source archive is fetched with curl"
     text = render(plan).dockerfile
     assert "archive/${TRANSFORMERS_REF}.tar.gz" in text and "-e \"/opt/transformers" in text

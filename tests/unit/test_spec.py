@@ -66,6 +66,7 @@ bytecode = "all"
 files = ["app.py"]
 entrypoint = ["python", "app.py"]
 cmd = ["--help"]
+lock = "full.lock"
 
 [image.env]
 B = "2"
@@ -76,6 +77,7 @@ A = "1"
     assert spec.system_packages == ("curl",) and spec.gpu_archs == ("9.0",)
     assert spec.env == (("A", "1"), ("B", "2")), "env is sorted"
     assert spec.slim is False and spec.bytecode == "all" and spec.user == "app"
+    assert spec.lock == "full.lock"
     assert spec.root == str(tmp_path.resolve())
     assert set(spec.to_toml_dict()) == set(FIELDS) - {"extends"}
 

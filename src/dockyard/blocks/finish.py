@@ -15,13 +15,16 @@ def finish(ctx: RenderContext) -> list[Instruction]:
     commands.append("pip check")
     flags = [f"--venv {plan.venv}", f"--bytecode {plan.bytecode}"]
     if plan.slim:
-        flags.append("--slim")
+        flags += ["--slim", "--strip"]
+        if plan.profile != "runtime":
+            flags.append("--keep-tools")
     if plan.keep_torch_headers:
         flags.append("--keep-headers")
     if plan.bytecode == "loaded":
         flags += [f"--probe {SCRIPTS}/probe.py", f"--plan {SCRIPTS}/plan.json"]
     commands.append(f"python {SCRIPTS}/slim.py {' '.join(flags)}")
-    what = "packages that break this target removed, " if plan.uninstall else ""
+    first = "Packages that break this target removed, then a dependency check" if plan.uninstall else \
+        "Dependency check"
     return [Run(tuple(commands), (script("slim.py"), script("probe.py"), script("plan.json")),
-                comment=f"{what.capitalize()}dependency check, then slim ({'on' if plan.slim else 'off'}) and "
-                        f"bytecode ({plan.bytecode}): a warm-up import and tiny model run doubles as a smoke test")]
+                comment=f"{first}, slim ({'on' if plan.slim else 'off'}) and bytecode ({plan.bytecode}): a warm-up "
+                        "import and tiny model run doubles as a smoke test")]

@@ -11,6 +11,12 @@ KEEP_APT_CACHE = (
 )
 
 
+# Slim images: dpkg leaves out documentation, manual pages and translations (copyright files stay).
+NO_DOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/*/copyright\\n"
+           "path-exclude=/usr/share/man/*\\npath-exclude=/usr/share/info/*\\npath-exclude=/usr/share/locale/*\\n' "
+           "> /etc/dpkg/dpkg.cfg.d/dockyard-nodoc")
+
+
 def base_stage(ctx: RenderContext) -> list[Instruction]:
     plan = ctx.plan
     items: list[Instruction] = [
@@ -19,8 +25,10 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
     ]
     packages = ["ca-certificates", "tini", *plan.system_packages]
     keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
+    nodoc = (NO_DOCS,) if plan.slim else ()
     items.append(Run(
-        with_apt_cleanup(ctx, (*keep, *apt_install(ctx, packages), f"sh {SCRIPTS}/python.sh base {plan.python}")),
+        with_apt_cleanup(ctx, (*keep, *nodoc, *apt_install(ctx, packages),
+                               f"sh {SCRIPTS}/python.sh base {plan.python}")),
         (*apt_mounts(ctx), script("python.sh")),
         comment="System packages of the final image, an init for signal handling, and the interpreter when the "
                 "distribution has it",

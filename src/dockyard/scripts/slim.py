@@ -1,14 +1,17 @@
 """dockyard: slim a virtualenv in the builder stage, then keep exactly the bytecode asked for.
 
-    python slim.py --venv /opt/venv --bytecode loaded|all|none [--slim] [--keep-headers]
-                   [--probe probe.py --plan plan.json]
+    python slim.py --venv /opt/venv --bytecode loaded|all|none [--slim [--strip] [--keep-tools]]
+                   [--keep-headers] [--probe probe.py --plan plan.json]
 
 --slim drops what is never needed at run time: pip, and setuptools and wheel unless an installed
-package requires them or --keep-headers says something JIT-compiles; torch/include and torch's CMake
+package requires them or --keep-headers says something JIT-compiles (--keep-tools keeps all three, for
+CI images that install the repository at job time); torch/include and torch's CMake
 files (unless --keep-headers); torch/test, torch's C++ test programs in torch/bin (test_api, test_jit,
 ...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi) but
 those lazy_loader reads at run time; static libraries; documentation. Identical files become hard
-links. The warm-up below runs after the removal, so a removal that breaks an import fails the build.
+links. --strip removes the symbol tables of shared libraries (`strip --strip-unneeded`: the dynamic
+symbols stay, so they load and link as before; only symbolized C++ backtraces lose names).
+The warm-up below runs after the removal, so a removal that breaks an import fails the build.
 Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
 source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
 unchecked-hash mode so it stays valid whatever file times the copy into the final stage gives, and is
@@ -77,15 +80,10 @@ def required_by_others(names: set[str]) -> set[str]:
     return needed
 
 
-def slim(venv: Path, keep_headers: bool) -> None:
+def slim(venv: Path, keep_headers: bool, keep_tools: bool, strip: bool) -> None:
     site = site_packages(venv)
-    droppable = {"setuptools", "wheel"} - (required_by_others({"setuptools", "wheel"}) if not keep_headers
-                                           else {"setuptools", "wheel"})
-    tools = ["pip", *sorted(droppable)]
-    paths = [site / n for n in tools] + [p for n in tools for p in site.glob(f"{n}-*.dist-info")]
-    if "setuptools" in droppable:
-        paths += [site / "pkg_resources", site / "_distutils_hack", site / "distutils-precedence.pth"]
-    remove(paths + list(venv.glob("bin/pip*")), f"{', '.join(tools)}")
+    if not keep_tools:
+        drop_tools(venv, site, keep_headers)
     if not keep_headers:
         remove([site / "torch" / "include", site / "torch" / "share" / "cmake"], "torch headers and CMake files")
     torch_bin = site / "torch" / "bin"
@@ -96,7 +94,41 @@ def slim(venv: Path, keep_headers: bool) -> None:
     remove([p for p in site.rglob("*.pyi") if p.is_file() and not stub_loaded(p)], "type stubs")
     remove([p for p in site.rglob("*.a") if p.is_file()], "static libraries")
     remove([venv / "share" / "doc", venv / "share" / "man"], "documentation")
+    if strip:
+        strip_libraries(site)
     deduplicate(venv)
+
+
+def drop_tools(venv: Path, site: Path, keep_headers: bool) -> None:
+    droppable = {"setuptools", "wheel"} - (required_by_others({"setuptools", "wheel"}) if not keep_headers
+                                           else {"setuptools", "wheel"})
+    tools = ["pip", *sorted(droppable)]
+    paths = [site / n for n in tools] + [p for n in tools for p in site.glob(f"{n}-*.dist-info")]
+    if "setuptools" in droppable:
+        paths += [site / "pkg_resources", site / "_distutils_hack", site / "distutils-precedence.pth"]
+    remove(paths + list(venv.glob("bin/pip*")), f"{', '.join(tools)}")
+
+
+def strip_libraries(site: Path) -> None:
+    """Symbol tables of shared libraries (wheels often ship them: torch's libtorch_cpu.so carries ~90 MB)."""
+    strip = shutil.which("strip")
+    if strip is None:
+        print("dockyard slim: no strip (binutils) in this stage: shared libraries kept as they are")
+        return
+    saved = 0
+    for path in site.rglob("*.so*"):
+        if not path.is_file() or path.is_symlink() or not _is_elf(path):
+            continue
+        before = path.stat().st_size
+        done = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True)
+        if done.returncode == 0:
+            saved += before - path.stat().st_size
+    print(f"dockyard slim: symbol tables of shared libraries: {saved / 1e6:.1f} MB")
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"\x7fELF"
 
 
 def stub_loaded(stub: Path) -> bool:
@@ -165,12 +197,14 @@ def main() -> int:
     parser.add_argument("--bytecode", choices=("loaded", "all", "none"), default="loaded")
     parser.add_argument("--slim", action="store_true")
     parser.add_argument("--keep-headers", action="store_true")
+    parser.add_argument("--keep-tools", action="store_true")
+    parser.add_argument("--strip", action="store_true")
     parser.add_argument("--probe")
     parser.add_argument("--plan")
     args = parser.parse_args()
     venv = Path(args.venv)
     if args.slim:
-        slim(venv, args.keep_headers)
+        slim(venv, args.keep_headers, args.keep_tools, args.strip)
     clear_bytecode(venv)
     if args.bytecode == "all":
         compileall.compile_dir(str(site_packages(venv)), quiet=1, workers=0, invalidation_mode=UNCHECKED)
