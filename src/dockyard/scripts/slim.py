@@ -9,8 +9,11 @@ CI images that install the repository at job time); torch/include and torch's CM
 files (unless --keep-headers); torch/test, torch's C++ test programs in torch/bin (test_api, test_jit,
 ...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi) but
 those lazy_loader reads at run time; static libraries; documentation. Identical files become hard
-links. --strip removes the symbol tables of shared libraries (`strip --strip-unneeded`: the dynamic
-symbols stay, so they load and link as before; only symbolized C++ backtraces lose names).
+links. --strip removes the symbol tables of torch's own shared libraries (`strip --strip-unneeded`: the
+dynamic symbols stay, so they load and link as before; only symbolized C++ backtraces lose names; ~90 MB
+of libtorch_cpu.so). Other wheels' libraries are left alone: auditwheel rewrites them with patchelf, and
+binutils' strip then corrupts them (seen: numpy's OpenBLAS "ELF load command address/offset not
+page-aligned").
 The warm-up below runs after the removal, so a removal that breaks an import fails the build.
 Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
 source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
@@ -110,13 +113,13 @@ def drop_tools(venv: Path, site: Path, keep_headers: bool) -> None:
 
 
 def strip_libraries(site: Path) -> None:
-    """Symbol tables of shared libraries (wheels often ship them: torch's libtorch_cpu.so carries ~90 MB)."""
+    """Symbol tables of torch's shared libraries, which the warm-up then loads (a broken one fails the build)."""
     strip = shutil.which("strip")
     if strip is None:
         print("dockyard slim: no strip (binutils) in this stage: shared libraries kept as they are")
         return
     saved = 0
-    for path in site.rglob("*.so*"):
+    for path in (site / "torch" / "lib").glob("*.so*"):
         if not path.is_file() or path.is_symlink() or not _is_elf(path):
             continue
         before = path.stat().st_size
