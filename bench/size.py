@@ -3,13 +3,12 @@ all measured in one run on the same local base, against images written by hand.
 
     python bench/size.py                 # everything (about 10 minutes cold, 2 warm)
     python bench/size.py --only c        # some parts: a (the transformers pattern), b (torch-light),
-                                         # c (cpu-inference), d (torch-light with three proposed changes)
+                                         # c (cpu-inference)
     python bench/size.py --runs 7 --keep # more import runs; keep the images afterwards
 
 (a) bench/dockerfiles/torch-light-pattern.Dockerfile: transformers' torch-light image, step by step, with
     only the base and the torch source adapted to this machine;
-(b) dockyard's torch-light preset as this machine can build it (bench/dockerfiles/torch-light-here.toml),
-    (b2) the same with slim = true, (d/b3) b2 with three changes proposed for CI images (what_if below);
+(b) dockyard's torch-light preset as this machine can build it (bench/dockerfiles/torch-light-here.toml);
 (c) dockyard's cpu-inference with its three bytecode choices (loaded: the preset; all; none), against
     bench/dockerfiles/cpu-inference-hand.Dockerfile and against the payload floor: the base image plus the
     files of cpu-inference's virtualenv.
@@ -163,57 +162,12 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
         pattern.notes.append("transformers uninstalled at the end, as in the original")
         images["pattern"] = pattern
     if "b" in parts:
-        for key, label, path in (("torch-light", "dockyard torch-light preset (b)", spec),
-                                 ("torch-light-slim", "dockyard torch-light, slim = true (b2)",
-                                  str(DOCKERFILES / "torch-light-here-slim.toml"))):
-            light = Image(key, label, f"{PREFIX}/{key}:latest")
-            bench.build_spec(light, path)
-            light.layers = bench.layers(light.tag)
-            light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
-            light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
-            images[key] = light
-
-
-NODOC = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/*/copyright\\n"
-         "path-exclude=/usr/share/man/*\\npath-exclude=/usr/share/locale/*\\n"
-         "path-include=/usr/share/locale/locale.alias\\n' > /etc/dpkg/dpkg.cfg.d/01-nodoc")
-
-
-def what_if(dockerfile: str) -> str:
-    """The three changes proposed for CI images, applied to a rendered Dockerfile: no torch headers in an
-    image without a compiler, no bytecode (Python writes it at the first import, as the pattern does), and
-    no apt documentation or translations (dpkg path excludes)."""
-    edited = dockerfile.replace(" --keep-headers", "").replace("--bytecode loaded", "--bytecode none")
-    anchor = "    rm -f /etc/apt/apt.conf.d/docker-clean \\\n"
-    assert anchor in edited and "--bytecode none" in edited
-    return edited.replace(anchor, f"    {NODOC} \\\n    && rm -f /etc/apt/apt.conf.d/docker-clean \\\n", 1)
-
-
-def part_d(bench: Bench, images: dict[str, Image]) -> None:
-    """(b3) the slim torch-light with what_if() applied, built and verified through dockyard's pipeline."""
-    from dataclasses import replace
-
-    from dockyard.build.maps import site_default
-    from dockyard.build.pipeline import BuildOptions, prepare_build, run_build
-    from dockyard.verify.run import verify_image
-
-    image = Image("torch-light-what-if", "torch-light, slim + 3 proposed changes (b3)",
-                  f"{PREFIX}/torch-light-b3:latest")
-    options = BuildOptions(backend="docker", tags=(image.tag,), ca_cert=site_default("ca-cert"),
-                           wheelhouse=bench.wheelhouse, sbom=False)
-    prepared = prepare_build(str(DOCKERFILES / "torch-light-here-slim.toml"), options)
-    dockerfile = what_if(prepared.rendered.dockerfile)
-    prepared.rendered = replace(prepared.rendered, dockerfile=dockerfile,
-                                files={**prepared.rendered.files, "Dockerfile": dockerfile})
-    report = run_build(prepared)
-    bench.made.append(image.tag)
-    image.size, image.build_seconds = report.size, report.wall_seconds
-    verify = verify_image(prepared.backend, report.image_id, prepared.plan.expectations())
-    image.notes.append(f"verify {'passed' if verify.ok else 'FAILED'}")
-    image.layers = bench.layers(image.tag)
-    image.imports[IMPORT_TORCH] = bench.cold_import(image.tag, IMPORT_TORCH)
-    image.imports[IMPORT_BOTH] = bench.cold_import(image.tag, IMPORT_BOTH)
-    images[image.key] = image
+        light = Image("torch-light", "dockyard torch-light preset (b)", f"{PREFIX}/torch-light:latest")
+        bench.build_spec(light, spec)
+        light.layers = bench.layers(light.tag)
+        light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
+        light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
+        images["torch-light"] = light
 
 
 def part_c(bench: Bench, images: dict[str, Image]) -> dict[str, int]:
@@ -259,11 +213,6 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     if "pattern" in images and "torch-light" in images:
         value = ratio(images["torch-light"].size, images["pattern"].size)
         targets["torch-light / pattern"] = {"value": round(value, 3), "target": "<= 0.70", "met": value <= 0.70}
-        for key, name in (("torch-light-slim", "torch-light slim / pattern"),
-                          ("torch-light-what-if", "torch-light slim + 3 changes / pattern")):
-            if key in images:
-                value = ratio(images[key].size, images["pattern"].size)
-                targets[name] = {"value": round(value, 4), "target": "<= 0.70", "met": value <= 0.70}
     if "cpu-inference-loaded" in images:
         loaded, full, none = (images[f"cpu-inference-{c}"] for c in ("loaded", "all", "none"))
         size = loaded.size
@@ -301,7 +250,7 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="abcd", help="parts to run: a, b, c, d or a mix (default abcd)")
+    parser.add_argument("--only", default="abc", help="parts to run: a, b, c or a mix (default abc)")
     parser.add_argument("--runs", type=int, default=5, help="cold-import runs per image (median)")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed at the end)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
@@ -312,8 +261,6 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         part_a_b(bench, images, args.only)
-        if "d" in args.only:
-            part_d(bench, images)
         if "c" in args.only:
             floor = part_c(bench, images)
     finally:
@@ -322,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     text, data = report(images, floor)
     text += f"\nbench/size.py ran {time.monotonic() - started:.0f} s on {bench.engine.describe()}; base {bench.base}\n"
     print(text)
-    if not args.no_save and sorted(args.only) == list("abcd"):
+    if not args.no_save and sorted(args.only) == list("abc"):
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "size.txt").write_text(text, encoding="utf-8")
         (RESULTS / "size.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

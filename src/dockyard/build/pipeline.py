@@ -8,6 +8,7 @@ file, and turns a failure into a BuildError that carries the failing step and an
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import tempfile
@@ -56,6 +57,7 @@ class BuildOptions:
     builder: str = ""
     max_jobs: int | None = None
     sbom: bool = True  # write a CycloneDX SBOM of the image's Python packages next to the build log
+    lock: Path | None = None  # install exactly this lock (else the spec's `lock` key, if any)
 
 
 @dataclass
@@ -169,6 +171,8 @@ def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None)
         raise EngineError(f"{engine.describe()} cannot push")
     jobs = options.max_jobs or host_max_jobs()
     plan = replace(plan, max_jobs=jobs)
+    if options.lock is not None:
+        render_options = replace(render_options, lock=read_lock(options.lock))
     rendered = render(plan, render_options)
     maps = load_maps(options.base_map, options.index_map)
     warnings = list(plan.warnings)
@@ -188,6 +192,22 @@ def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None)
 
     warnings += base_drift(plan, maps, backend.inspect)
     return Prepared(plan, engine, backend, rendered, maps, secrets, args, tags, options, warnings, notes)
+
+
+def read_lock(path: Path) -> Any:
+    from dockyard.supply.lockfile import parse
+
+    try:
+        return parse(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise InputError(f"--lock {path}: cannot read it: {exc.strerror or exc}",
+                         "make one with `dockyard lock SPEC -o FILE`") from None
+
+
+def expectations(prepared: Prepared) -> dict[str, Any]:
+    """What the probes check: the plan.json written into the context (with a lock, every locked version)."""
+    data: dict[str, Any] = json.loads(prepared.rendered.files["dockyard/plan.json"])
+    return data
 
 
 def missing_bases(prepared: Prepared) -> list[str]:

@@ -14,7 +14,14 @@ from rich.text import Text
 
 from dockyard.build.engine import BACKENDS, detect
 from dockyard.build.maps import site_default
-from dockyard.build.pipeline import BuildFailed, BuildOptions, missing_bases, prepare_build, run_build
+from dockyard.build.pipeline import (
+    BuildFailed,
+    BuildOptions,
+    expectations,
+    missing_bases,
+    prepare_build,
+    run_build,
+)
 from dockyard.build.progress import Step
 from dockyard.build.report import BuildReport, human_size, without_mounts
 from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout
@@ -59,6 +66,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto",
                    help="live view, or one line per step for CI logs (auto: live on a terminal)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    p.add_argument("--lock", type=Path, metavar="FILE", help="install exactly this lock (`dockyard lock`), "
+                   "hash-checked; default: the spec's lock key, if any")
+    p.add_argument("--no-sbom", action="store_true", help="do not write a CycloneDX SBOM next to the build log")
     p.add_argument("--no-verify", action="store_true", help="skip the probes after the build")
     p.add_argument("--gpus", action="store_true", help="verify with the host's accelerator passed through")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
@@ -159,6 +169,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert or site_default("ca-cert"),
         wheelhouse=wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
         context_dir=args.context_dir, log_path=args.log, builder=args.builder, max_jobs=args.max_jobs,
+        sbom=not args.no_sbom, lock=args.lock,
     )
     prepared = prepare_build(args.spec, options)
     if not args.quiet:
@@ -180,7 +191,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise
     verify: VerifyReport | None = None
     if not args.no_verify and not args.push:
-        verify = verify_image(prepared.backend, report.image_id, prepared.plan.expectations(), gpu=args.gpus)
+        verify = verify_image(prepared.backend, report.image_id, expectations(prepared), gpu=args.gpus)
         report.verify = verify.to_json()
     if args.json:
         print_json(report.to_json())
@@ -207,6 +218,8 @@ def print_report(report: BuildReport, quiet: bool) -> None:
                 table.add_row(human_size(layer.size), escape(layer.instruction))
         stdout.print(table)
     stdout.print(f"log: {escape(report.log_path)}")
+    if report.sbom:
+        stdout.print(f"sbom: {escape(report.sbom)}")
 
 
 def print_verify(report: VerifyReport, quiet: bool) -> None:
@@ -232,10 +245,15 @@ def _short(value: object) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from dockyard.build.backends import backend_for
+    from dockyard.render import expectations as rendered_expectations
+    from dockyard.render import plan_lock
     from dockyard.resolve import resolve
     from dockyard.spec import load
 
-    expect = resolve(load(args.spec)).expectations() if args.spec else None
+    expect = None
+    if args.spec:
+        plan = resolve(load(args.spec))
+        expect = rendered_expectations(plan, plan_lock(plan, None))
     backend = backend_for(detect(args.backend))
     report = verify_image(backend, args.image, expect, gpu=args.gpus)
     if args.json:

@@ -11,7 +11,6 @@ every change through callbacks; the CLI draws them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 import threading
 import time
@@ -23,7 +22,7 @@ from typing import Any, Protocol
 
 from dockyard.build.backends import Backend
 from dockyard.build.engine import Engine
-from dockyard.build.pipeline import BuildOptions, prepare_build, run_build
+from dockyard.build.pipeline import BuildOptions, expectations, prepare_build, run_build
 from dockyard.build.progress import Step
 from dockyard.build.report import BuildReport, without_mounts
 from dockyard.errors import BuildError, DockyardError, EngineError, VerifyError
@@ -86,8 +85,7 @@ class EngineBuilder:
 
     def build(self, run: ImageRun, options: BuildOptions, on_line: Callable[[str, Step | None], None]) -> Built:
         prepared = prepare_build(run.ref, options, self.engine)
-        expect = json.loads(prepared.rendered.files["dockyard/plan.json"])
-        return Built(run_build(prepared, on_line), expect, prepared.backend)
+        return Built(run_build(prepared, on_line), expectations(prepared), prepared.backend)
 
     def verify(self, built: Built, gpu: bool) -> VerifyReport:
         return verify_image(built.backend, built.report.image_id, built.expect, gpu=gpu)
