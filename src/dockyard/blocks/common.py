@@ -16,9 +16,12 @@ PIP_INDEX = "https://pypi.org/simple"
 @dataclass(frozen=True)
 class RenderOptions:
     """What the engine can do. Without cache mounts, pip runs with --no-cache-dir and apt lists are
-    removed in the same layer; secret and bind mounts are required (build refuses engines without)."""
+    removed in the same layer; secret and bind mounts are required (build refuses engines without).
+    `cache_sharing` is how concurrent builds share a cache: `locked` (BuildKit) serialises them; Buildah
+    gets `shared`, because it deadlocks on a second `locked` mount of one cache in a build."""
 
     cache_mounts: bool = True
+    cache_sharing: str = "locked"
     lock: Lock | None = None  # install exactly these packages (render also reads the spec's `lock` key)
 
 
@@ -44,12 +47,15 @@ def script(name: str) -> BindMount:
 def apt_mounts(ctx: RenderContext) -> tuple[Mount, ...]:
     if not ctx.options.cache_mounts:
         return ()
-    return (CacheMount("/var/cache/apt", id="apt-cache"), CacheMount("/var/lib/apt", id="apt-lib"))
+    sharing = ctx.options.cache_sharing
+    return (CacheMount("/var/cache/apt", id="apt-cache", sharing=sharing),
+            CacheMount("/var/lib/apt", id="apt-lib", sharing=sharing))
 
 
 def fetch_mounts(ctx: RenderContext, *extra: Mount) -> tuple[Mount, ...]:
     """Mounts of a step that fetches Python packages: pip cache, CA and netrc secrets, the fetch script."""
-    cache: tuple[Mount, ...] = (CacheMount("/root/.cache/pip", id="pip-cache"),) if ctx.options.cache_mounts else ()
+    cache: tuple[Mount, ...] = ((CacheMount("/root/.cache/pip", id="pip-cache", sharing=ctx.options.cache_sharing),)
+                                if ctx.options.cache_mounts else ())
     return (*cache, SecretMount("ca"), SecretMount("netrc", target="/root/.netrc"), script("fetch.sh"), *extra)
 
 

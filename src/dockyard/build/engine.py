@@ -58,6 +58,7 @@ class Capabilities:
     named_contexts: bool
     bake: bool
     push: bool = True
+    locked_cache: bool = True  # RUN --mount=type=cache,sharing=locked works across steps
 
     def missing(self, needed: Sequence[str]) -> list[str]:
         return [name for name in needed if not getattr(self, name)]
@@ -198,11 +199,14 @@ PODMAN_HINT_INSTALL = "as root: `apt-get install -y podman`"
 
 def podman_capabilities(version: str) -> Capabilities:
     """Buildah (podman build) supports RUN --mount cache/secret/bind from podman 4.0; named build contexts
-    are counted from podman 4.5 (Buildah 1.30), although 4.3.1 was seen accepting --build-context; no bake."""
+    are counted from podman 4.5 (Buildah 1.30), although 4.3.1 was seen accepting --build-context; no bake.
+    A cache mounted `sharing=locked` by one step and again by a later step of the same build hangs the
+    build forever (podman 4.3.1, Buildah 1.28, seen here: both steps wait on the lock), so podman builds
+    share caches unlocked."""
     parsed = _version_or_zero(version)
     mounts = parsed >= Version("4.0")
     return Capabilities(buildkit=False, cache_mounts=mounts, secret_mounts=mounts, bind_mounts=mounts,
-                        named_contexts=parsed >= Version("4.5"), bake=False)
+                        named_contexts=parsed >= Version("4.5"), bake=False, locked_cache=False)
 
 
 def podman_engine(path: str, version: str, data_root: str = "") -> Engine:

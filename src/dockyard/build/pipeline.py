@@ -160,7 +160,8 @@ def _check_capabilities(engine: Engine) -> RenderOptions:
             "use a docker client with BuildKit (buildx, or the distribution's docker.io client before 23.0 with "
             "DOCKER_BUILDKIT=1), or --backend podman",
         )
-    return RenderOptions(cache_mounts=engine.capabilities.cache_mounts)
+    caps = engine.capabilities
+    return RenderOptions(cache_mounts=caps.cache_mounts, cache_sharing="locked" if caps.locked_cache else "shared")
 
 
 def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None) -> Prepared:

@@ -149,3 +149,14 @@ def test_verify_runs_runtime_images_read_only_with_a_cache_volume() -> None:
     assert options[options.index("--volume") + 1] == "/home/dockyard/.cache/huggingface"
     options, read_only = run_options({"profile": "ci", "torch_build": "cuda"}, Backend(), gpu=True)  # type: ignore[arg-type]
     assert not read_only and "--gpus" in options
+
+
+def test_podman_builds_share_caches_unlocked(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Buildah 1.28 hangs on a second `sharing=locked` mount of one cache within a build."""
+    from dockyard.build.engine import podman_engine
+
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "none.toml"))
+    podman = prepare_build("cpu-inference", BuildOptions(), engine=podman_engine("/usr/bin/podman", "4.3.1"))
+    assert "sharing=locked" not in podman.rendered.dockerfile and "sharing=shared" in podman.rendered.dockerfile
+    docker = prepare_build("cpu-inference", BuildOptions(), engine=make_engine())
+    assert "sharing=shared" not in docker.rendered.dockerfile and "sharing=locked" in docker.rendered.dockerfile
