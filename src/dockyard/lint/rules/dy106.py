@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding
+from dockyard.secrets import looks_secret
 
 CODE = "DY106"
 NAME = "secret-in-arg-or-env"
@@ -48,70 +49,7 @@ RUN --mount=type=secret,id=hf_token,env=HF_TOKEN python -c "from huggingface_hub
 """
 
 _THIS = sys.modules[__name__]
-_SECRET_SUFFIXES = (
-    "_TOKEN",
-    "_API_KEY",
-    "_APIKEY",
-    "_SECRET",
-    "_SECRET_KEY",
-    "_ACCESS_KEY",
-    "_PRIVATE_KEY",
-    "_PASSWORD",
-    "_PASSWD",
-    "_PASS",
-    "_CLIENT_SECRET",
-)
-_SECRET_NAMES = {
-    "TOKEN",
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "API_KEY",
-    "APIKEY",
-    "HF_TOKEN",
-    "WANDB_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "HUGGING_FACE_HUB_TOKEN",
-    "SECRET_KEY",
-    "PRIVATE_KEY",
-}
-_NOT_SECRET_PREFIXES = ("TOKENIZERS_", "TIKTOKEN_", "TOKENIZER_")
-_NOT_SECRET_SUFFIXES = (
-    "_PATH",
-    "_FILE",
-    "_DIR",
-    "_NAME",
-    "_LENGTH",
-    "_LEN",
-    "_SIZE",
-    "_TYPE",
-    "_COUNT",
-    "_LIMIT",
-    "_TOKENS",
-    "_ENABLED",
-    "_DISABLED",
-    "_MODE",
-    "_URL_PATH",
-    "_ID",
-)
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
-
-
-# Tokenizer special tokens are "tokens" of another kind: BOS_TOKEN="<s>" is configuration, not a secret.
-_SPECIAL_TOKENS = re.compile(r"(^|_)(BOS|EOS|PAD|UNK|SEP|CLS|MASK|SPECIAL|START|END|STOP|IMAGE|AUDIO|VIDEO)_TOKEN$")
-
-
-def secret_name(name: str) -> bool:
-    upper = name.upper()
-    if _SPECIAL_TOKENS.search(upper):
-        return False
-    if upper in _SECRET_NAMES:
-        return True
-    if upper.startswith(_NOT_SECRET_PREFIXES) or "GPG" in upper or "PUBLIC" in upper:
-        return False
-    if upper.endswith(_NOT_SECRET_SUFFIXES):
-        return False
-    return upper.endswith(_SECRET_SUFFIXES)
 
 
 def check(model: DockerfileModel) -> Iterator[Finding]:
@@ -120,7 +58,7 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
             continue
         for name, value in inst.pairs():
             line, col = model.locate(inst, name)
-            if secret_name(name):
+            if looks_secret(name):
                 if inst.cmd == "ENV" and not (value or "").strip():
                     continue
                 yield finding(
