@@ -18,14 +18,18 @@ from dockyard import archs
 from dockyard.errors import ResolveError, SpecError
 from dockyard.knowledge import Knowledge, TorchRelease
 from dockyard.plan import Package, Plan, TorchPlan
-from dockyard.requests import version_request
+from dockyard.requests import addon_request, version_request
 from dockyard.resolve_parts import (
+    addon_torch_blocker,
+    newest_transformers_for,
     resolve_addons,
     resolve_base,
     resolve_gpu_archs,
     resolve_modalities,
     resolve_packages,
     resolve_transformers,
+    transformers_python_candidates,
+    transformers_torch_blocker,
 )
 from dockyard.spec import ImageSpec, suggest
 
@@ -102,8 +106,6 @@ def variant_blockers(ctx: Context, release: TorchRelease, version: Version, vari
 
 
 def _addon_names(spec: ImageSpec) -> list[str]:
-    from dockyard.requests import addon_request
-
     names = []
     for entry in spec.addons:
         parsed = addon_request(entry)
@@ -231,8 +233,6 @@ def known_variants(k: Knowledge, family: str | None = None) -> list[str]:
 
 def _other_blockers(ctx: Context, version: Version) -> str | None:
     """Constraints on torch from transformers and add-ons that hold whatever the variant."""
-    from dockyard.resolve_parts import addon_torch_blocker, transformers_torch_blocker
-
     return transformers_torch_blocker(ctx, version) or addon_torch_blocker(ctx, version)
 
 
@@ -267,8 +267,6 @@ def _explain_torch_failure(ctx: Context, rejected: list[tuple[Version, str]]) ->
 
 
 def _transformers_choice(ctx: Context, torch: Version) -> str:
-    from dockyard.resolve_parts import newest_transformers_for
-
     found = newest_transformers_for(ctx, torch)
     return f'Nearest valid choices: transformers = "{found}" (the newest release that supports torch {torch}).' \
         if found else ""
@@ -339,8 +337,6 @@ def choose_python(ctx: Context, release: TorchRelease | None) -> str:
         xla = xla_for(ctx, release)
         if xla:
             constraints.append((f"torch_xla {xla['version']}", [str(p) for p in xla["python"]], str(xla["source"])))
-    from dockyard.resolve_parts import transformers_python_candidates
-
     constraints.append((f"transformers {spec.transformers}" if spec.transformers else "transformers",
                         transformers_python_candidates(ctx, candidates), str(k.transformers_meta["source"])))
     allowed = [p for p in candidates if all(p in c for _, c, _ in constraints)]
