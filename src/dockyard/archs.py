@@ -1,8 +1,9 @@
 """GPU architecture arithmetic: does a set of compiled archs run on a GPU, can a toolkit compile it.
 
 CUDA archs are compute capabilities "X.Y" with optional "a"/"f" (arch- and family-specific) and
-"+PTX" suffixes. A GPU of capability X.Y runs SASS compiled for X.Z with Z <= Y (same major), or PTX
-compiled for any capability <= X.Y (JIT). ROCm gfx targets must match exactly.
+"+PTX" suffixes. A GPU of capability X.Y runs SASS compiled for X.Z with Z <= Y (same major; "f"
+family targets too), SASS of an "a" target only on exactly that arch, or PTX compiled for any
+capability <= X.Y (JIT). ROCm gfx targets must match exactly.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def covers(compiled: tuple[str, ...] | list[str], gpu: str) -> bool:
     target = parse_cc(gpu)
     for item in compiled:
         cc = parse_cc(item)
-        if cc.major == target.major and cc.minor <= target.minor and not cc.suffix:
+        if cc.major == target.major and cc.minor <= target.minor and cc.suffix != "a":
             return True
         if cc.major == target.major and cc.minor == target.minor:
             return True

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dockyard.diagnose_data import (
-    TORCH_CUDA_VARIANTS,
     TPU_ENV_VARS,
     cuda_reach,
     rocm_gfx_supported,
+    torch_cuda_variants,
     variant_support,
     variants_for_capability,
 )
@@ -203,7 +203,7 @@ def check_nvidia_arch(facts: Facts) -> Check:
             status = "fail"
             fixes.append(f"no torch CUDA wheel both runs on this driver and ships {sm}: update the driver, "
                          f"or build torch/extensions with TORCH_CUDA_ARCH_LIST={cc}")
-        elif any(v not in ships for v in NEWEST_VARIANTS if v in TORCH_CUDA_VARIANTS):
+        elif any(v not in ships for v in NEWEST_VARIANTS if v in torch_cuda_variants()):
             status = "fail" if status == "fail" else "warn"
             fixes.append(f"cu130/cu132 wheels have no kernels for {sm}: pin a variant that does "
                          f"({usable[-1]}, index https://download.pytorch.org/whl/{usable[-1]})")

@@ -50,10 +50,6 @@ class ResolveError(InputError):
         super().__init__(message, hint)
 
 
-class KnowledgeGap(InputError):
-    """The knowledge base does not know the answer; the message says which table to update."""
-
-
 class EngineError(DockyardError):
     """No container engine, a daemon that does not answer, or a feature the engine lacks."""
 

@@ -1,6 +1,6 @@
 """Load dockyard's knowledge base (src/dockyard/knowledge/*.toml) into typed tables and answer the
-small questions resolve asks. The data is curated from sourced references; when it does not know an
-answer, the query says so (raises KnowledgeGap naming the table to update) instead of guessing.
+small questions resolve and doctor ask. The data is curated from sourced references; when it does not
+know an answer, a query returns None and resolve refuses with the table to update, instead of guessing.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from dockyard.errors import KnowledgeGap
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,7 +56,6 @@ class CudaVariant:
     name: str
     toolkit: str
     ubuntu: tuple[str, ...]
-    min_driver: str
 
     @property
     def version(self) -> Version:
@@ -157,12 +154,12 @@ class Knowledge:
     cuda_archs: tuple[tuple[str, SpecifierSet, tuple[str, ...]], ...]
     cuda_default_archs: dict[str, tuple[str, ...]]
     cuda_gpus: dict[str, dict[str, Any]]
-    cuda_image: dict[str, Any]
+    cuda_drivers: tuple[tuple[str, str], ...]  # (CUDA minor, minimum driver of its GA release), newest first
+    cuda_minor_compat: dict[int, str]  # CUDA major -> minimum driver through minor-version compatibility
     cuda_sources: dict[str, str]
     rocm_variants: dict[str, RocmVariant]
     rocm: dict[str, Any]
     targets: dict[str, Target]
-    target_sources: dict[str, str]
     torch_xla: tuple[dict[str, Any], ...]
     addons: dict[str, Addon]
     addon_sources: dict[str, str]
@@ -195,19 +192,19 @@ class Knowledge:
             torch_index=torch["index"],
             torch_nightly=torch["nightly"],
             torch_sources=torch["sources"],
-            cuda_variants={row["name"]: CudaVariant(row["name"], row["toolkit"], tuple(row["ubuntu"]),
-                                                    row["min_driver"]) for row in cuda["variant"]},
+            cuda_variants={row["name"]: CudaVariant(row["name"], row["toolkit"], tuple(row["ubuntu"]))
+                           for row in cuda["variant"]},
             cuda_archs=tuple((row["variant"], SpecifierSet(row["torch"]), tuple(row["archs"]))
                              for row in cuda["archs"]),
             cuda_default_archs={k: tuple(v) for k, v in cuda["default_archs"].items()},
             cuda_gpus={row["cc"]: row for row in cuda["gpu"]},
-            cuda_image=cuda["image"],
+            cuda_drivers=tuple((cuda_minor, driver) for cuda_minor, driver in cuda["drivers"]["minimum"]),
+            cuda_minor_compat={int(k): v for k, v in cuda["minor_compat"].items() if k != "sources"},
             cuda_sources=cuda["sources"],
             rocm_variants={row["name"]: RocmVariant(row["name"], row["version"], row["dev_image"], row["ubuntu"])
                            for row in rocm["variant"]},
             rocm=rocm,
             targets={name: _target(name, row) for name, row in targets["target"].items()},
-            target_sources=targets["sources"],
             torch_xla=tuple(targets["torch_xla"]),
             addons={name: _addon(name, row) for name, row in addons["addon"].items()},
             addon_sources=addons["sources"],
@@ -245,15 +242,6 @@ class Knowledge:
         return "; ".join(table.get(k, k) for k in keys)
 
     # -- cuda ----------------------------------------------------------------------------------------
-    def cuda_variant(self, name: str) -> CudaVariant:
-        try:
-            return self.cuda_variants[name]
-        except KeyError:
-            raise KnowledgeGap(
-                f"knowledge/cuda.toml has no row for CUDA variant {name}",
-                "add the variant (toolkit point release, Ubuntu releases, driver minimum) with its source",
-            ) from None
-
     def wheel_archs(self, variant: str, torch_version: Version) -> tuple[str, ...] | None:
         for name, spec, archs in self.cuda_archs:
             if name == variant and spec.contains(torch_version, prereleases=True):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dockyard.diagnose_data import (
-    DRIVER_MINIMUM_PER_CUDA,
-    TORCH_CUDA_VARIANTS,
-    VARIANT_ARCHS,
     CudaReach,
     cuda_reach,
+    driver_minimums,
     rocm_gfx_supported,
     runs_on,
+    torch_cuda_variants,
+    variant_archs,
     variant_support,
     variants_for_capability,
 )
@@ -65,10 +65,10 @@ def test_variants_for_capability() -> None:
 
 
 def test_tables_are_consistent() -> None:
-    cudas = [cuda for cuda, _ in DRIVER_MINIMUM_PER_CUDA]
+    cudas = [cuda for cuda, _ in driver_minimums()]
     assert cudas == sorted(cudas, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
-    assert set(VARIANT_ARCHS) == set(TORCH_CUDA_VARIANTS)
-    for cuda, _ in TORCH_CUDA_VARIANTS.values():
+    assert set(variant_archs()) == set(torch_cuda_variants())
+    for cuda, _ in torch_cuda_variants().values():
         assert cuda in cudas
 
 
