@@ -10,10 +10,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dockyard import archs
+from dockyard.accelerators import base_accelerator
 from dockyard.plan import AddonPlan, Package, TorchPlan, TransformersPlan
 from dockyard.requests import (
     addon_request,
-    base_accelerator,
     exact_version,
     is_commit,
     requirement,
@@ -529,16 +529,19 @@ def _check_base(ctx: Context, image: str, torch: TorchPlan) -> None:
     k = ctx.k
     family = k.targets[ctx.spec.target].family
     found = base_accelerator(image)
-    if found.family == "unknown":
-        ctx.notes.append(f"dockyard cannot tell what accelerator {image} carries; it checks nvidia/cuda, rocm/*, "
-                         "intel/*, python, debian and ubuntu images by name")
+    if found is None:
+        ctx.notes.append(f"dockyard cannot tell what accelerator {image} carries; it knows nvidia/cuda, NGC, "
+                         "rocm/*, intel/*, TPU, python and distribution images by name")
         return
-    if found.family in ("cuda", "rocm", "xpu") and found.family != family:
-        ctx.fail("base", image, f"is a {found.family} image, but target {ctx.spec.target} installs {family} wheels")
-    if found.family == "cuda" and torch.cuda and found.version is not None \
-            and found.version.major != Version(torch.cuda).major:
-        ctx.fail("base", image, f"carries CUDA {found.version}, but the {torch.variant} wheels need CUDA "
-                 f"{Version(torch.cuda).major}.x; pick an nvidia/cuda {Version(torch.cuda).major}.x image")
-    if family in ("cuda", "rocm") and found.family == "cpu":
+    if found.kind in ("cuda", "rocm", "xpu") and found.kind != family:
+        ctx.fail("base", image, f"is a {found.kind} image, but target {ctx.spec.target} installs {family} wheels")
+    wheel_major = Version(torch.cuda).major if torch.cuda else None
+    if found.kind == "cuda" and wheel_major is not None and found.version is not None \
+            and found.version[0] != wheel_major:
+        major, minor = found.version
+        carried = f"{major}.{minor}" if minor is not None else f"{major}.x"
+        ctx.fail("base", image, f"carries CUDA {carried}, but the {torch.variant} wheels need CUDA "
+                 f"{wheel_major}.x; pick an nvidia/cuda {wheel_major}.x image")
+    if family in ("cuda", "rocm") and found.kind == "cpu":
         ctx.notes.append(f"{image} has no GPU user space; fine for torch's self-contained wheels, but the NVIDIA "
                          "container toolkit's NVIDIA_* env is missing")

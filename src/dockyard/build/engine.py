@@ -21,7 +21,6 @@ from packaging.version import InvalidVersion, Version
 
 from dockyard.errors import EngineError, InputError
 
-BackendName = Literal["auto", "docker", "podman"]
 BACKENDS: tuple[str, ...] = ("auto", "docker", "podman")
 
 

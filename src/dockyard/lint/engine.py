@@ -44,7 +44,6 @@ class LintReport:
         return any(severity_rank(f.severity) >= severity_rank(fail_level) for f in self.findings)
 
 
-DOCKERFILE_NAMES = ("Dockerfile", "Containerfile")
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache", ".ruff_cache"}
 
 

@@ -15,10 +15,6 @@ def severity_rank(severity: str) -> int:
     return _RANK.get(severity, 0)
 
 
-def is_severity(value: object) -> bool:
-    return isinstance(value, str) and value in _RANK
-
-
 @dataclass(frozen=True)
 class Finding:
     """One problem at one place.
@@ -36,9 +32,6 @@ class Finding:
     fix: str = ""
     name: str = ""
     source: str = "dockyard"
-
-    def with_path(self, path: str) -> Finding:
-        return replace(self, path=path)
 
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)

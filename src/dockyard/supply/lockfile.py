@@ -31,7 +31,6 @@ MAGIC = "# dockyard lock 1"
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
 URL = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*@\s*(?P<url>\S+)$")
-REPEATED = ("index", "base-image", "note")
 
 
 @dataclass(frozen=True)

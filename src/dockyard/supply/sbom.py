@@ -179,10 +179,6 @@ def into_image(backend: Backend, image: str, bom: dict[str, Any], tag: str) -> s
         return iid.read_text().strip() if iid.is_file() else tag
 
 
-def component_versions(bom: dict[str, Any]) -> dict[str, str]:
-    return {str(c.get("name", "")).lower().replace("_", "-"): str(c.get("version", ""))
-            for c in bom.get("components", [])}
-
 
 def write(bom: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
-"""Data for the accelerator rules (DY101, DY103, DY105, DY113, DY114): which accelerator a base
-image targets, which torch wheel variant an install gets, which GPU architectures a CUDA toolkit
-compiles for. Kept as small tables with their sources; lint must not read ../shared at run time.
+"""Which accelerator a base image targets, which torch wheel variant an install gets, which GPU
+architectures a CUDA toolkit compiles for: judged from names, with small tables and their sources.
+Lint's accelerator rules (DY101, DY103, DY105, DY113, DY114) and resolve's check of an explicit `base`
+both use it.
 """
 
 from __future__ import annotations
