@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from packaging.version import Version as PackagingVersion
+
+from dockyard import archs
+from dockyard.knowledge import Knowledge
+
 Version = tuple[int, int | None]  # (major, minor); minor None when only the major is known
 
 
@@ -150,31 +155,22 @@ def base_accelerator(image: str) -> Accelerator | None:
 _INDEX_VARIANT = re.compile(r"/whl/(?:nightly/|test/)?(cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*|xpu)(?:/|$|\b)")
 _LOCAL_VARIANT = re.compile(r"\+(cpu|cu\d{2,3}|rocm\d+(?:\.\d+)*|xpu)\b")
 
-# PyPI's default Linux x86_64 torch wheel per minor:
-# compat.yaml pytorch.releases[*].pypi_default_linux_wheel_cuda
-# (2.1-2.14, 2.15 from wheel metadata); 1.10-2.0 from the PyTorch "previous versions" install pages.
-PYPI_DEFAULT_CUDA: dict[tuple[int, int], str] = {
+# PyPI's default Linux x86_64 torch wheel per minor: torch 2.1 and newer from dockyard's knowledge base
+# (torch.toml pypi_default); 1.10-2.0 from the PyTorch "previous versions" install pages.
+OLDER_PYPI_DEFAULT_CUDA: dict[tuple[int, int], str] = {
     (1, 10): "cu102",
     (1, 11): "cu102",
     (1, 12): "cu102",
     (1, 13): "cu117",
     (2, 0): "cu117",
-    (2, 1): "cu121",
-    (2, 2): "cu121",
-    (2, 3): "cu121",
-    (2, 4): "cu121",
-    (2, 5): "cu124",
-    (2, 6): "cu124",
-    (2, 7): "cu126",
-    (2, 8): "cu128",
-    (2, 9): "cu128",
-    (2, 10): "cu128",
-    (2, 11): "cu130",
-    (2, 12): "cu130",
-    (2, 13): "cu130",
-    (2, 14): "cu130",
-    (2, 15): "cu132",
 }
+
+
+def pypi_default_cuda(minor: tuple[int, int]) -> str:
+    for release in Knowledge.load().torch_releases:
+        if release.minor == f"{minor[0]}.{minor[1]}":
+            return release.pypi_default
+    return OLDER_PYPI_DEFAULT_CUDA.get(minor, "")
 
 
 def variant_from_label(label: str, source: str) -> WheelVariant:
@@ -212,40 +208,13 @@ def torch_minor(specifier: str) -> tuple[int, int] | None:
 def pypi_default(specifier: str) -> WheelVariant:
     """The CUDA build PyPI serves for this torch pin (its version unknown when torch is not pinned)."""
     minor = torch_minor(specifier)
-    label = PYPI_DEFAULT_CUDA.get(minor, "") if minor else ""
+    label = pypi_default_cuda(minor) if minor else ""
     return variant_from_label(label, "PyPI default") if label else WheelVariant("cuda", None, "", "PyPI default")
 
 
 # -- CUDA architectures ---------------------------------------------------------------------------
-# compat.yaml nvidia_cuda.gpu_architectures and torch_cuda_arch_list: (first CUDA that compiles for
-# the arch, first CUDA that no longer does). Kepler 3.x left the toolkit in CUDA 12.0 (CUDA 12.0 release
-# notes); Maxwell, Pascal and Volta in CUDA 13.0 ("Deprecated Architectures", CUDA 13.x release notes);
-# sm_101 was renamed sm_110 in 13.0.
-CUDA_ARCHS: dict[str, tuple[tuple[int, int], tuple[int, int] | None]] = {
-    "3.5": ((5, 0), (12, 0)),
-    "3.7": ((6, 5), (12, 0)),
-    "5.0": ((6, 0), (13, 0)),
-    "5.2": ((6, 5), (13, 0)),
-    "5.3": ((7, 0), (13, 0)),
-    "6.0": ((8, 0), (13, 0)),
-    "6.1": ((8, 0), (13, 0)),
-    "6.2": ((8, 0), (13, 0)),
-    "7.0": ((9, 0), (13, 0)),
-    "7.2": ((9, 2), (13, 0)),
-    "7.5": ((10, 0), None),
-    "8.0": ((11, 0), None),
-    "8.6": ((11, 1), None),
-    "8.7": ((11, 4), None),
-    "8.9": ((11, 8), None),
-    "9.0": ((11, 8), None),
-    "9.0a": ((12, 0), None),
-    "10.0": ((12, 8), None),
-    "10.1": ((12, 8), (13, 0)),
-    "10.3": ((12, 9), None),
-    "11.0": ((13, 0), None),
-    "12.0": ((12, 8), None),
-    "12.1": ((12, 9), None),
-}
+# Which toolkit compiles for which capability is dockyard's knowledge base (cuda.toml [[gpu]]: first
+# CUDA that knows the arch, last major that keeps it), with archs.toolkit_supports' rules.
 NAMED_ARCHS: dict[str, list[str]] = {  # torch.utils.cpp_extension named arches (compat.yaml named_arches)
     "kepler+tesla": ["3.7"],
     "kepler": ["3.5"],
@@ -272,18 +241,17 @@ def split_arch_list(value: str) -> list[str]:
 
 def unsupported_cuda_archs(value: str, cuda: tuple[int, int]) -> list[str]:
     """Entries of a TORCH_CUDA_ARCH_LIST that the given CUDA toolkit cannot compile for."""
+    gpus = Knowledge.load().cuda_gpus
+    toolkit = PackagingVersion(f"{cuda[0]}.{cuda[1]}")
     bad: list[str] = []
     for entry in split_arch_list(value):
         base = entry.lower().removesuffix("+ptx")
-        archs = NAMED_ARCHS.get(base, [base])
-        for arch in archs:
-            key = arch if arch in CUDA_ARCHS else re.sub(r"[af]$", "", arch)
-            if key not in CUDA_ARCHS:
+        for arch in NAMED_ARCHS.get(base, [base]):
+            try:
+                row = gpus.get(archs.parse_cc(arch).plain)
+            except ValueError:
                 continue
-            first, removed = CUDA_ARCHS[key]
-            if arch.endswith("f") and arch not in CUDA_ARCHS:
-                first = max(first, (12, 9))  # family-specific targets need CUDA 12.9
-            if cuda < first or (removed is not None and cuda >= removed):
+            if row and not archs.toolkit_supports(arch, toolkit, row["first_cuda"], row.get("last_cuda_major")):
                 bad.append(entry)
                 break
     return bad

@@ -56,9 +56,19 @@ def uncovered(compiled: tuple[str, ...] | list[str], gpus: tuple[str, ...] | lis
     return [gpu for gpu in gpus if not covers(compiled, gpu)]
 
 
-def toolkit_supports(gpu: str, toolkit: Version, first_cuda: str, last_major: int | None) -> bool:
-    """Can this CUDA toolkit compile for `gpu`? (first toolkit that knows it, last major that keeps it)."""
-    if toolkit < Version(first_cuda):
+# Arch-specific targets ("9.0a") arrived with CUDA 12.0, family-specific ones ("10.0f") with CUDA 12.9
+# (compat.yaml nvidia_cuda.gpu_architectures: sm_90a, sm_100f).
+SUFFIX_FIRST_CUDA = {"a": Version("12.0"), "f": Version("12.9")}
+
+
+def first_toolkit(arch: str, first_cuda: str) -> Version:
+    """The first CUDA toolkit that compiles for `arch`, given the first one that knows its capability."""
+    return max(Version(first_cuda), SUFFIX_FIRST_CUDA.get(parse_cc(arch).suffix, Version("0")))
+
+
+def toolkit_supports(arch: str, toolkit: Version, first_cuda: str, last_major: int | None) -> bool:
+    """Can this CUDA toolkit compile for `arch`? (first toolkit that knows it, last major that keeps it)."""
+    if toolkit < first_toolkit(arch, first_cuda):
         return False
     return not (last_major is not None and toolkit.major > last_major)
 

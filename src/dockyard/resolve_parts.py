@@ -207,10 +207,11 @@ def resolve_gpu_archs(ctx: Context, torch: TorchPlan) -> tuple[str, ...]:
         if row is None:
             ctx.fail("gpu-archs", arch, f"is not a known compute capability (known: {', '.join(k.cuda_gpus)})")
             continue
-        if not archs.toolkit_supports(cc.plain, toolkit, row["first_cuda"], row.get("last_cuda_major")):
+        if not archs.toolkit_supports(arch, toolkit, row["first_cuda"], row.get("last_cuda_major")):
             last = row.get("last_cuda_major")
-            why = (f"CUDA {toolkit.major} dropped {row['name']} (last supported in CUDA {last}.x)" if last
-                   else f"{row['name']} needs CUDA {row['first_cuda']} or newer")
+            why = (f"CUDA {toolkit.major} dropped {row['name']} (last supported in CUDA {last}.x)"
+                   if last is not None and toolkit.major > last
+                   else f"{arch} needs CUDA {archs.first_toolkit(arch, row['first_cuda'])} or newer")
             ctx.fail("gpu-archs", arch, f"CUDA {variant.toolkit} of variant {torch.variant} cannot compile for sm "
                      f"{cc.plain}: {why} (source: {k.source_text(k.cuda_sources, list(row['sources']))})")
     return tuple(wanted)
