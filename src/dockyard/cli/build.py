@@ -24,7 +24,7 @@ from dockyard.build.pipeline import (
 )
 from dockyard.build.progress import Step
 from dockyard.build.report import BuildReport, human_size, without_mounts
-from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout
+from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout, view_mode
 from dockyard.errors import VerifyError
 from dockyard.verify.run import VerifyReport, verify_image
 
@@ -107,7 +107,7 @@ class StepView:
     """Live table of steps on a terminal, or one line per step change for logs."""
 
     def __init__(self, mode: str, quiet: bool, title: str) -> None:
-        self.mode = "plain" if mode == "auto" and not stderr.is_terminal else ("live" if mode == "auto" else mode)
+        self.mode = view_mode(mode)
         self.quiet = quiet
         self.title = title
         self.started = time.monotonic()

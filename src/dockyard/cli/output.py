@@ -14,6 +14,13 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def view_mode(mode: str) -> str:
+    """`--progress auto|live|plain`: auto is a live view on a terminal, one line per change otherwise."""
+    if mode != "auto":
+        return mode
+    return "live" if stderr.is_terminal else "plain"
+
+
 def print_error(exc: DockyardError) -> None:
     stderr.print(f"[bold red]error:[/] {escape(exc.message)}")
     if exc.hint:

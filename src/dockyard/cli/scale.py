@@ -18,7 +18,7 @@ from dockyard.build.maps import Maps, parse_rule, site_default
 from dockyard.build.pipeline import BuildOptions
 from dockyard.build.progress import Step
 from dockyard.build.report import human_size, without_mounts
-from dockyard.cli.output import escape, print_json, print_note, stderr, stdout
+from dockyard.cli.output import escape, print_json, print_note, stderr, stdout, view_mode
 from dockyard.errors import BuildError, InputError
 from dockyard.scale.matrix import (
     FINAL,
@@ -148,7 +148,7 @@ class MatrixView:
     """One line per image: a live table on a terminal, else a line at each status change."""
 
     def __init__(self, mode: str, quiet: bool, runs: list[ImageRun]) -> None:
-        self.mode = "plain" if mode == "auto" and not stderr.is_terminal else ("live" if mode == "auto" else mode)
+        self.mode = view_mode(mode)
         self.quiet = quiet
         self.runs = runs
         self.started = time.monotonic()
