@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dockyard.build.engine import Engine
+    from dockyard.engine.detect import Engine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -53,7 +53,7 @@ def fresh_base(engine: Engine, nonce: str) -> str:
     """The site's Python base plus one tiny file holding this run's nonce: BuildKit keys its cache on the
     base's layers, so no layer of an earlier run can match, while pip's and apt's download caches (cache
     mounts) stay as they are."""
-    from dockyard.build.maps import load_maps
+    from dockyard.engine.maps import load_maps
 
     base = load_maps((), ()).base_image("python:3.11-slim-bookworm")
     tag = f"{BASE_TAG}:{nonce}"
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the image (default: removed at the end)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
-    from dockyard.build.engine import detect
+    from dockyard.engine.detect import detect
 
     engine = detect("docker")
     nonce = secrets.token_hex(6)

@@ -56,8 +56,8 @@ class Image:
 
 class Bench:
     def __init__(self, runs: int) -> None:
-        from dockyard.build.engine import detect
-        from dockyard.build.maps import load_maps, site_default
+        from dockyard.engine.detect import detect
+        from dockyard.engine.maps import load_maps, site_default
 
         self.engine = detect("docker")
         self.env = {**os.environ, **self.engine.env}
@@ -81,7 +81,7 @@ class Bench:
         return int(self.inspect(tag)["Size"])
 
     def layers(self, tag: str) -> list[tuple[int, str]]:
-        from dockyard.build.report import instruction_text
+        from dockyard.engine.report import instruction_text
 
         out = self.docker("history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", tag)
         rows = []
@@ -143,8 +143,8 @@ class Bench:
 
 
 def transformers_version(spec: str) -> str:
-    from dockyard.resolve import resolve
-    from dockyard.spec import load
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
 
     version = resolve(load(spec)).transformers.version
     assert version, spec

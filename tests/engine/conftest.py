@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from dockyard.build.engine import Engine, detect
 from dockyard.cli import main
+from dockyard.engine.detect import Engine, detect
 from dockyard.errors import EngineError
 
 SPECS = Path(__file__).parent / "specs"

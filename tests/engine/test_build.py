@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dockyard.build.engine import Engine
+from dockyard.engine.detect import Engine
 
 from .conftest import SPECS
 

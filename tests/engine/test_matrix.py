@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dockyard.build.engine import Engine
+from dockyard.engine.detect import Engine
 
 REPOSITORY = "dockyard-test-matrix"
 QUALITY = '[image]\nextends = "quality"\nname = "quality-here"\ntransformers = "5.22.2"\npackages = []\n'

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.engine import Engine
-from dockyard.build.maps import load_maps, site_default
+from dockyard.engine.detect import Engine
+from dockyard.engine.maps import load_maps, site_default
 
 from .conftest import Result
 

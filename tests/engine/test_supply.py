@@ -14,9 +14,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from dockyard.build.engine import Engine
-from dockyard.build.maps import load_maps
-from dockyard.supply.lockfile import parse
+from dockyard.engine.detect import Engine
+from dockyard.engine.maps import load_maps
+from dockyard.render.lockfile import parse
 
 SPEC = """[image]
 name = "supply-test"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.cli import main
-from dockyard.knowledge import preset_names
+from dockyard.knowledge.loader import preset_names
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = REPO / "tests" / "golden"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from dockyard import archs
+from dockyard.knowledge import archs
 
 
 @pytest.mark.parametrize(("compiled", "gpu", "runs"), [

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from dockyard.cli.output import stdout
-from dockyard.knowledge import preset_dir, preset_names
-from dockyard.render import PACKAGED_SCRIPTS, packaged
+from dockyard.knowledge.loader import preset_dir, preset_names
+from dockyard.render.renderer import PACKAGED_SCRIPTS, packaged
 
 from .conftest import CliRunner, SpecWriter
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from dockyard import docsgen
-from dockyard.knowledge import preset_names
-from dockyard.resolve import resolve
-from dockyard.spec import FIELDS, PRESET_KEYS, parse_toml, spec_from_dict
+from dockyard.knowledge.loader import preset_names
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import FIELDS, PRESET_KEYS, parse_toml, spec_from_dict
 
 from .conftest import REPO
 
@@ -64,7 +64,7 @@ def test_presets_page_has_one_section_per_preset() -> None:
 
 @pytest.mark.parametrize("preset", ["cpu-inference", "transformers-pytorch-deepspeed-latest-gpu"])
 def test_presets_page_shows_the_resolved_plan(preset: str) -> None:
-    from dockyard.spec import load
+    from dockyard.spec.model import load
 
     plan = resolve(load(preset))
     section = docsgen.presets_md().split(f"\n## {preset}\n", 1)[1].split("\n## ", 1)[0]

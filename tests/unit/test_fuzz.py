@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dockyard.cli import main
-from dockyard.knowledge import Knowledge, preset_names
-from dockyard.spec import FIELDS, MODALITIES, TARGETS
+from dockyard.knowledge.loader import Knowledge, preset_names
+from dockyard.spec.model import FIELDS, MODALITIES, TARGETS
 
 if sys.version_info >= (3, 11):
     import tomllib

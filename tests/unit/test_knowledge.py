@@ -12,10 +12,10 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from dockyard.knowledge import KNOWLEDGE_DIR, Knowledge, preset_dir, preset_names
-from dockyard.render import render
-from dockyard.resolve import resolve, variant_family
-from dockyard.spec import MODALITIES, PRESET_KEYS, TARGETS, json_schema, load
+from dockyard.knowledge.loader import KNOWLEDGE_DIR, Knowledge, preset_dir, preset_names
+from dockyard.render.renderer import render
+from dockyard.resolve.resolver import resolve, variant_family
+from dockyard.spec.model import MODALITIES, PRESET_KEYS, TARGETS, json_schema, load
 
 if sys.version_info >= (3, 11):
     import tomllib

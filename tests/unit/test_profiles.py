@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dockyard.render import render
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.render.renderer import render
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 
 def plan_for(tmp_path: Path, profile: str):  # type: ignore[no-untyped-def]

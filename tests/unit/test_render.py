@@ -26,11 +26,11 @@ from pathlib import Path, PurePosixPath
 import dockerfile
 import pytest
 
-from dockyard.blocks.common import RenderOptions
-from dockyard.knowledge import preset_names
-from dockyard.render import PACKAGED_SCRIPTS, Rendered, render
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.knowledge.loader import preset_names
+from dockyard.render.blocks.common import RenderOptions
+from dockyard.render.renderer import PACKAGED_SCRIPTS, Rendered, render
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 from .conftest import GOLDEN_DIR
 
@@ -114,10 +114,10 @@ def test_render_twice_is_byte_identical(preset: str) -> None:
 
 RENDER_ALL = """
 import json, sys
-from dockyard.knowledge import preset_names
-from dockyard.render import render
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.knowledge.loader import preset_names
+from dockyard.render.renderer import render
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 json.dump({n: render(resolve(load(n))).files for n in preset_names()}, sys.stdout, sort_keys=True)
 """
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.plan import Plan
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.resolve.plan import Plan
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 from .conftest import CliRunner, SpecWriter
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import SpecError
-from dockyard.knowledge import preset_names
-from dockyard.spec import (
+from dockyard.knowledge.loader import preset_names
+from dockyard.spec.model import (
     FIELDS,
     ImageSpec,
     json_schema,

@@ -12,9 +12,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from dockyard.build.engine import BACKENDS, detect
-from dockyard.build.maps import site_default
-from dockyard.build.pipeline import (
+from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout, view_mode
+from dockyard.engine.detect import BACKENDS, detect
+from dockyard.engine.maps import site_default
+from dockyard.engine.progress import Step
+from dockyard.engine.report import BuildReport, human_size, without_mounts
+from dockyard.errors import VerifyError
+from dockyard.pipeline import (
     BuildFailed,
     BuildOptions,
     expectations,
@@ -22,10 +26,6 @@ from dockyard.build.pipeline import (
     prepare_build,
     run_build,
 )
-from dockyard.build.progress import Step
-from dockyard.build.report import BuildReport, human_size, without_mounts
-from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout, view_mode
-from dockyard.errors import VerifyError
 from dockyard.verify.run import VerifyReport, verify_image
 
 SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
@@ -244,11 +244,11 @@ def _short(value: object) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from dockyard.build.backends import backend_for
-    from dockyard.render import expectations as rendered_expectations
-    from dockyard.render import plan_lock
-    from dockyard.resolve import resolve
-    from dockyard.spec import load
+    from dockyard.engine.backends import backend_for
+    from dockyard.render.renderer import expectations as rendered_expectations
+    from dockyard.render.renderer import plan_lock
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
 
     expect = None
     if args.spec:
@@ -267,7 +267,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from dockyard.build.bootstrap import bootstrap
+    from dockyard.engine.bootstrap import bootstrap
 
     engine = detect(args.backend)
     result = bootstrap(args.image, args.suite, engine, args.with_python, args.mirror,

@@ -11,11 +11,11 @@ from rich.table import Table
 
 from dockyard.cli.output import escape, print_json, print_note, print_warning, stdout
 from dockyard.errors import InputError
-from dockyard.knowledge import preset_dir, preset_names
-from dockyard.plan import Plan
-from dockyard.render import render
-from dockyard.resolve import resolve
-from dockyard.spec import json_schema, load
+from dockyard.knowledge.loader import preset_dir, preset_names
+from dockyard.render.renderer import render
+from dockyard.resolve.plan import Plan
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import json_schema, load
 
 SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
 
@@ -151,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dockyard.blocks.common import RenderOptions
+    from dockyard.render.blocks.common import RenderOptions
 
     plan = resolve(load(args.spec))
     rendered = render(plan, RenderOptions(cache_mounts=not args.no_cache_mounts))

@@ -2,7 +2,7 @@
 
 `print_explanation` is also what `dockyard build` shows when a build fails:
     from dockyard.cli.diagnose import print_explanation
-    from dockyard.explain import explain_log
+    from dockyard.diagnose.explain import explain_log
     print_explanation(explain_log(log_text), log_path=path)
 """
 
@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dockyard.build.engine import BACKENDS
 from dockyard.cli.output import print_json, stderr, stdout
-from dockyard.doctor import Check, Host, Report, run_doctor
-from dockyard.doctor_base import memory_and_cores
+from dockyard.diagnose.doctor import Check, Host, Report, run_doctor
+from dockyard.diagnose.explain import Explanation, explain_log
+from dockyard.diagnose.host import memory_and_cores
+from dockyard.engine.detect import BACKENDS
 from dockyard.errors import EXIT_FAILURE, EXIT_OK, InputError
-from dockyard.explain import Explanation, explain_log
 from dockyard.hostsize import max_jobs
 
 STATUS_STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"),

@@ -13,13 +13,13 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
-from dockyard.build.engine import BACKENDS, detect
-from dockyard.build.maps import Maps, parse_rule, site_default
-from dockyard.build.pipeline import BuildOptions
-from dockyard.build.progress import Step
-from dockyard.build.report import human_size, without_mounts
 from dockyard.cli.output import escape, print_json, print_note, stderr, stdout, view_mode
+from dockyard.engine.detect import BACKENDS, detect
+from dockyard.engine.maps import Maps, parse_rule, site_default
+from dockyard.engine.progress import Step
+from dockyard.engine.report import human_size, without_mounts
 from dockyard.errors import BuildError, InputError
+from dockyard.pipeline import BuildOptions
 from dockyard.scale.matrix import (
     FINAL,
     EngineBuilder,
@@ -331,9 +331,9 @@ def _repo_path(path: Path) -> str:
 
 
 def cmd_apptainer(args: argparse.Namespace) -> int:
-    from dockyard.resolve import resolve
+    from dockyard.resolve.resolver import resolve
     from dockyard.scale.apptainer import DefOptions, definition_text, write_definition
-    from dockyard.spec import load
+    from dockyard.spec.model import load
 
     plan = resolve(load(args.spec))
     # Only the command line's maps: the definition is for another site, not this machine's config.

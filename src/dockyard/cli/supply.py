@@ -8,10 +8,10 @@ from typing import Any
 
 from rich.table import Table
 
-from dockyard.build.backends import Backend
-from dockyard.build.engine import BACKENDS
 from dockyard.cli.build import SPEC_HELP
 from dockyard.cli.output import escape, print_json, print_note, stderr, stdout
+from dockyard.engine.backends import Backend
+from dockyard.engine.detect import BACKENDS
 from dockyard.errors import EXIT_FAILURE, EXIT_OK
 from dockyard.supply.audit import AuditReport
 from dockyard.supply.scan import Needle
@@ -87,19 +87,19 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    from dockyard.build.maps import load_maps, site_default
-    from dockyard.resolve import resolve
-    from dockyard.spec import load
+    from dockyard.engine.maps import load_maps, site_default
+    from dockyard.render.lockfile import parse
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
     from dockyard.supply.lock import LockRequest, base_refs, make_lock
-    from dockyard.supply.lockfile import parse
 
     plan = resolve(load(args.spec))
     maps = load_maps(tuple(args.base_map), tuple(args.index_map))
     wheelhouse = args.wheelhouse or (Path(w) if (w := site_default("wheelhouse")) else None)
     inspect = None
     if args.backend != "none":
-        from dockyard.build.backends import backend_for
-        from dockyard.build.engine import detect
+        from dockyard.engine.backends import backend_for
+        from dockyard.engine.detect import detect
         from dockyard.errors import EngineError
 
         try:
@@ -160,9 +160,9 @@ def needles(args: argparse.Namespace) -> tuple[Needle, ...]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from dockyard.build.backends import backend_for
-    from dockyard.build.engine import detect
-    from dockyard.build.maps import load_maps
+    from dockyard.engine.backends import backend_for
+    from dockyard.engine.detect import detect
+    from dockyard.engine.maps import load_maps
     from dockyard.supply.audit import audit_image
 
     wanted = needles(args)  # before the engine: a bad --secret-value fails fast
@@ -186,7 +186,7 @@ def _table(title: str, *columns: str) -> Table:
 
 
 def print_audit(report: AuditReport, top: int) -> None:
-    from dockyard.build.report import human_size
+    from dockyard.engine.report import human_size
 
     stdout.print(f"[bold]{escape(report.image)}[/]  {human_size(report.size)}  id {escape(report.image_id[:19])}  "
                  f"user {escape(report.user)}")
@@ -224,14 +224,14 @@ def print_audit(report: AuditReport, top: int) -> None:
 
 
 def _backend(name: str) -> Backend:
-    from dockyard.build.backends import backend_for
-    from dockyard.build.engine import detect
+    from dockyard.engine.backends import backend_for
+    from dockyard.engine.detect import detect
 
     return backend_for(detect(name))
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from dockyard.build.report import human_size
+    from dockyard.engine.report import human_size
     from dockyard.supply.diff import diff, is_lock
 
     backend = None if is_lock(args.a) and is_lock(args.b) else _backend(args.backend)

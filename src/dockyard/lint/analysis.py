@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dockyard import accelerators as acc
+from dockyard.knowledge import accelerators as acc
 from dockyard.lint.model import DockerfileModel, Instruction, Stage, expand
 from dockyard.lint.packages import (
     Install,

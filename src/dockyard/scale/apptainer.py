@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dockyard import __version__
-from dockyard.blocks.common import SCRIPTS, RenderOptions
-from dockyard.build.pipeline import default_tags
 from dockyard.errors import InputError
-from dockyard.plan import Plan
-from dockyard.render import Rendered, render
+from dockyard.pipeline import default_tags
+from dockyard.render.blocks.common import SCRIPTS, RenderOptions
+from dockyard.render.renderer import Rendered, render
+from dockyard.resolve.plan import Plan
 from dockyard.scale.stages import DockerStage, Parsed, Step, parse
 
 STAGING = "/opt/dockyard-build"

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard import __version__
-from dockyard.blocks.common import RenderOptions
-from dockyard.build.engine import Engine
+from dockyard.engine.detect import Engine
 from dockyard.errors import EngineError, InputError
-from dockyard.render import Rendered, render
+from dockyard.render.blocks.common import RenderOptions
+from dockyard.render.renderer import Rendered, render
 from dockyard.scale import hcl
 from dockyard.scale.hcl import Expr, Value
 from dockyard.scale.select import Selected, version_tag

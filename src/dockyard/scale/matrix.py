@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from dockyard.build.backends import Backend
-from dockyard.build.engine import Engine
-from dockyard.build.pipeline import BuildOptions, expectations, prepare_build, run_build
-from dockyard.build.progress import Step
-from dockyard.build.report import BuildReport, without_mounts
+from dockyard.engine.backends import Backend
+from dockyard.engine.detect import Engine
+from dockyard.engine.progress import Step
+from dockyard.engine.report import BuildReport, without_mounts
 from dockyard.errors import BuildError, DockyardError, EngineError, VerifyError
+from dockyard.pipeline import BuildOptions, expectations, prepare_build, run_build
 from dockyard.scale.schedule import Budget, startable
 from dockyard.scale.select import Selected
 from dockyard.scale.state import DEFAULT_PATH, Entry, State
@@ -99,7 +99,7 @@ class EngineBuilder:
                 raise BuildError(f"pushing {tag} failed: {detail[0]}", "check the registry name and `docker login`")
 
     def exists(self, image: str) -> bool:
-        from dockyard.build.backends import backend_for
+        from dockyard.engine.backends import backend_for
 
         return bool(image) and backend_for(self.engine).inspect(image) is not None
 

@@ -48,7 +48,7 @@ def budget(memory: int, cores: int, jobs: int | None = None, max_jobs: int | Non
 
 
 def host_budget(jobs: int | None = None, max_jobs: int | None = None) -> Budget:
-    from dockyard.doctor_base import Host, memory_and_cores
+    from dockyard.diagnose.host import Host, memory_and_cores
 
     memory, _, cores = memory_and_cores(Host())
     return budget(memory, cores, jobs, max_jobs)

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import InputError
-from dockyard.knowledge import preset_names
-from dockyard.plan import Plan
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.knowledge.loader import preset_names
+from dockyard.resolve.plan import Plan
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from dockyard import __version__
 from dockyard.errors import InputError
-from dockyard.render import render
+from dockyard.render.renderer import render
 from dockyard.scale import yamlout
 from dockyard.scale.actions import DEFAULT_PINS, Pin
 from dockyard.scale.select import Selected, version_tag

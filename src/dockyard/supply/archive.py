@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from dockyard.build.backends import Backend
+from dockyard.engine.backends import Backend
 from dockyard.errors import EngineError, InputError
 
 CHUNK = 8 * 1024 * 1024

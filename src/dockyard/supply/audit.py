@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from dockyard.build.backends import Backend
-from dockyard.build.maps import Maps
-from dockyard.build.report import instruction_text
-from dockyard.secrets import looks_secret
+from dockyard.engine.backends import Backend
+from dockyard.engine.maps import Maps
+from dockyard.engine.report import instruction_text
+from dockyard.spec.secrets import looks_secret
 from dockyard.supply import layout, owners
 from dockyard.supply.archive import Entry, Layer, SavedImage, file_digests, read_archive, read_chunks, saved
 from dockyard.supply.scan import (

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from dockyard.build.backends import Backend
+from dockyard.engine.backends import Backend
+from dockyard.render.lockfile import MAGIC, Lock, parse
 from dockyard.supply import layout
 from dockyard.supply.archive import Entry, Layer, read_archive, saved
-from dockyard.supply.lockfile import MAGIC, Lock, parse
 
 
 @dataclass
@@ -90,8 +90,8 @@ def side(ref: str, backend: Backend | None) -> Side:
     if is_lock(ref):
         return lock_side(parse(Path(ref).read_text(encoding="utf-8"), ref), ref)
     if backend is None:
-        from dockyard.build.backends import backend_for
-        from dockyard.build.engine import detect
+        from dockyard.engine.backends import backend_for
+        from dockyard.engine.detect import detect
 
         backend = backend_for(detect("auto"))
     with saved(backend, ref) as archive:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from dockyard.blocks.common import PIP_INDEX
-from dockyard.build.maps import Maps
+from dockyard.engine.maps import Maps
 from dockyard.errors import DockyardError, InputError
-from dockyard.plan import Plan
-from dockyard.supply.lockfile import MAGIC, BaseRef, Lock, parse
+from dockyard.render.blocks.common import PIP_INDEX
+from dockyard.render.lockfile import MAGIC, BaseRef, Lock, parse
+from dockyard.resolve.plan import Plan
 
 PLATFORMS = {
     "linux/amd64": ("x86_64-manylinux_2_28", "x86_64"),

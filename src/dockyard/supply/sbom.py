@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
-from dockyard.build.backends import Backend, BuildRequest
+from dockyard.engine.backends import Backend, BuildRequest
 from dockyard.errors import BuildError, DockyardError, InputError
 from dockyard.supply.archive import Entry, Layer, normal, read_archive, saved
 

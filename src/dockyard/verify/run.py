@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from dockyard.build.backends import Backend, gpu_run_options
+from dockyard.engine.backends import Backend, gpu_run_options
 from dockyard.errors import EngineError, InputError
 
 PLAN_IN_IMAGE = "/opt/dockyard/plan.json"

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from dockyard.build.engine import ClientProbe, Completed, detect_docker, docker_engine, probe_docker
-from dockyard.build.pipeline import BuildOptions, prepare_build
-from dockyard.build.progress import Progress
-from dockyard.build.report import instruction_text, without_mounts
+from dockyard.engine.detect import ClientProbe, Completed, detect_docker, docker_engine, probe_docker
+from dockyard.engine.progress import Progress
+from dockyard.engine.report import instruction_text, without_mounts
 from dockyard.errors import EngineError
+from dockyard.pipeline import BuildOptions, prepare_build
 from dockyard.verify.run import run_options
 
 from .test_build_inputs import docker_engine as make_engine
@@ -153,7 +153,7 @@ def test_verify_runs_runtime_images_read_only_with_a_cache_volume() -> None:
 
 def test_podman_builds_share_caches_unlocked(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Buildah 1.28 hangs on a second `sharing=locked` mount of one cache within a build."""
-    from dockyard.build.engine import podman_engine
+    from dockyard.engine.detect import podman_engine
 
     monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "none.toml"))
     podman = prepare_build("cpu-inference", BuildOptions(), engine=podman_engine("/usr/bin/podman", "4.3.1"))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.backends import BuildRequest, DockerBackend, PodmanBackend, gpu_run_options, podman_ulimits
-from dockyard.build.context import fits_variant, link_wheelhouse, wheel_provides
-from dockyard.build.engine import Capabilities, Engine
-from dockyard.build.maps import load_maps, parse_rule, site_default
-from dockyard.build.secrets import Secret, collect, parse_secret
+from dockyard.engine.backends import BuildRequest, DockerBackend, PodmanBackend, gpu_run_options, podman_ulimits
+from dockyard.engine.context import fits_variant, link_wheelhouse, wheel_provides
+from dockyard.engine.detect import Capabilities, Engine
+from dockyard.engine.maps import load_maps, parse_rule, site_default
+from dockyard.engine.secrets import Secret, collect, parse_secret
 from dockyard.errors import InputError
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"

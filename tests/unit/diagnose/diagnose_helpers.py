@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockyard.build.engine import Completed
-from dockyard.doctor import Host, TlsProbe
+from dockyard.diagnose.doctor import Host, TlsProbe
+from dockyard.engine.detect import Completed
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"

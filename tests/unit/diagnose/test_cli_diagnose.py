@@ -11,8 +11,8 @@ from rich.console import Console
 
 from dockyard.cli import diagnose as cli
 from dockyard.cli import main
-from dockyard.doctor import Host
-from dockyard.explain import explain_log
+from dockyard.diagnose.doctor import Host
+from dockyard.diagnose.explain import explain_log
 
 
 def use_machine(monkeypatch: pytest.MonkeyPatch, machine: Machine) -> None:

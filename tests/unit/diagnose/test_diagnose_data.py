@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.diagnose_data import (
+from dockyard.diagnose.data import (
     CudaReach,
     cuda_reach,
     driver_minimums,

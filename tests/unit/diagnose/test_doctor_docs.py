@@ -6,8 +6,8 @@ from pathlib import Path
 
 from diagnose_helpers import this_machine
 
-from dockyard.doctor import run_doctor
-from dockyard.explain_signatures import SIGNATURES
+from dockyard.diagnose.doctor import run_doctor
+from dockyard.diagnose.signatures import SIGNATURES
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "doctor.md"
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from diagnose_helpers import GIB, Machine, add_docker, add_podman, fixture, meminfo, this_machine
 
-from dockyard.doctor import Report, TlsProbe, run_doctor
-from dockyard.doctor_base import memory_and_cores
+from dockyard.diagnose.doctor import Report, TlsProbe, run_doctor
+from dockyard.diagnose.host import memory_and_cores
 from dockyard.errors import InputError
 
 BUILDX = "github.com/docker/buildx v0.17.1 257815a"

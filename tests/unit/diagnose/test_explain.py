@@ -7,8 +7,8 @@ import re
 import pytest
 from diagnose_helpers import LOGS
 
-from dockyard.explain import explain_log, parse_log
-from dockyard.explain_signatures import SIGNATURE_IDS, SIGNATURES
+from dockyard.diagnose.explain import explain_log, parse_log
+from dockyard.diagnose.signatures import SIGNATURE_IDS, SIGNATURES
 
 # log file -> (signature expected first, details it must extract)
 EXPECTED: dict[str, tuple[str, dict[str, str]]] = {

@@ -19,7 +19,9 @@ NAMES = sorted(p.stem for p in PRESETS.glob("*.toml")) or ["<none>"]
 @pytest.mark.parametrize("preset", NAMES)
 def test_rendered_preset_lints_clean(preset: str) -> None:
     try:
-        from dockyard import render, resolve, spec
+        from dockyard.render import renderer as render
+        from dockyard.resolve import resolver as resolve
+        from dockyard.spec import model as spec
 
         rendered = render.render(resolve.resolve(spec.load(preset)))
     except Exception as exc:  # the renderer is not lint's to test

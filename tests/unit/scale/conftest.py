@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from dockyard.build.backends import backend_for
-from dockyard.build.engine import Capabilities, Engine
-from dockyard.build.pipeline import BuildOptions
-from dockyard.build.progress import Step
-from dockyard.build.report import BuildReport
+from dockyard.engine.backends import backend_for
+from dockyard.engine.detect import Capabilities, Engine
+from dockyard.engine.progress import Step
+from dockyard.engine.report import BuildReport
+from dockyard.pipeline import BuildOptions
 from dockyard.scale.matrix import Built, ImageRun
 from dockyard.verify.run import ProbeResult, VerifyReport
 

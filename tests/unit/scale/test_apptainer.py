@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.blocks.common import SCRIPTS, RenderOptions
-from dockyard.knowledge import preset_names
-from dockyard.render import render
-from dockyard.resolve import resolve
+from dockyard.knowledge.loader import preset_names
+from dockyard.render.blocks.common import SCRIPTS, RenderOptions
+from dockyard.render.renderer import render
+from dockyard.resolve.resolver import resolve
 from dockyard.scale.apptainer import STAGING, DefOptions, definition_text, write_definition
 from dockyard.scale.stages import parse
-from dockyard.spec import load
+from dockyard.spec.model import load
 
 SECTION = re.compile(r"^%([a-z]+(?: from [a-z]+)?)$", re.M)
 

@@ -14,7 +14,7 @@ import hcl2
 import pytest
 
 from dockyard.errors import EngineError, InputError
-from dockyard.knowledge import preset_names
+from dockyard.knowledge.loader import preset_names
 from dockyard.scale import hcl
 from dockyard.scale.bake import bake_argv, base_stage_key, write_bake
 from dockyard.scale.select import select
@@ -91,7 +91,7 @@ def test_shared_base_stages_are_built_once_through_target_contexts(baked: tuple[
             assert context_name == "base" and ref.startswith("target:")
             users.setdefault(ref.removeprefix("target:"), []).append(name)
     assert set(users) == set(shared)
-    from dockyard.render import render
+    from dockyard.render.renderer import render
 
     for base, members in users.items():
         assert len(members) >= 2 and shared[base]["target"] == "base"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.engine import Engine
 from dockyard.cli import main
+from dockyard.engine.detect import Engine
 from dockyard.scale.state import Entry, State
 
 from .conftest import engine
@@ -43,8 +43,8 @@ def test_two_specs_with_one_name_are_refused(capsys: pytest.CaptureFixture[str],
 
 
 def test_matrix_dry_run_shows_schedule_and_resume(capsys: pytest.CaptureFixture[str], in_tmp: Path) -> None:
-    from dockyard.resolve import resolve
-    from dockyard.spec import load
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
 
     digest = resolve(load("cpu-inference")).digest
     State(in_tmp / "s.json").record(Entry(digest, "cpu-inference", "cpu-inference", "done"))

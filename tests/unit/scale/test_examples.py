@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.resolve import resolve
+from dockyard.resolve.resolver import resolve
 from dockyard.scale.apptainer import DefOptions, definition_text
 from dockyard.scale.bake import write_bake
 from dockyard.scale.select import select
 from dockyard.scale.workflow import WorkflowOptions, workflow
-from dockyard.spec import load
+from dockyard.spec.model import load
 
 from ..conftest import REPO
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build import pipeline
-from dockyard.build.pipeline import BuildOptions
+from dockyard import pipeline
 from dockyard.errors import EngineError
+from dockyard.pipeline import BuildOptions
 from dockyard.scale.matrix import EngineBuilder, ImageRun, Matrix, MatrixOptions, check_builder
 from dockyard.scale.schedule import Budget
 from dockyard.scale.state import State

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dockyard.errors import InputError
-from dockyard.knowledge import preset_names
+from dockyard.knowledge.loader import preset_names
 from dockyard.scale.actions import DEFAULT_PINS, parse_pin, pins
 from dockyard.scale.select import select
 from dockyard.scale.workflow import WorkflowOptions, workflow

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.render.lockfile import parse
 from dockyard.supply.diff import compare, image_side, is_lock, lock_side
-from dockyard.supply.lockfile import parse
 from dockyard.supply.sbom import _epoch, roots, sbom_of_archive
 
 from .conftest import LOCK_TEXT, SITE, ArchiveMaker, FakeFile, FakeLayer, record_line

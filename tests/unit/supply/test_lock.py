@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.maps import Maps, load_maps
-from dockyard.resolve import resolve
-from dockyard.spec import load
+from dockyard.engine.maps import Maps, load_maps
+from dockyard.render.lockfile import parse
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 from dockyard.supply.lock import (
     LockError,
     LockRequest,
@@ -23,7 +24,6 @@ from dockyard.supply.lock import (
     torch_family,
     wheel_for,
 )
-from dockyard.supply.lockfile import parse
 
 from .conftest import WHEEL
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.errors import InputError
-from dockyard.supply.lockfile import Locked, parse, requirements_text
+from dockyard.render.lockfile import Locked, parse, requirements_text
 
 from .conftest import LOCK_TEXT
 

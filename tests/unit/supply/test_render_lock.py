@@ -9,12 +9,12 @@ from pathlib import Path
 import dockerfile
 import pytest
 
-from dockyard.blocks.common import RenderOptions
 from dockyard.errors import InputError
-from dockyard.render import render
-from dockyard.resolve import resolve
-from dockyard.spec import load
-from dockyard.supply.lockfile import Lock, parse
+from dockyard.render.blocks.common import RenderOptions
+from dockyard.render.lockfile import Lock, parse
+from dockyard.render.renderer import render
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 from .conftest import LOCK_TEXT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from dockyard import accelerators as acc
+from dockyard.knowledge import accelerators as acc
 from dockyard.lint.analysis import stage_accelerator, torch_installs
 from dockyard.lint.finding import Finding, Severity
 from dockyard.lint.model import DockerfileModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 
-from dockyard import accelerators as acc
+from dockyard.knowledge import accelerators as acc
 from dockyard.lint.analysis import image_accelerator, stage_accelerator
 from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding
-from dockyard.secrets import looks_secret
+from dockyard.spec.secrets import looks_secret
 
 CODE = "DY106"
 NAME = "secret-in-arg-or-env"

@@ -6,7 +6,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.accelerators import split_image
+from dockyard.knowledge.accelerators import split_image
 from dockyard.lint.analysis import install_sites, sites
 from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding

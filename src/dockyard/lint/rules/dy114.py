@@ -6,7 +6,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.accelerators import base_accelerator, split_image
+from dockyard.knowledge.accelerators import base_accelerator, split_image
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
 from dockyard.lint.rules.base import finding

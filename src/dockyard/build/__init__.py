@@ -1,1 +1,0 @@
-"""Drive a real container engine: detect it, prepare the context, build, report."""

@@ -1,0 +1,3 @@
+"""What went wrong, and what this host can do. `doctor` gathers host facts (host, facts, gpu) and runs
+checks on them (checks, gpu); `explain` matches a failed build's log against known failures
+(signatures, extract). `data` derives the GPU tables both use from the knowledge base."""

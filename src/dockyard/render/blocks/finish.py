@@ -1,0 +1,30 @@
+"""Last builder step: remove what must not ship, check consistency, slim, keep the right bytecode.
+All in the builder, so nothing removed here ever lands in a layer of the final image."""
+
+from __future__ import annotations
+
+from dockyard.render.blocks.common import SCRIPTS, RenderContext, script
+from dockyard.render.instructions import Instruction, Run
+
+
+def finish(ctx: RenderContext) -> list[Instruction]:
+    plan = ctx.plan
+    commands = []
+    if plan.uninstall:
+        commands.append(f"pip uninstall -y {' '.join(plan.uninstall)}")
+    commands.append("pip check")
+    flags = [f"--venv {plan.venv}", f"--bytecode {plan.bytecode}"]
+    if plan.slim:
+        flags += ["--slim", "--strip"]
+        if plan.profile != "runtime":
+            flags.append("--keep-tools")
+    if plan.keep_torch_headers:
+        flags.append("--keep-headers")
+    if plan.bytecode == "loaded":
+        flags += [f"--probe {SCRIPTS}/probe.py", f"--plan {SCRIPTS}/plan.json"]
+    commands.append(f"python {SCRIPTS}/slim.py {' '.join(flags)}")
+    first = "Packages that break this target removed, then a dependency check" if plan.uninstall else \
+        "Dependency check"
+    return [Run(tuple(commands), (script("slim.py"), script("probe.py"), script("plan.json")),
+                comment=f"{first}, slim ({'on' if plan.slim else 'off'}) and bytecode ({plan.bytecode}): a warm-up "
+                        "import and tiny model run doubles as a smoke test")]

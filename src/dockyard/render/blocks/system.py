@@ -1,0 +1,39 @@
+"""The `base` stage shared by builder and runtime: system packages, the interpreter, the user."""
+
+from __future__ import annotations
+
+from dockyard.render.blocks.common import SCRIPTS, RenderContext, apt_install, apt_mounts, script, with_apt_cleanup
+from dockyard.render.instructions import Arg, Env, Instruction, Run
+
+KEEP_APT_CACHE = (
+    "rm -f /etc/apt/apt.conf.d/docker-clean",
+    "echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache",
+)
+
+
+# Slim images: dpkg leaves out documentation, manual pages and translations (copyright files stay).
+NO_DOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/*/copyright\\n"
+           "path-exclude=/usr/share/man/*\\npath-exclude=/usr/share/info/*\\npath-exclude=/usr/share/locale/*\\n' "
+           "> /etc/dpkg/dpkg.cfg.d/dockyard-nodoc")
+
+
+def base_stage(ctx: RenderContext) -> list[Instruction]:
+    plan = ctx.plan
+    items: list[Instruction] = [
+        Arg("DEBIAN_FRONTEND", "noninteractive"),
+        Env((("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))),
+    ]
+    packages = ["ca-certificates", "tini", *plan.system_packages]
+    keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
+    nodoc = (NO_DOCS,) if plan.slim else ()
+    items.append(Run(
+        with_apt_cleanup(ctx, (*keep, *nodoc, *apt_install(ctx, packages),
+                               f"sh {SCRIPTS}/python.sh base {plan.python}")),
+        (*apt_mounts(ctx), script("python.sh")),
+        comment="System packages of the final image, an init for signal handling, and the interpreter when the "
+                "distribution has it",
+    ))
+    if plan.user != "root":
+        comment = f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"
+        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}",), (script("user.sh"),), comment=comment))
+    return items

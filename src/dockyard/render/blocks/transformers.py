@@ -1,0 +1,54 @@
+"""transformers itself: a release from PyPI, a source archive at a git ref, or (dev profile) an editable
+checkout of that source at /opt/transformers. Never a full git clone."""
+
+from __future__ import annotations
+
+from dockyard.render.blocks.common import (
+    CONSTRAINTS,
+    RenderContext,
+    fetch,
+    fetch_mounts,
+    lock_part,
+    locked_install,
+    pip_install,
+)
+from dockyard.render.instructions import Arg, Instruction, Run
+
+SOURCE = "/opt/transformers"
+
+
+def transformers_install(ctx: RenderContext) -> list[Instruction]:
+    plan = ctx.plan
+    tf = plan.transformers
+    extras = f"[{','.join(tf.extras)}]" if tf.extras else ""
+    lock = ctx.options.lock
+    if lock is not None and not tf.editable:
+        locked = lock.subset(("transformers",))
+        mount = lock_part(ctx, "lock-transformers.txt", locked, "transformers from the lock")
+        return [Run((locked_install(ctx, "lock-transformers.txt"),), fetch_mounts(ctx, mount),
+                    comment=f"{', '.join(p.requirement() for p in locked)} from the lock, hash-checked")]
+    deps = " --no-deps" if lock is not None else ""  # the lock installed its dependencies
+    if tf.editable:
+        ref_arg = Arg("TRANSFORMERS_REF", tf.ref or f"v{tf.version}")
+        url = "https://github.com/huggingface/transformers/archive/${TRANSFORMERS_REF}.tar.gz"
+        return [ref_arg, Run(
+            (f"mkdir -p {SOURCE}",
+             fetch(f'curl -fsSL --retry 3 -o /tmp/transformers.tar.gz "{url}"'),
+             f"tar -xzf /tmp/transformers.tar.gz -C {SOURCE} --strip-components=1",
+             "rm /tmp/transformers.tar.gz",
+             pip_install(ctx, f'-c {CONSTRAINTS}{deps} -e "{SOURCE}{extras}"')),
+            fetch_mounts(ctx),
+            comment="transformers source (one archive, no git history) installed editable for development",
+        )]
+    if tf.ref:
+        url = "https://github.com/huggingface/transformers/archive/${TRANSFORMERS_REF}.tar.gz"
+        return [Arg("TRANSFORMERS_REF", tf.ref), Run(
+            (pip_install(ctx, f'-c {CONSTRAINTS} "transformers{extras} @ {url}"'),),
+            fetch_mounts(ctx),
+            comment="transformers from a source archive at a git ref (no clone)",
+        )]
+    return [Arg("TRANSFORMERS_VERSION", tf.version or ""), Run(
+        (pip_install(ctx, f'-c {CONSTRAINTS} "transformers{extras}==${{TRANSFORMERS_VERSION}}"'),),
+        fetch_mounts(ctx),
+        comment=f"transformers {tf.version}",
+    )]

@@ -1,0 +1,170 @@
+"""Plan: a spec with every decision made. Every version concrete, the base chosen, the index known.
+
+Render reads only the plan; `dockyard check` prints it; the verify probe checks an image against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dockyard.spec.model import ImageSpec
+
+
+@dataclass(frozen=True)
+class Package:
+    """One pip requirement. `version` None means unpinned (a warning says so); `url` a source archive."""
+
+    name: str
+    version: str | None = None
+    extras: tuple[str, ...] = ()
+    url: str | None = None
+    marker: str = ""
+    raw: str = ""  # a requirement kept as the user wrote it (a range dockyard does not pin)
+
+    def requirement(self) -> str:
+        if self.raw:
+            return self.raw
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        if self.url:
+            return f"{self.name}{extras} @ {self.url}"
+        pin = f"=={self.version}" if self.version else ""
+        return f"{self.name}{extras}{pin}{self.marker}"
+
+
+@dataclass(frozen=True)
+class TorchPlan:
+    version: str | None  # None for nightly
+    variant: str
+    index_url: str
+    channel: str  # release | nightly
+    build: str  # cpu | cuda | rocm | xpu: what the probe expects of torch
+    companions: tuple[Package, ...] = ()  # torchvision/torchaudio from the same index
+    cuda: str | None = None  # "13.0" for cu130
+    rocm: str | None = None
+    wheel_archs: tuple[str, ...] = ()
+    xla: Package | None = None
+
+
+@dataclass(frozen=True)
+class TransformersPlan:
+    version: str | None
+    ref: str | None
+    extras: tuple[str, ...]
+    url: str | None = None  # source archive for a git ref
+    editable: bool = False
+
+    def describe(self) -> str:
+        return self.version or f"git ref {self.ref}"
+
+
+@dataclass(frozen=True)
+class AddonPlan:
+    name: str
+    version: str | None
+    requirement: str
+    import_name: str = ""
+    compile: bool = False
+    no_build_isolation: bool = False
+    pip_args: tuple[str, ...] = ()
+    build_env: tuple[tuple[str, str], ...] = ()
+    build_python: tuple[Package, ...] = ()
+    script: str = ""
+    script_env: tuple[tuple[str, str], ...] = ()
+    runtime_paths: tuple[str, ...] = ()
+    path: str = ""
+    probe_tool: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: ImageSpec
+    name: str
+    target: str
+    profile: str
+    python: str
+    torch: TorchPlan
+    transformers: TransformersPlan
+    runtime_base: str
+    builder_base: str
+    distro: str
+    compile: bool
+    gpu_archs: tuple[str, ...]
+    packages: tuple[Package, ...]
+    addons: tuple[AddonPlan, ...]
+    system_packages: tuple[str, ...]
+    build_packages: tuple[str, ...]
+    uninstall: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    user: str
+    uid: int
+    slim: bool
+    keep_torch_headers: bool
+    bytecode: str
+    files: tuple[str, ...]
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    imports: tuple[str, ...]
+    tools: tuple[str, ...]
+    libraries: tuple[str, ...]
+    max_jobs: int
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    extra_paths: tuple[str, ...] = field(default=())
+    uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
+
+    @property
+    def digest(self) -> str:
+        return self.spec.digest()
+
+    @property
+    def venv(self) -> str:
+        return "/opt/venv"
+
+    @property
+    def home(self) -> str:
+        return "/root" if self.user == "root" else f"/home/{self.user}"
+
+    def pinned_versions(self) -> dict[str, str]:
+        """name -> exact version the image must carry (what the probe compares)."""
+        pins: dict[str, str] = {}
+        if self.torch.version:
+            pins["torch"] = self.torch.version
+        for package in (*self.torch.companions, *self.packages):
+            if package.version and not package.url:
+                pins[package.name] = package.version
+        if self.torch.xla and self.torch.xla.version:
+            pins[self.torch.xla.name] = self.torch.xla.version
+        if self.transformers.version:
+            pins["transformers"] = self.transformers.version
+        for addon in self.addons:
+            if addon.version and addon.requirement and "@" not in addon.requirement:
+                pins[addon.requirement.split("==")[0].split("[")[0]] = addon.version
+        return dict(sorted(pins.items()))
+
+    def expectations(self) -> dict[str, Any]:
+        """What the verify probe checks inside the image (also written into it as plan.json)."""
+        return {
+            "name": self.name,
+            "target": self.target,
+            "profile": self.profile,
+            "python": self.python,
+            "torch_build": self.torch.build,
+            "cuda": self.torch.cuda,
+            "rocm": self.torch.rocm,
+            "gpu_archs": list(self.gpu_archs) if self.torch.build in ("cuda", "rocm") else [],
+            "versions": self.pinned_versions(),
+            "imports": list(self.imports),
+            "tools": list(self.tools),
+            "libraries": list(self.libraries),
+            "env": dict(self.env),
+            "user": self.user,
+            "non_root": self.user != "root" and self.profile == "runtime",
+            "spec_digest": self.digest,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spec"] = {"source": self.spec.source, "digest": self.digest, **self.spec.to_toml_dict()}
+        data["env"] = dict(self.env)
+        return data
