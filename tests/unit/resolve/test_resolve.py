@@ -17,7 +17,7 @@ from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
 
-from .conftest import CliRunner, SpecWriter
+from ..conftest import CliRunner, SpecWriter
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

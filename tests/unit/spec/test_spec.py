@@ -19,7 +19,7 @@ from dockyard.spec.model import (
     suggest,
 )
 
-from .conftest import SpecWriter
+from ..conftest import SpecWriter
 
 
 def refused(write_spec: SpecWriter, text: str) -> SpecError:

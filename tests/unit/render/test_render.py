@@ -32,7 +32,7 @@ from dockyard.render.renderer import PACKAGED_SCRIPTS, Rendered, render
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
 
-from .conftest import GOLDEN_DIR
+from ..conftest import GOLDEN_DIR
 
 PRESETS = preset_names()
 PACKAGED = frozenset({f"dockyard/{name}" for name in PACKAGED_SCRIPTS} | {"dockyard/probe.py"})

@@ -13,7 +13,7 @@ from dockyard.cli.output import stdout
 from dockyard.knowledge.loader import preset_dir, preset_names
 from dockyard.render.renderer import PACKAGED_SCRIPTS, packaged
 
-from .conftest import CliRunner, SpecWriter
+from ..conftest import CliRunner, SpecWriter
 
 PRESETS = preset_names()
 
@@ -143,7 +143,7 @@ def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_render_to_stdout_prints_the_dockerfile(run_cli: CliRunner) -> None:
     result = run_cli(["render", "cpu-inference"])
     assert result.code == 0
-    golden = Path(__file__).resolve().parents[1] / "golden" / "cpu-inference" / "Dockerfile"
+    golden = Path(__file__).resolve().parents[2] / "golden" / "cpu-inference" / "Dockerfile"
     assert result.out.startswith("# cpu-inference: ")
     assert result.out == golden.read_text(encoding="utf-8")
 
