@@ -1,5 +1,10 @@
 """The `dockyard` command line: the only layer that reads argv and the environment, prints, and picks
-exit codes. Each command group lives in its own module with a `register(subparsers)` function."""
+exit codes. Each command group lives in its own module with a `register(subparsers)` function.
+
+Start-up stays short for pre-commit hooks and CI: only the module of the command being run is imported
+(with what it needs); the others appear in `--help` through the COMMANDS table, whose one-line help
+texts a test keeps equal to what each module registers.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,43 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from dockyard import __version__
-from dockyard.cli.output import print_error
 from dockyard.errors import EXIT_FAILURE, EXIT_INVALID, DockyardError
 
-# Command modules, in the order `dockyard --help` lists them.
-COMMAND_MODULES = (
-    "dockyard.cli.core",
-    "dockyard.cli.build",
-    "dockyard.cli.lint",
-    "dockyard.cli.scale",
-    "dockyard.cli.diagnose",
-    "dockyard.cli.supply",
-)
+# Command groups in the order `dockyard --help` lists them: module -> {command: one-line help}.
+COMMANDS: dict[str, dict[str, str]] = {
+    "dockyard.cli.core": {
+        "presets": "list the built-in presets",
+        "show": "print a preset's spec",
+        "check": "resolve a spec and print the plan",
+        "render": "write the Dockerfile and build context files",
+        "schema": "print the JSON Schema of spec files",
+    },
+    "dockyard.cli.build": {
+        "build": "build an image with a real engine, then verify it",
+        "verify": "run dockyard's probes inside an image",
+        "base": "base images without a registry",
+    },
+    "dockyard.cli.lint": {
+        "lint": "lint Dockerfiles with ML-aware rules (DY1xx) and hadolint",
+    },
+    "dockyard.cli.scale": {
+        "matrix": "build many images on this engine, resumable",
+        "bake": "write a docker-bake.hcl (and the build contexts) for BuildKit",
+        "ci": "write a CI workflow that builds, verifies, then pushes",
+        "apptainer": "write an Apptainer/Singularity definition",
+    },
+    "dockyard.cli.diagnose": {
+        "doctor": "check this machine: engine, BuildKit, disk, network, memory, GPUs",
+        "explain": "explain a failed build log: known cause and fix, or the failing step",
+    },
+    "dockyard.cli.supply": {
+        "lock": "pin every Python package with hashes (uv) into a lock file",
+        "audit": "audit a built image: user, sizes, compilers, setuid files, secrets, entrypoint",
+        "diff": "packages and sizes between two locks, two images, or a lock and an image",
+        "sbom": "CycloneDX SBOM of an image's Python environment (cyclonedx-bom)",
+    },
+}
+COMMAND_MODULES = tuple(COMMANDS)
 
 EPILOG = """exit codes:
   0  success
@@ -29,7 +59,15 @@ EPILOG = """exit codes:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command argv asks for: its first word that is not an option (the top level has no option
+    taking a value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. With `argv`, only the module of the command it names is imported; the other commands
+    are listed by name and help alone. Without, every command module registers its commands."""
     parser = argparse.ArgumentParser(
         prog="dockyard",
         description="Build small, secure, tested container images for Hugging Face Transformers.",
@@ -38,20 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside an existing module
-                raise
-            continue  # command group not present in this build
-        module.register(subparsers)
+    wanted = None if argv is None else _command_word(argv)
+    for module_name, commands in COMMANDS.items():
+        if argv is None or wanted in commands:
+            import_module(module_name).register(subparsers)
+        else:
+            for command, help_text in commands.items():
+                subparsers.add_parser(command, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_INVALID
@@ -59,13 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except DockyardError as exc:
-        print_error(exc)
+        _print_error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
-        print_error(DockyardError("interrupted"))
+        _print_error(DockyardError("interrupted"))
         return 130
     except BrokenPipeError:
         return EXIT_FAILURE
+
+
+def _print_error(exc: DockyardError) -> None:
+    from dockyard.cli.output import print_error  # rich loads only when there is something to print
+
+    print_error(exc)
 
 
 def entrypoint() -> None:  # pragma: no cover - thin wrapper
