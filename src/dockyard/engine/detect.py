@@ -98,7 +98,7 @@ class ClientProbe:
 
 DOCKER_HINT_INSTALL = (
     "install an engine: on Debian/Ubuntu as root `apt-get install -y docker.io` (then start `dockerd &`) "
-    "or `apt-get install -y podman`; or run `bash scripts/setup-engine.sh` from the dockyard checkout"
+    "or `apt-get install -y podman`; or run `bash scripts/setup.sh` from the dockyard checkout"
 )
 DOCKER_HINT_START = (
     "start the daemon: as root `dockerd >/var/log/dockerd.log 2>&1 &` (or `systemctl start docker`), then wait "
