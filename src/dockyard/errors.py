@@ -39,11 +39,13 @@ class SpecError(InputError):
 class ResolveError(InputError):
     """A spec that is well-formed but asks for a combination that cannot work.
 
-    `problems` lists every conflict found, each already a full sentence with its source.
+    `problems` lists every conflict found, each already a full sentence with its source; `conflict` names
+    the smallest set of the spec's own keys that cannot work together (the hint says what would).
     """
 
-    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+    def __init__(self, problems: list[str], hint: str | None = None, conflict: tuple[str, ...] = ()) -> None:
         self.problems = problems
+        self.conflict = conflict  # the smallest set of the spec's keys that cannot work together
         message = problems[0] if len(problems) == 1 else "\n".join(f"- {p}" for p in problems)
         if len(problems) > 1:
             message = f"{len(problems)} problems:\n{message}"

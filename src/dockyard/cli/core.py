@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dockyard.cli.output import escape, print_json, print_note, print_warning, stdout
+from dockyard.cli.output import escape, print_gap, print_json, print_note, print_warning, stdout
 from dockyard.errors import InputError
 from dockyard.knowledge.loader import preset_dir, preset_names
 from dockyard.render.renderer import render
@@ -98,6 +98,8 @@ def report_messages(plan: Plan) -> None:
         print_warning(warning)
     for note in plan.notes:
         print_note(note)
+    for gap in plan.gaps:
+        print_gap(gap)
 
 
 def plan_table(plan: Plan) -> Table:

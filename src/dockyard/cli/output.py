@@ -38,6 +38,10 @@ def print_note(message: str) -> None:
     stderr.print(f"[dim]note:[/] {escape(message)}")
 
 
+def print_gap(message: str) -> None:
+    stderr.print(f"[bold cyan]gap:[/] {escape(message)}")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 

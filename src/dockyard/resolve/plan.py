@@ -112,6 +112,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = field(default=())
     uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
+    gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
 
     @property
     def digest(self) -> str:

@@ -96,6 +96,8 @@ GOOD: list[Good] = [
          "5.24.0", warning="nightly"),
     Good("cuda-explicit-base", 'target = "cuda"\nbase = "nvidia/cuda:13.0.3-runtime-ubuntu24.04"', "2.14.1", "cu130",
          "3.14", "nvidia/cuda:13.0.3-runtime-ubuntu24.04", "5.24.0", note="given in the spec"),
+    Good("cuda-base-picks-its-cuda", 'target = "cuda"\nbase = "nvidia/cuda:12.6.3-base-ubuntu24.04"', "2.14.1",
+         "cu126", "3.14", "nvidia/cuda:12.6.3-base-ubuntu24.04", "5.24.0", note="(cu130) skipped: carries CUDA 12.6"),
     Good("rocm-default", 'target = "rocm"', "2.14.1", "rocm7.14", "3.14", "ubuntu:24.04", "5.24.0",
          gpu_archs=("gfx90a", "gfx942", "gfx950")),
     Good("rocm-torch-2.6", 'target = "rocm"\ntorch = "2.6"', "2.6.0", "rocm6.2.4", "3.13", "ubuntu:22.04", "5.24.0",
@@ -293,7 +295,8 @@ BAD: list[Bad] = [
         ("not in packages",), "set torch with [image].torch"),
     Bad("base-of-other-accelerator", image('target = "cuda"\nbase = "rocm/dev-ubuntu-22.04:6.2"'), "[image].base",
         "'rocm/dev-ubuntu-22.04:6.2'", ("is a rocm image", "installs cuda wheels"), "installs cuda wheels"),
-    Bad("base-of-other-cuda-major", image('target = "cuda"\nbase = "nvidia/cuda:12.6.3-base-ubuntu24.04"'),
+    Bad("base-of-other-cuda-major", image('target = "cuda"\nvariant = "cu130"\n'
+                                          'base = "nvidia/cuda:12.6.3-base-ubuntu24.04"'),
         "[image].base", "'nvidia/cuda:12.6.3-base-ubuntu24.04'", ("carries CUDA 12.6",), "pick an nvidia/cuda 13.x"),
     Bad("wrong-type", image('target = "cpu"\npython = 3.11'), "[image].python", "3.11", ("must be a string",),
         'python = "3.11"'),

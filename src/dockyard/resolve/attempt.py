@@ -1,0 +1,99 @@
+"""One attempt of the search: with the torch release, variant and Python fixed, decide the rest
+(transformers, GPU archs, add-ons, modalities, packages, base) and assemble the Plan, or record why not."""
+
+from __future__ import annotations
+
+from dockyard.resolve.addons import resolve_addons
+from dockyard.resolve.archs import resolve_gpu_archs
+from dockyard.resolve.base import resolve_base
+from dockyard.resolve.context import Context
+from dockyard.resolve.packages import resolve_modalities, resolve_packages
+from dockyard.resolve.plan import Plan, TorchPlan
+from dockyard.resolve.python import python_choices
+from dockyard.resolve.torch import TorchChoice, torch_plan
+from dockyard.resolve.transformers import resolve_transformers
+
+DEFAULT_MAX_JOBS = 2
+# System packages each profile adds to the final image: CI jobs check out and install the repository at
+# job time (git, git-lfs); development images also compile (compilers and headers).
+PROFILE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "runtime": (),
+    "ci": ("git", "git-lfs"),
+    "dev": ("build-essential", "git", "git-lfs"),
+}
+# torch's C++ headers serve only an image that can compile (extension JIT builds).
+COMPILERS = frozenset({"build-essential", "g++", "gcc", "clang"})
+
+
+def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Plan | None:
+    """The plan for this choice (None, with ctx.problems saying why, when it cannot work). `python`
+    None takes the first candidate (the problems of the Python step are recorded either way)."""
+    spec, k = ctx.spec, ctx.k
+    ctx.torch_version = choice.version
+    pythons = python_choices(ctx, choice.release)
+    python = python or pythons[0]
+    torch = torch_plan(ctx, choice)
+    transformers = resolve_transformers(ctx, torch, python)
+    gpu_archs = resolve_gpu_archs(ctx, torch)
+    addons, addon_needs = resolve_addons(ctx, torch, python, gpu_archs)
+    modal = resolve_modalities(ctx, torch, choice.release, python)
+    torch = TorchPlan(torch.version, torch.variant, torch.index_url, torch.channel, torch.build,
+                      modal.companions, torch.cuda, torch.rocm, torch.wheel_archs, torch.xla)
+    packages, package_needs = resolve_packages(ctx, python, modal.packages)
+    compile_needed = addon_needs.compile or package_needs.compile or spec.profile == "dev"
+    base = resolve_base(ctx, torch, python, compile_needed)
+    if ctx.problems:
+        return None
+    target = k.targets[spec.target]
+    if spec.user == "root":
+        ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
+                            "the model code owns the container. Prefer the default non-root user")
+    slim = spec.slim if spec.slim is not None else spec.profile != "dev"
+    env = {**target.env, **dict(spec.env)}
+    system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
+                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
+    has_compiler = bool(COMPILERS & set(system))
+    if addon_needs.keep_torch_headers and not has_compiler:
+        ctx.notes.append("an add-on JIT-compiles ops at run time, but the final image has no compiler: only its "
+                         "prebuilt ops work (add build-essential to system-packages for JIT builds)")
+    build_packages = sorted({*addon_needs.build_packages, *package_needs.build_packages,
+                             *(("build-essential",) if compile_needed else ()),
+                             *(("binutils",) if slim else ()),
+                             *(("ca-certificates", "curl") if transformers.editable else ())})
+    return Plan(
+        spec=spec,
+        name=spec.name,
+        target=spec.target,
+        profile=spec.profile,
+        python=python,
+        torch=torch,
+        transformers=transformers,
+        runtime_base=base.runtime,
+        builder_base=base.builder,
+        distro=base.distro,
+        compile=compile_needed,
+        gpu_archs=gpu_archs,
+        packages=packages,
+        addons=addons,
+        system_packages=tuple(system),
+        build_packages=tuple(build_packages),
+        uninstall=target.uninstall,
+        env=tuple(sorted(env.items())),
+        user=spec.user,
+        uid=0 if spec.user == "root" else 1000,
+        slim=slim,
+        keep_torch_headers=has_compiler,
+        bytecode=spec.bytecode,
+        files=spec.files,
+        entrypoint=spec.entrypoint,
+        cmd=spec.cmd,
+        imports=tuple(dict.fromkeys((*modal.imports, *addon_needs.imports))),
+        tools=tuple(dict.fromkeys((*modal.tools, *addon_needs.tools))),
+        libraries=modal.libraries,
+        max_jobs=DEFAULT_MAX_JOBS,
+        warnings=tuple(ctx.warnings),
+        notes=tuple(ctx.notes + base.notes),
+        extra_paths=addon_needs.paths,
+        uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
+        gaps=tuple(dict.fromkeys(ctx.gaps)),
+    )

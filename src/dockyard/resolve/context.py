@@ -1,0 +1,52 @@
+"""What every resolve step shares: the spec, the knowledge, and the problems, warnings and notes so far.
+
+One Context serves one attempt of the search (one torch release, variant and Python); a problem recorded
+as `fixed` holds whatever the search picks for the open keys, so the search stops at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.version import Version
+
+from dockyard.knowledge.loader import Knowledge
+from dockyard.spec.model import ImageSpec
+
+FAMILY_PREFIX = {"cpu": ("cpu",), "cuda": ("cu",), "rocm": ("rocm",), "xpu": ("xpu",)}
+
+
+@dataclass
+class Context:
+    spec: ImageSpec
+    k: Knowledge
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # knowledge rows that are missing, and how to supply them
+    reasons: list[str] = field(default_factory=list)  # each problem without its file and key
+    fixed: bool = False  # a problem that no choice of the open keys can avoid was recorded
+    by_python: bool = False  # a problem that another Python might avoid was recorded
+    torch_version: Version | None = None
+    explain: bool = True  # False for the relaxed copies that compute "nearest valid choices"
+
+    def where(self, key: str, value: object | None = None) -> str:
+        shown = f" = {value!r}" if value is not None else ""
+        return f"{self.spec.source}: [image].{key}{shown}"
+
+    def fail(self, key: str, value: object | None, message: str, fixed: bool = False, short: str = "",
+             by_python: bool = False) -> None:
+        """Record a problem. `fixed`: it depends only on keys the user set (no search can avoid it);
+        `by_python`: another Python might avoid it; `short`: the reason as a note about a skipped choice
+        tells it (default: the message)."""
+        self.problems.append(f"{self.where(key, value)}: {message}")
+        self.reasons.append(short or message)
+        self.fixed |= fixed
+        self.by_python |= by_python
+
+
+def variant_family(variant: str) -> str | None:
+    for family, prefixes in FAMILY_PREFIX.items():
+        if any(variant.startswith(p) for p in prefixes):
+            return family
+    return None
