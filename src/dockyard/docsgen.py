@@ -1,7 +1,8 @@
-"""Generate docs/spec.md (the spec reference, from spec.FIELDS and the knowledge base) and docs/presets.md
-(one section per preset, from the preset files and what resolve makes of them).
+"""Generate docs/spec.md (the spec reference, from spec.FIELDS and the knowledge base), docs/presets.md
+(one section per preset, from the preset files and what resolve makes of them) and docs/coverage.md
+(what resolves for every target x profile x add-on and each modality, resolve/coverage.py).
 
-python -m dockyard.docsgen            # write both
+python -m dockyard.docsgen            # write all three
 python -m dockyard.docsgen --check    # exit 1 when the committed files differ
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.knowledge.loader import Knowledge, preset_names
+from dockyard.resolve.coverage import coverage_md
 from dockyard.resolve.resolver import known_variants, resolve
 from dockyard.spec.model import FIELDS, PRESET_KEYS, Field, load
 
@@ -229,7 +231,8 @@ def presets_md() -> str:
 
 def render() -> dict[str, str]:
     """File name (under docs/) -> content."""
-    return {"spec.md": spec_md(), "presets.md": presets_md()}
+    return {"spec.md": spec_md(), "presets.md": presets_md(),
+            "coverage.md": coverage_md(generated=GENERATED.format(what="`resolve` over the knowledge base"))}
 
 
 def drift(folder: Path) -> list[str]:

@@ -1,7 +1,8 @@
 """What every resolve step shares: the spec, the knowledge, and the problems, warnings and notes so far.
 
 One Context serves one attempt of the search (one torch release, variant and Python); a problem recorded
-as `fixed` holds whatever the search picks for the open keys, so the search stops at the first one.
+as `fixed` holds whatever the search picks for the open keys, so the search stops at the first one and
+such problems are listed first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Context:
     notes: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # knowledge rows that are missing, and how to supply them
     reasons: list[str] = field(default_factory=list)  # each problem without its file and key
-    fixed: bool = False  # a problem that no choice of the open keys can avoid was recorded
+    fixed_count: int = 0  # how many problems no choice of the open keys can avoid (listed first)
     by_python: bool = False  # a problem that another Python might avoid was recorded
     torch_version: Version | None = None
     explain: bool = True  # False for the relaxed copies that compute "nearest valid choices"
@@ -39,10 +40,16 @@ class Context:
         """Record a problem. `fixed`: it depends only on keys the user set (no search can avoid it);
         `by_python`: another Python might avoid it; `short`: the reason as a note about a skipped choice
         tells it (default: the message)."""
-        self.problems.append(f"{self.where(key, value)}: {message}")
-        self.reasons.append(short or message)
-        self.fixed |= fixed
+        at = self.fixed_count if fixed else len(self.problems)  # problems no choice avoids come first
+        self.problems.insert(at, f"{self.where(key, value)}: {message}")
+        self.reasons.insert(at, short or message)
+        self.fixed_count += fixed
         self.by_python |= by_python
+
+    @property
+    def fixed(self) -> bool:
+        """A problem that no choice of the open keys can avoid was recorded."""
+        return self.fixed_count > 0
 
 
 def variant_family(variant: str) -> str | None:

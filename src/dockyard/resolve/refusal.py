@@ -12,9 +12,9 @@ from dockyard.resolve.context import Context
 from dockyard.resolve.python import python_choices
 from dockyard.resolve.torch import (
     candidate_variants,
+    first_torch,
     other_blockers,
     python_ok,
-    torch_candidates,
     variant_blockers,
 )
 from dockyard.resolve.transformers import newest_transformers_for
@@ -70,20 +70,19 @@ def _nearest_choices(ctx: Context, no_such_variant: bool, torch_key: bool = Fals
             hints.append(f"torch releases with {spec.variant} wheels: {', '.join(releases)}")
     if spec.python:
         relaxed = Context(replace(spec, python=None), k, explain=False)
-        choices = torch_candidates(relaxed).choices
-        release = choices[0].release if choices else None
-        if release is not None:
-            relaxed.torch_version = choices[0].version
-            python = python_choices(relaxed, release)[0]
+        first = first_torch(relaxed)
+        if first is not None and first.release is not None:
+            relaxed.torch_version = first.version
+            python = python_choices(relaxed, first.release)[0]
             if not relaxed.problems:
-                hints.append(f'python = "{python}" (torch {choices[0].version} has wheels for '
-                             f'{", ".join(release.python)})')
+                hints.append(f'python = "{python}" (torch {first.version} has wheels for '
+                             f'{", ".join(first.release.python)})')
     asked_torch = spec.torch not in (None, "none", "nightly")
     if torch_key and asked_torch and not (spec.variant and no_such_variant):
         relaxed = Context(replace(spec, torch=None), k, explain=False)
-        choices = torch_candidates(relaxed).choices
-        if choices and choices[0].release is not None:
-            hints.append(f'torch = "{choices[0].release.minor}" (the newest release that fits the rest of the spec)')
+        first = first_torch(relaxed)
+        if first is not None and first.release is not None:
+            hints.append(f'torch = "{first.release.minor}" (the newest release that fits the rest of the spec)')
     request = version_request(spec.torch) if spec.torch and spec.torch != "nightly" else SpecifierSet()
     if spec.variant and request is not None:
         relaxed = Context(replace(spec, variant=None), k)

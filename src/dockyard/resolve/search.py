@@ -17,7 +17,7 @@ from dockyard.resolve.context import Context
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.python import python_choices
 from dockyard.resolve.refusal import UNINFORMATIVE, explain_torch_failure
-from dockyard.resolve.torch import TorchChoice, torch_candidates
+from dockyard.resolve.torch import TorchCandidates, TorchChoice, torch_candidates
 from dockyard.spec.model import ImageSpec
 
 
@@ -42,22 +42,20 @@ class _Skipped:
 
 def search(spec: ImageSpec, k: Knowledge, explain: bool = True) -> Outcome:
     first = Context(spec, k, explain=explain)
-    found = torch_candidates(first)
-    if not found.choices:
-        if not first.problems:
-            explain_torch_failure(first, found.rejected)
-        attempt(first, TorchChoice(None, None, None))  # report the other problems of the spec at once
-        return Outcome(None, first.problems, 1)
-    skipped = _Skipped([(f"torch {v}", r) for v, r in found.rejected[:found.choices[0].after]
-                        if not any(u in r for u in UNINFORMATIVE)])
+    found = TorchCandidates()
+    skipped = _Skipped()
     failure: Context | None = None
     count = 0
-    for choice in found.choices:
+    for choice in torch_candidates(first, found):
+        if count == 0:  # what torch alone ruled out before the first candidate
+            skipped.items += [(f"torch {v}", r) for v, r in found.rejected[:choice.after]
+                              if not any(u in r for u in UNINFORMATIVE)]
         probe = Context(spec, k, explain=explain)
         probe.torch_version = choice.version
         pythons = python_choices(probe, choice.release)
         for python in pythons if not probe.problems else [None]:
-            ctx = Context(spec, k, problems=list(first.problems), fixed=first.fixed, explain=explain)
+            ctx = Context(spec, k, problems=list(first.problems), reasons=list(first.reasons),
+                          fixed_count=first.fixed_count, explain=explain)
             count += 1
             plan = attempt(ctx, choice, python)
             if plan is not None:
@@ -68,7 +66,11 @@ def search(spec: ImageSpec, k: Knowledge, explain: bool = True) -> Outcome:
             skipped.add(_label(choice, python if ctx.by_python else None, spec), ctx)
             if not ctx.by_python:
                 break  # another Python would fail the same way
-    assert failure is not None
+    if failure is None:  # no torch release fits
+        if not first.problems:
+            explain_torch_failure(first, found.rejected)
+        attempt(first, TorchChoice(None, None, None))  # report the other problems of the spec at once
+        return Outcome(None, first.problems, 1)
     return Outcome(None, failure.problems, count)
 
 

@@ -8,6 +8,7 @@ wheels, add-on and transformers bounds on torch); the search tries the rest in o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,6 @@ class TorchChoice:
 
 @dataclass
 class TorchCandidates:
-    choices: list[TorchChoice] = field(default_factory=list)
     rejected: list[tuple[Version, str]] = field(default_factory=list)  # pruned, with the reason, in order
 
 
@@ -143,21 +143,21 @@ def _variant_problem(ctx: Context) -> bool:
     return True
 
 
-def torch_candidates(ctx: Context) -> TorchCandidates:
-    """Every torch release and variant that fits the keys torch alone is checked against, preferred first.
-    Empty (with problems recorded by the caller) when none fits; one all-None choice for nightly/none."""
+def torch_candidates(ctx: Context, found: TorchCandidates) -> Iterator[TorchChoice]:
+    """Every torch release and variant that fits the keys torch alone is checked against, preferred
+    first, lazily (the search usually needs the first); `found.rejected` collects the pruned ones. None
+    (with problems recorded by the caller) when none fits; one all-None choice for nightly/none."""
     spec, k = ctx.spec, ctx.k
-    found = TorchCandidates()
     if spec.torch == "nightly":
-        found.choices.append(TorchChoice(None, None, None))
-        return found
+        yield TorchChoice(None, None, None)
+        return
     if spec.torch == "none":
         if spec.target != "cpu":
             ctx.fail("torch", "none", f"an image without torch is only possible for target cpu, not {spec.target}. "
                      'Nearest valid choices: target = "cpu", or leave torch unset for the newest that fits',
                      fixed=True)
-        found.choices.append(TorchChoice(None, None, None))
-        return found
+        yield TorchChoice(None, None, None)
+        return
     request = SpecifierSet()
     if spec.torch:
         parsed = version_request(spec.torch)
@@ -166,13 +166,13 @@ def torch_candidates(ctx: Context) -> TorchCandidates:
                             'use "2.6", "2.6.0", ">=2.5,<2.7", "nightly" or "none"')
         request = parsed
     if _variant_problem(ctx):
-        return found
+        return
     matching = [(v, r) for v, r in k.torch_versions() if request.contains(v, prereleases=True)]
     if not matching:
         newest = k.torch_versions()[0][0]
         ctx.fail("torch", spec.torch, f"matches no torch release dockyard knows (known: 2.1.0 to {newest}); "
                  "if it is new, add it to knowledge/torch.toml with its sources", fixed=True)
-        return found
+        return
     for version, release in matching:
         reason = _release_blocker(ctx, version, release)
         if reason:
@@ -192,8 +192,12 @@ def torch_candidates(ctx: Context) -> TorchCandidates:
             if blockers:
                 found.rejected.extend((version, b) for b in blockers)
             else:
-                found.choices.append(TorchChoice(version, release, variant, len(found.rejected)))
-    return found
+                yield TorchChoice(version, release, variant, len(found.rejected))
+
+
+def first_torch(ctx: Context) -> TorchChoice | None:
+    """The preferred candidate, if any."""
+    return next(torch_candidates(ctx, TorchCandidates()), None)
 
 
 def _release_blocker(ctx: Context, version: Version, release: TorchRelease) -> str | None:

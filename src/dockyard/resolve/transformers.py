@@ -38,13 +38,12 @@ def broken_extras(ctx: Context, version: Version) -> list[tuple[str, str]]:
 
 
 def _compatible_transformers(ctx: Context, torch: Version | None, python: str | None,
-                             extras: bool = True) -> list[Version]:
-    """Known releases matching the spec's request that support torch and python (and, with `extras`,
-    whose asked extras can be installed), newest first."""
+                             extras: bool = True) -> Version | None:
+    """The newest known release matching the spec's request that supports torch and python (and, with
+    `extras`, whose asked extras can be installed)."""
     request = _transformers_request(ctx)
     if request is None:
-        return []
-    found = []
+        return None
     for text in reversed(ctx.k.transformers_versions):
         version = Version(text)
         if not request.contains(version) or (extras and broken_extras(ctx, version)):
@@ -56,8 +55,8 @@ def _compatible_transformers(ctx: Context, torch: Version | None, python: str | 
             continue
         if python is not None and not row.python.contains(f"{python}.0"):
             continue
-        found.append(version)
-    return found
+        return version
+    return None
 
 
 def newest_with_working_extras(ctx: Context) -> str | None:
@@ -86,7 +85,7 @@ def transformers_torch_blocker(ctx: Context, torch: Version) -> str | None:
     """transformers' torch bound; its Python bound is reported by the Python step."""
     if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return None
-    if _compatible_transformers(ctx, torch, None, extras=False):
+    if _compatible_transformers(ctx, torch, None, extras=False) is not None:
         return None
     asked = ctx.spec.transformers or "any known release"
     return (f"transformers {asked} does not support torch {torch} (lower bound of its torch extra, PyPI "
@@ -97,7 +96,7 @@ def transformers_python_candidates(ctx: Context, candidates: list[str]) -> list[
     if _transformers_request(ctx) is None or _unknown_transformers(ctx):
         return list(candidates)
     torch = ctx.torch_version
-    return [p for p in candidates if _compatible_transformers(ctx, torch, p, extras=False)]
+    return [p for p in candidates if _compatible_transformers(ctx, torch, p, extras=False) is not None]
 
 
 def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> TransformersPlan:
@@ -116,8 +115,8 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
         extras = _extras(ctx, None)
         return TransformersPlan(None, ref, extras, archive.format(ref=ref), editable)
     torch_version = Version(torch.version) if torch.version else None
-    found = _compatible_transformers(ctx, torch_version, python)
-    if not found:
+    version = _compatible_transformers(ctx, torch_version, python)
+    if version is None:
         request = _transformers_request(ctx)
         known = [v for v in k.transformers_versions if request is None or request.contains(v)]
         if not known and (yanked := yanked_row(ctx)):
@@ -139,7 +138,6 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
             ctx.fail("transformers", value, f"transformers {known[-1]} {detail} (PyPI metadata), the plan has "
                      f"Python {python} and torch {torch.version or 'nightly'}")
         return TransformersPlan(None, None, ())
-    version = found[0]
     url = archive.format(ref=f"v{version}") if editable else None
     return TransformersPlan(str(version), None, _extras(ctx, version), url, editable)
 
