@@ -126,6 +126,8 @@ def print_explanation(explanation: Explanation, console: Console = stderr, log_p
         for number, text in match.evidence:
             table.add_row("evidence", Text(f"line {number}: {text}", style="dim"))
         table.add_row("fix", match.fix)
+        if match.dockyard:
+            table.add_row("with dockyard", match.dockyard)
         if match.id in MEMORY_SIGNATURES:
             table.add_row("note", _memory_note())
         console.print(Text.assemble(("known failure ", "bold yellow"), (f"[{match.id}] ", "bold"), match.title))

@@ -60,9 +60,10 @@ class Match:
     evidence: tuple[tuple[int, str], ...]  # (line number, text)
     details: dict[str, str] = field(default_factory=dict)
     in_failed_step: bool = False
+    dockyard: str = ""  # dockyard's own way to apply the fix ("" when none)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "cause": self.cause, "fix": self.fix,
+        return {"id": self.id, "title": self.title, "cause": self.cause, "fix": self.fix, "dockyard": self.dockyard,
                 "evidence": [{"line": n, "text": t} for n, t in self.evidence], "details": self.details,
                 "in_failed_step": self.in_failed_step}
 
@@ -209,7 +210,7 @@ def _match(signature: Signature, lines: Sequence[Line], texts: Sequence[str], fa
     defaults = dict(signature.defaults)
     return Match(signature.id, signature.title, _format(signature.cause, details, defaults),
                  _format(signature.fix, details, defaults), tuple(evidence), details,
-                 any(ln.number in failed_lines for ln in hits))
+                 any(ln.number in failed_lines for ln in hits), _format(signature.dockyard, details, defaults))
 
 
 def explain_log(text: str, signatures: Sequence[Signature] = SIGNATURES) -> Explanation:

@@ -3,8 +3,9 @@
 A `Signature` matches when one of its `patterns` matches a line of the log (ANSI colours and BuildKit
 `#12 3.456` prefixes already removed) and every `context` pattern matches some line. `cause` and `fix`
 may name {details} that the signature's `extract` function pulls from the log, with `defaults` for
-details it cannot find. Order matters: more specific signatures come first, and `excludes` lists the
-ones a match makes redundant (a TLS failure also ends in pip's "No matching distribution").
+details it cannot find. `dockyard` is dockyard's own way to apply the fix (an option of `dockyard build`, a
+site config entry, a spec key), where one exists. Order matters: more specific signatures come first, and
+`excludes` lists the ones a match makes redundant (a TLS failure also ends in pip's "No matching distribution").
 
 To add one: append a Signature here, add a log under tests/unit/diagnose/logs/ (a real one if the
 failure can be produced on a dev machine) with its expected id in test_explain.py, and document it in
@@ -32,12 +33,16 @@ class Signature:
     excludes: tuple[str, ...] = ()
     extract: Extract | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
+    dockyard: str = ""
 
 
 CA_FIX = ('hand the proxy\'s CA bundle to the build as a secret, never COPY it into a layer: '
           '`docker build --secret id=ca,src="$PIP_CERT"` and '
           "`RUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca SSL_CERT_FILE=/run/secrets/ca pip install ...` "
           "(`dockyard doctor` says whether TLS is intercepted here)")
+
+CA_DOCKYARD = ("`dockyard build --ca-cert FILE` (or $DOCKYARD_CA_CERT, or `ca-cert` in the [build] table of "
+               "~/.config/dockyard/config.toml): dockyard hands the bundle to pip, uv, curl and git as a build secret")
 
 SIGNATURES: tuple[Signature, ...] = (
     Signature(
@@ -48,7 +53,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "it; BuildKit then mounts nothing, silently, and the step fails when it reads /run/secrets/{secret}",
         "pass it: `docker build --secret id={secret},src=PATH` (for the CA: `src=\"$PIP_CERT\"`); add "
         "`required=true` to the mount so a missing secret fails at once with a clear message",
-        extract=ex.secret, defaults={"secret": "ca"}, excludes=("tls-certificate",)),
+        extract=ex.secret, defaults={"secret": "ca"}, excludes=("tls-certificate",),
+        dockyard="`dockyard build` passes the CA secret itself: `--ca-cert FILE` (default: $DOCKYARD_CA_CERT, or "
+                 "`ca-cert` in the [build] table of ~/.config/dockyard/config.toml); another secret: "
+                 "`dockyard build --secret id={secret},src=FILE`"),
     Signature(
         "tls-certificate", "TLS certificate verification failed (TLS-intercepting proxy or custom CA)",
         (r"CERTIFICATE_VERIFY_FAILED", r"SSL certificate problem", r"x509: certificate signed by unknown authority",
@@ -56,7 +64,8 @@ SIGNATURES: tuple[Signature, ...] = (
          r"unable to get local issuer certificate"),
         "{host} presented a certificate the image does not trust: a proxy re-signs HTTPS with a company CA "
         "that is in the host's CA bundle but not in the container",
-        CA_FIX, extract=ex.tls, defaults={"host": "the server"}, excludes=("no-matching-distribution",)),
+        CA_FIX, extract=ex.tls, defaults={"host": "the server"}, excludes=("no-matching-distribution",),
+        dockyard=CA_DOCKYARD),
     Signature(
         "pep668-externally-managed", "pip refused to install into the distribution's Python (PEP 668)",
         (r"externally-managed-environment", r"This environment is externally managed"),
@@ -83,9 +92,10 @@ SIGNATURES: tuple[Signature, ...] = (
         "the short name has no registry to resolve to)",
         "use an image that is already local (`docker images`), or load it first (`docker load -i image.tar`, "
         "`docker import rootfs.tar NAME:TAG`); for podman write the full name (docker.io/...) and copy it in "
-        "(`docker save NAME | podman load`); with dockyard: `dockyard build --base-map {image}=LOCAL:TAG` or "
-        "`dockyard base bootstrap`; or configure a registry mirror",
-        extract=ex.image, defaults={"image": "the base image"}),
+        "(`docker save NAME | podman load`); or configure a registry mirror",
+        extract=ex.image, defaults={"image": "the base image"},
+        dockyard="`dockyard build --base-map {image}=LOCAL:TAG` (or a [base-map] entry in "
+                 "~/.config/dockyard/config.toml); `dockyard base bootstrap` makes local python:X.Y-slim images"),
     Signature(
         "image-not-found", "The base image or tag does not exist (or needs a login)",
         (r"manifest unknown", r"manifest for \S+ not found", r"failed to resolve source metadata for .*: not found",
@@ -95,7 +105,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "removed from Docker Hub/NGC ~6 months after end of life), or the repository is private",
         "check the tag on the registry (for nvidia/cuda use the latest point release of the CUDA minor, e.g. "
         "12.6.3-cudnn-devel-ubuntu22.04, not 12.6); `docker login` for private repositories",
-        extract=ex.image, defaults={"image": "the image"}),
+        extract=ex.image, defaults={"image": "the image"},
+        dockyard="`dockyard build --base-map {image}=IMAGE` to use an image you have, or `base = \"IMAGE\"` in the "
+                 "spec's [image] table"),
     Signature(
         "apt-package-not-found", "apt cannot find a package",
         (r"E: Unable to locate package", r"E: Package '[^']+' has no installation candidate",
@@ -127,7 +139,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "pick a version listed above, or a Python the release supports (e.g. torch 1.12 stops at Python 3.10, "
         "torch 2.1 at 3.11); for torch variants (+cpu, +cuXYZ) point --index-url at download.pytorch.org",
         extract=ex.no_dist, defaults={"requirement": "the package", "python": "the image's Python",
-                                    "versions": "not listed"}),
+                                    "versions": "not listed"},
+        dockyard="`dockyard build --index-map URL=MIRROR` (a reachable mirror of the index; also [index-map] in "
+                 "~/.config/dockyard/config.toml) or `--wheelhouse DIR` (local wheels tried before any index)"),
     Signature(
         "no-space-left", "No space left on device",
         (r"No space left on device", r"no space left on device", r"\bENOSPC\b"),
@@ -146,13 +160,14 @@ SIGNATURES: tuple[Signature, ...] = (
         "limit parallel jobs: `ENV MAX_JOBS=N` (about one job per 6 GiB of build memory; `dockyard doctor` "
         "prints N for this machine) and `NVCC_THREADS=1`; or install a prebuilt wheel instead of compiling",
         extract=ex.oom, defaults={"program": "cc1plus/cicc", "max_jobs": "unset: ninja uses cores + 2"},
-        excludes=("killed",)),
+        excludes=("killed",), dockyard="`dockyard build --max-jobs N` (the default comes from the host's memory)"),
     Signature(
         "killed", "A build step was killed (exit code 137)",
         (r"exit code: 137\b", r"returned a non-zero code: 137\b", r"exit status 137\b"),
         "exit code 137 means SIGKILL, almost always the OOM killer: the step needed more memory than the build "
         "had",
-        "lower parallelism (MAX_JOBS, fewer builds at once), give the engine more memory, or split the step"),
+        "lower parallelism (MAX_JOBS, fewer builds at once), give the engine more memory, or split the step",
+        dockyard="`dockyard build --max-jobs N` for compiled add-ons; `dockyard matrix` schedules builds by memory"),
     Signature(
         "nvcc-missing", "No CUDA compiler (nvcc) in the image",
         (r"nvcc: not found", r"nvcc: command not found", r"No such file or directory: '[^']*/bin/nvcc'",
@@ -161,7 +176,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "base is a CUDA *runtime* image{base} or no CUDA image: only *devel* images carry nvcc and the headers",
         "compile in a builder stage FROM nvidia/cuda:X.Y.Z-cudnn-devel-... and copy the built wheel or venv "
         "into the runtime stage; or install a prebuilt wheel of the extension",
-        extract=ex.nvcc, defaults={"base": ""}),
+        extract=ex.nvcc, defaults={"base": ""},
+        dockyard="list the extension in the spec's `addons`: resolve compiles it in a devel builder stage and "
+                 "copies the result into the runtime stage"),
     Signature(
         "no-kernel-image", "The GPU's architecture is not compiled into torch (or an extension)",
         (r"no kernel image is available for execution on the device", r"is not compatible with the current "
@@ -171,14 +188,18 @@ SIGNATURES: tuple[Signature, ...] = (
         "TORCH_CUDA_ARCH_LIST (ROCm: PYTORCH_ROCM_ARCH) to include it; `dockyard doctor` on the GPU host "
         "lists the variants that fit its driver and GPU",
         extract=ex.kernel, defaults={"gpu": "this GPU", "arch": "", "supported": "other archs",
-                                   "variants": "see `dockyard doctor`"}),
+                                   "variants": "see `dockyard doctor`"},
+        dockyard="set `gpu-archs` in the spec: resolve picks a variant whose wheels ship them and builds add-ons "
+                 "for them"),
     Signature(
         "cuda-variant-mismatch", "torch and a companion package were built for different CUDA versions",
         (r"compiled with different CUDA (?:major )?versions",),
         "torchaudio/torchvision and torch come from different CUDA variants (e.g. torchaudio cu130 with torch "
         "cu126): each must match torch's +cuXYZ",
         "install torch, torchvision and torchaudio from the same index in one command, pinned to matching "
-        "versions; keep torch pinned in later installs with a constraints file"),
+        "versions; keep torch pinned in later installs with a constraints file",
+        dockyard="ask for them through the spec's `modalities` (vision, audio): dockyard installs them from "
+                 "torch's index, paired with its release"),
     Signature(
         "companion-cuda-build", "A CUDA build of a torch companion beside a torch without CUDA",
         (r"operator torchvision::nms does not exist",
@@ -189,7 +210,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "does not load, so the import fails",
         "install torch's companions from the same wheel index as torch (https://download.pytorch.org/whl/cpu "
         "for a CPU image) in the same pip command; where that index cannot be reached, mirror it "
-        "(--index-map) or leave the package out (exclude = [...], and packages that require it, like timm)"),
+        "(--index-map) or leave the package out (exclude = [...], and packages that require it, like timm)",
+        dockyard="`dockyard build --index-map https://download.pytorch.org/whl/*=MIRROR` where torch's index cannot "
+                 "be reached; `exclude = [...]` in the spec"),
     Signature(
         "undefined-symbol", "An extension does not match the installed torch (undefined symbol)",
         (r"undefined symbol: ",),
@@ -209,7 +232,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "`ENV TORCH_CUDA_ARCH_LIST=\"8.0;8.6;9.0;10.0;12.0\"`, or build DeepSpeed on a CUDA 12.x devel base "
         "(what HF's DeepSpeed image does)",
         context=(r"(?i)deepspeed|op_builder|DS_BUILD",), extract=ex.arch, defaults={"arch": "compute_60"},
-        excludes=("nvcc-unsupported-arch",)),
+        excludes=("nvcc-unsupported-arch",),
+        dockyard="`addons = [\"deepspeed\"]` with target cuda and the variant left open: resolve picks a CUDA 12 "
+                 "variant and sets TORCH_CUDA_ARCH_LIST"),
     Signature(
         "nvcc-unsupported-arch", "nvcc does not know a requested GPU architecture",
         (r"Unsupported gpu architecture 'compute_\d+\w?'", r"nvcc fatal\s*: Value 'sm_\d+' is not defined"),
@@ -230,7 +255,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "`pip uninstall -y pynvml py3nvml nvidia-ml-py apex` (as HF's ROCm images do); assert "
         "`torch.version.hip` in the build",
         context=(r"(?i)\brocm|\+rocm|/opt/rocm|\bhip\b",), extract=ex.rocm,
-        defaults={"packages": "nvidia-*", "replaced": "torch.version.hip is then None"}),
+        defaults={"packages": "nvidia-*", "replaced": "torch.version.hip is then None"},
+        dockyard="`target = \"rocm\"`: dockyard installs torch from the ROCm index, holds it with a constraints file "
+                 "and uninstalls the NVML packages"),
     Signature(
         "buildkit-feature", "The engine lacks a BuildKit feature this build uses",
         (r"buildx component is missing or broken", r"requires BuildKit", r"unknown flag: --build-context",
@@ -240,7 +267,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "use a client with the buildx plugin, or the distribution's docker client (<23, e.g. /usr/bin/docker "
         "from docker.io 20.10) with DOCKER_BUILDKIT=1, or `--backend podman`; named contexts, bake and "
         "heredocs need buildx; `dockyard doctor` lists what each client here can do",
-        extract=ex.feature, defaults={"feature": "a BuildKit feature is missing"}),
+        extract=ex.feature, defaults={"feature": "a BuildKit feature is missing"},
+        dockyard="`dockyard build --backend podman`, or `--backend docker` (the docker client with DOCKER_BUILDKIT=1); "
+                 "`dockyard doctor` lists what each client here can do"),
     Signature(
         "rust-missing", "A package needs Rust to build from source",
         (r"can't find Rust compiler", r"error: could not compile .*rustc", r"cargo: not found"),

@@ -20,3 +20,5 @@ def test_doctor_docs_list_every_check_and_signature() -> None:
         assert f"### `{signature.id}`: {signature.title}" in text, signature.id
         assert f"- **Cause**: {signature.cause}\n" in text, signature.id
         assert f"- **Fix**: {signature.fix}\n" in text, signature.id
+        if signature.dockyard:
+            assert f"- **With dockyard**: {signature.dockyard}\n" in text, signature.id

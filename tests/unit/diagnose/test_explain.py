@@ -97,7 +97,7 @@ def test_signatures_are_well_formed() -> None:
         for pattern in (*signature.patterns, *signature.context):
             re.compile(pattern)
         assert set(signature.excludes) <= set(SIGNATURE_IDS)
-        placeholders = set(re.findall(r"\{(\w+)\}", signature.cause + signature.fix))
+        placeholders = set(re.findall(r"\{(\w+)\}", signature.cause + signature.fix + signature.dockyard))
         assert placeholders <= set(signature.defaults), (signature.id, placeholders)
 
 
@@ -231,3 +231,29 @@ def test_buildx_summary_without_plain_progress() -> None:
     assert explanation.step.label == "[builder 4/7] RUN pip install flash-attn"
     assert explanation.step.exit_code == 2
     assert explanation.tail == ("building 'flash_attn_2_cuda' extension", "some unknown trouble")
+
+
+@pytest.mark.parametrize(("signature_id", "option"), [
+    ("tls-certificate", "dockyard build --ca-cert FILE"),
+    ("secret-missing", "--ca-cert FILE"),
+    ("image-pull-unreachable", "dockyard build --base-map {image}=LOCAL:TAG"),
+    ("image-not-found", "dockyard build --base-map {image}=IMAGE"),
+    ("no-matching-distribution", "dockyard build --index-map URL=MIRROR"),
+    ("no-matching-distribution", "--wheelhouse DIR"),
+    ("companion-cuda-build", "--index-map"),
+    ("compiler-oom", "dockyard build --max-jobs N"),
+    ("buildkit-feature", "dockyard build --backend podman"),
+])
+def test_known_failures_name_dockyards_own_fix(signature_id: str, option: str) -> None:
+    signature = next(s for s in SIGNATURES if s.id == signature_id)
+    assert option in signature.dockyard
+
+
+def test_explain_shows_dockyards_fix_for_a_tls_failure() -> None:
+    log = "ERROR: Could not fetch URL https://pypi.org/simple/torch/: SSLError(SSLCertVerificationError(1, " \
+          "'[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate'))"
+    match = explain_log(log).matches[0]
+    assert match.id == "tls-certificate"
+    assert "docker build --secret id=ca" in match.fix
+    assert match.dockyard.startswith("`dockyard build --ca-cert FILE`")
+    assert match.to_dict()["dockyard"] == match.dockyard
