@@ -122,12 +122,12 @@ def print_explanation(explanation: Explanation, console: Console = stderr, log_p
         table = Table(show_header=False, show_lines=False, box=None, padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
-        table.add_row("cause", match.cause)
+        table.add_row("cause", Text(match.cause))
         for number, text in match.evidence:
             table.add_row("evidence", Text(f"line {number}: {text}", style="dim"))
-        table.add_row("fix", match.fix)
+        table.add_row("fix", Text(match.fix))  # Text: brackets in a fix are not rich markup
         if match.dockyard:
-            table.add_row("with dockyard", match.dockyard)
+            table.add_row("with dockyard", Text(match.dockyard))
         if match.id in MEMORY_SIGNATURES:
             table.add_row("note", _memory_note())
         console.print(Text.assemble(("known failure ", "bold yellow"), (f"[{match.id}] ", "bold"), match.title))

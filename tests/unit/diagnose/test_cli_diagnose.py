@@ -104,3 +104,10 @@ def test_print_explanation_for_build() -> None:
                           log_path="/tmp/build.log")
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "[tls-certificate]" in text and "--secret id=ca" in text and "full log: /tmp/build.log" in text
+
+
+def test_explain_shows_dockyards_own_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(LOGS / "real/tls_cert.log")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "with dockyard `dockyard build --ca-cert FILE`" in err
+    assert "[build] table" in err, "brackets in a fix are printed, not taken as markup"
