@@ -11,6 +11,8 @@ import pytest
 
 from dockyard.errors import ResolveError
 from dockyard.knowledge.loader import Knowledge
+from dockyard.lint import lint_text
+from dockyard.render.renderer import render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import ImageSpec, load
@@ -46,6 +48,19 @@ def test_rocm_compile_passes_over_the_variant_without_a_dev_image(body: str, wri
     assert len(plan.gaps) == 1
     assert "knowledge/rocm.toml [[variant]] rocm7.14: dev_image is empty" in plan.gaps[0]
     assert "[image].base" in plan.gaps[0] and "[base-map]" in plan.gaps[0]
+
+
+@pytest.mark.parametrize("body", ['target = "rocm"\naddons = ["deepspeed"]',
+                                  'target = "rocm"\naddons = ["flash-attn"]\ngpu-archs = ["gfx942"]'],
+                         ids=["deepspeed", "flash-attn-gfx942"])
+def test_the_rocm_plans_render_and_lint_clean(body: str, write_spec: SpecWriter) -> None:
+    """Buildable as far as this machine can tell without a ROCm image: a builder stage FROM the known
+    rocm/dev image compiles the add-on for the asked archs, and dockyard's linter finds nothing."""
+    rendered = render(plan_for(write_spec, body))
+    assert f"ARG BUILDER_IMAGE={ROCM72_DEV}\n" in rendered.dockerfile
+    assert "FROM ${BUILDER_IMAGE} AS builder\n" in rendered.dockerfile
+    assert "ARG TORCH_VARIANT=rocm7.2\n" in rendered.dockerfile
+    assert lint_text(rendered.dockerfile, "Dockerfile") == []
 
 
 def test_check_prints_the_skip_note_and_the_gap(write_spec: SpecWriter, run_cli: CliRunner) -> None:
