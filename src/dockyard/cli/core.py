@@ -34,7 +34,10 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("check", help="resolve a spec and print the plan",
                               description="Resolve a spec against the compatibility knowledge base and print the "
                                           "plan: base images, Python, torch and its index, every pinned package, "
-                                          "env, warnings. Exit 2 with the reason when it cannot work.")
+                                          "env, warnings; notes say which preferred choice was passed over and "
+                                          "why, gaps which knowledge row is missing and how to supply it. Exit 2 "
+                                          "with the reason, and the smallest set of your keys that conflict, "
+                                          "when it cannot work.")
     p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=cmd_check)
