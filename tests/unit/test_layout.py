@@ -77,8 +77,8 @@ def test_imports_run_down_the_layers() -> None:
     assert not upward, "imports from a lower stage to a higher one:\n" + "\n".join(upward)
 
 
-@pytest.mark.xfail(strict=True, reason="resolve.parts <-> resolve.resolver and diagnose.facts <-> diagnose.gpu "
-                   "are split in the resolve (issue 11) and GPU (issue 14) work; remove this mark then")
+@pytest.mark.xfail(strict=True, reason="diagnose.facts <-> diagnose.gpu is split in the GPU (issue 14) work; "
+                   "remove this mark then (resolve's circle went with issue 11)")
 def test_no_import_circles() -> None:
     edges = graph()
     index: dict[str, int] = {}
