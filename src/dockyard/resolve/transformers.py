@@ -38,15 +38,17 @@ def broken_extras(ctx: Context, version: Version) -> list[tuple[str, str]]:
 
 
 def _compatible_transformers(ctx: Context, torch: Version | None, python: str | None,
-                             extras: bool = True) -> Version | None:
+                             extras: bool = True, known_extras: bool = False) -> Version | None:
     """The newest known release matching the spec's request that supports torch and python (and, with
-    `extras`, whose asked extras can be installed)."""
+    `extras`, whose asked extras can be installed; with `known_extras`, that has every asked extra)."""
     request = _transformers_request(ctx)
     if request is None:
         return None
     for text in reversed(ctx.k.transformers_versions):
         version = Version(text)
         if not request.contains(version) or (extras and broken_extras(ctx, version)):
+            continue
+        if known_extras and not set(ctx.spec.extras) <= set(ctx.k.transformers_extras(version)):
             continue
         row = ctx.k.transformers_range(version)
         if row is None:
@@ -115,7 +117,11 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
         extras = _extras(ctx, None)
         return TransformersPlan(None, ref, extras, archive.format(ref=ref), editable)
     torch_version = Version(torch.version) if torch.version else None
-    version = _compatible_transformers(ctx, torch_version, python)
+    newest = _compatible_transformers(ctx, torch_version, python)
+    version = _compatible_transformers(ctx, torch_version, python, known_extras=True) or newest
+    if newest is not None and version != newest:
+        missing = sorted(set(spec.extras) - set(k.transformers_extras(newest)))
+        ctx.notes.append(f"transformers {newest} skipped: it has no {', '.join(missing)} extra; chose {version}")
     if version is None:
         request = _transformers_request(ctx)
         known = [v for v in k.transformers_versions if request is None or request.contains(v)]

@@ -106,6 +106,13 @@ def test_pythons_are_tried_newest_first(write_spec: SpecWriter) -> None:
                                     "of pillow for Python 3.14")
 
 
+def test_transformers_releases_are_tried_newest_first(write_spec: SpecWriter) -> None:
+    """An extra only the 4.x line has: the newest release is passed over for the newest one that has it."""
+    plan = plan_for(write_spec, 'target = "cpu"\nextras = ["torch-speech"]')
+    assert plan.transformers.version == "4.57.6"
+    assert "transformers 5.24.0 skipped: it has no torch-speech extra; chose 4.57.6" in plan.notes
+
+
 def test_the_search_is_deterministic(write_spec: SpecWriter) -> None:
     body = 'target = "rocm"\naddons = ["flash-attn"]\ngpu-archs = ["gfx942"]'
     assert plan_for(write_spec, body) == plan_for(write_spec, body)
