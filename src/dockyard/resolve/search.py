@@ -27,7 +27,7 @@ class Outcome:
 
     plan: Plan | None
     problems: list[str] = field(default_factory=list)
-    attempts: int = 0
+    attempts: int = 0  # combinations tried (bench/resolve_speed.py prints them)
 
 
 @dataclass
