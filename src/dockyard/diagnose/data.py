@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from dockyard.knowledge import archs
+from dockyard.knowledge.drivers import driver_support
 from dockyard.knowledge.loader import Knowledge
 
 # Environment that identifies a Cloud TPU VM or a TPU container (pytorch/xla docs, _pjrt.md; GKE TPU docs).
@@ -83,22 +84,7 @@ def cuda_reach(driver: str) -> CudaReach:
 
 def variant_support(driver: str) -> dict[str, str]:
     """Each torch CUDA variant -> "native", "compat" (minor-version compatibility) or "no"."""
-    version = parse_version(driver)
-    compat_minimums = Knowledge.load().cuda_minor_compat
-    result: dict[str, str] = {}
-    for variant, (cuda, _) in torch_cuda_variants().items():
-        if version is None:
-            result[variant] = "no"
-            continue
-        minimum = dict(driver_minimums()).get(cuda)
-        major = int(cuda.split(".")[0])
-        if minimum and version >= Version(minimum):
-            result[variant] = "native"
-        elif major in compat_minimums and version >= Version(compat_minimums[major]):
-            result[variant] = "compat"
-        else:
-            result[variant] = "no"
-    return result
+    return {variant: driver_support(driver, cuda) for variant, (cuda, _) in torch_cuda_variants().items()}
 
 
 def runs_on(compiled: str, capability: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.diagnose.capability import Capability, capability_check, gpu_capability
 from dockyard.diagnose.checks import ENGINE_CHECKS
 from dockyard.diagnose.facts import Facts, gather
 from dockyard.diagnose.gpu import GPU_CHECKS
@@ -24,6 +25,7 @@ CHECKS = (*ENGINE_CHECKS, *GPU_CHECKS)
 class Report:
     checks: tuple[Check, ...]
     facts: Facts
+    capability: Capability | None = None
 
     @property
     def failed(self) -> bool:
@@ -34,10 +36,12 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": not self.failed, "counts": self.counts(), "checks": [c.to_dict() for c in self.checks],
-                "facts": self.facts.to_dict()}
+                "facts": self.facts.to_dict(),
+                "capability": None if self.capability is None else self.capability.to_dict()}
 
 
 def run_doctor(host: Host | None = None, backend: str = "auto") -> Report:
     """Gather the facts and run every check. Raises InputError only for an unknown backend."""
     facts = gather(host or Host(), backend)
-    return Report(tuple(check(facts) for check in CHECKS), facts)
+    capability = gpu_capability(facts)
+    return Report((*(check(facts) for check in CHECKS), capability_check(capability)), facts, capability)

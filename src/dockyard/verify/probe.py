@@ -7,9 +7,14 @@ image itself installed. It prints one JSON document: {"checks": [{name, ok, expe
                                                 import what the image is for and run a tiny model once,
                                                 then write the source files that were loaded to OUT
                                                 (the build keeps bytecode for exactly those)
+    python probe.py --host [--plan plan.json]   check the Python environment it runs in (a host, a GPU
+                                                VM, a running container): the GPU section always runs;
+                                                without a plan, report mode: what is installed is shown
 
 Expectations come from --plan, or from the DOCKYARD_EXPECT environment variable (JSON).
 This file is copied into images at /opt/dockyard/probe.py; it must stay self-contained.
+The output also carries "facts": the raw answers of the device layer (torch.cuda, the driver) that
+the GPU checks judged, so a run on a GPU machine can be committed and replayed by tests.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ SECRET_PATHS = (
 )
 
 RESULTS: list[dict[str, Any]] = []
+FACTS: dict[str, Any] = {}
+NVIDIA_DRIVER_FILE = "/proc/driver/nvidia/version"
+AMDGPU_DRIVER_FILE = "/sys/module/amdgpu/version"
 
 
 def record(name: str, ok: bool, expected: Any = None, actual: Any = None, detail: str = "") -> None:
@@ -76,7 +84,7 @@ def check_versions(plan: dict[str, Any]) -> None:
 
 
 def check_imports(plan: dict[str, Any]) -> None:
-    modules = ["transformers", *plan.get("imports", [])]
+    modules = [*(["transformers"] if _wants_transformers(plan) else []), *plan.get("imports", [])]
     if plan.get("torch_build") != "none":
         modules.insert(0, "torch")
     for module in dict.fromkeys(modules):
@@ -187,8 +195,13 @@ def tiny_model(device: str = "cpu") -> dict[str, Any]:
     return {"logits": list(logits.shape), "generated": int(generated.shape[-1])}
 
 
+def _wants_transformers(plan: dict[str, Any]) -> bool:
+    """Always, except in report mode on an environment without transformers."""
+    return not plan.get("report") or distribution_version("transformers") is not None
+
+
 def check_tiny_model(plan: dict[str, Any]) -> None:
-    if plan.get("torch_build") == "none":
+    if plan.get("torch_build") == "none" or not _wants_transformers(plan):
         return
     result = tiny_model("cpu")
     record("tiny model forward and generate", result["logits"] == [1, 8, 128] and result["generated"] == 11,
@@ -247,38 +260,130 @@ def check_env(plan: dict[str, Any]) -> None:
         record(f"env {name}", actual == expected, expected, actual)
 
 
-def check_gpu(plan: dict[str, Any]) -> None:
-    import torch
+def read_driver() -> dict[str, str]:
+    """The kernel driver's version, from /proc and /sys (nvidia-smi only as a fallback)."""
+    found: dict[str, str] = {}
+    for vendor, path in (("nvidia", NVIDIA_DRIVER_FILE), ("amdgpu", AMDGPU_DRIVER_FILE)):
+        try:
+            with open(path) as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        words = [w for w in text.split() if w[:1].isdigit() and "." in w]
+        if words:
+            found[vendor] = words[0]
+    smi = shutil.which("nvidia-smi")
+    if "nvidia" not in found and smi:
+        done = subprocess.run([smi, "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=60)
+        if done.returncode == 0 and done.stdout.strip():
+            found["nvidia"] = done.stdout.split()[0]
+    return found
 
-    build = plan.get("torch_build")
-    if build in ("cuda", "rocm"):
-        available = torch.cuda.is_available()
-        record("GPU visible", available, True, torch.cuda.device_count())
-        if available:
-            record("GPU matmul", _matmul("cuda"), True, torch.cuda.get_device_name(0))
-            result = tiny_model("cuda")
-            record("tiny model on GPU", result["generated"] == 11, 11, result["generated"])
-    elif build == "xpu":
-        available = hasattr(torch, "xpu") and torch.xpu.is_available()
-        record("XPU visible", available, True, torch.xpu.device_count() if available else 0)
-        if available:
-            record("XPU matmul", _matmul("xpu"), True)
-    elif plan.get("target") == "tpu":
+
+def gpu_facts(torch: Any) -> dict[str, Any]:
+    """What torch sees of the accelerator, as plain data: the device layer the GPU checks judge."""
+    cuda, hip = torch.version.cuda, getattr(torch.version, "hip", None)
+    xpu = hasattr(torch, "xpu") and bool(getattr(torch.version, "xpu", None) or torch._C._has_xpu)
+    backend = "rocm" if hip else "cuda" if cuda else "xpu" if xpu else "cpu"
+    facts: dict[str, Any] = {"backend": backend, "torch": str(torch.__version__), "cuda": cuda, "hip": hip,
+                             "arch_list": [], "available": False, "devices": [], "bf16": None, "nccl": None,
+                             "driver": read_driver()}
+    if backend in ("cuda", "rocm"):
+        facts["arch_list"] = sorted(torch.cuda.get_arch_list())
+        facts["available"] = bool(torch.cuda.is_available())
+        for index in range(torch.cuda.device_count() if facts["available"] else 0):
+            props = torch.cuda.get_device_properties(index)
+            facts["devices"].append({"index": index, "name": str(props.name),
+                                     "capability": f"{props.major}.{props.minor}",
+                                     "arch": str(getattr(props, "gcnArchName", "") or ""),
+                                     "memory_gib": round(props.total_memory / 2**30, 1)})
+        if facts["available"]:
+            facts["bf16"] = bool(torch.cuda.is_bf16_supported())
+        nccl = bool(torch.distributed.is_available() and torch.distributed.is_nccl_available())
+        version = torch.cuda.nccl.version() if nccl else None
+        facts["nccl"] = {"available": nccl, "version": ".".join(map(str, version)) if isinstance(version, tuple)
+                         else None if version is None else str(version)}
+    elif backend == "xpu":
+        facts["available"] = bool(torch.xpu.is_available())
+        for index in range(torch.xpu.device_count() if facts["available"] else 0):
+            facts["devices"].append({"index": index, "name": str(torch.xpu.get_device_name(index))})
+    return facts
+
+
+def judge_gpu(plan: dict[str, Any], facts: dict[str, Any]) -> None:
+    """Records from the device facts alone (no computation): visibility, archs against each device's
+    capability, bf16, NCCL/RCCL. A plan for a GPU build fails without a GPU; report mode and CPU plans
+    only show what is there."""
+    backend, devices = facts["backend"], facts["devices"]
+    wants_gpu = plan.get("torch_build") in ("cuda", "rocm", "xpu")
+    names = ", ".join(f"{d['index']}: {d['name']}" for d in devices)
+    if not devices:
+        why = ("torch is a CPU build" if backend == "cpu" else
+               f"torch is a {backend} build but sees no device ({_no_device_hint(facts)})")
+        record("GPU visible", not wants_gpu, plan.get("torch_build") if wants_gpu else None, 0, f"no GPU: {why}")
+        return
+    record("GPU visible", True, plan.get("torch_build") if wants_gpu else None, len(devices), names)
+    for device in devices:
+        if backend == "cuda":
+            covered = _sm_covered(device["capability"], facts["arch_list"])
+            wanted = f"sm_{device['capability'].replace('.', '')}"
+        elif backend == "rocm":
+            wanted = device["arch"].split(":")[0]
+            covered = wanted in facts["arch_list"]
+        else:
+            continue
+        record(f"GPU {device['index']} arch in torch", covered, wanted, facts["arch_list"],
+               "" if covered else f"torch {facts['torch']} has no kernels for {device['name']}: "
+               "install a wheel variant built for it (`dockyard doctor` lists them)")
+    if facts["bf16"] is not None:
+        record("GPU bf16", True, None, facts["bf16"], "" if facts["bf16"] else "no bf16: use float16 or float32")
+    if facts["nccl"] is not None:
+        label = "RCCL" if backend == "rocm" else "NCCL"
+        record(f"{label} available", facts["nccl"]["available"], True, facts["nccl"]["version"],
+               "" if facts["nccl"]["available"] else "multi-GPU training (torch.distributed) has no GPU backend")
+
+
+def _no_device_hint(facts: dict[str, Any]) -> str:
+    if not facts["driver"]:
+        return "no GPU driver loaded on this machine"
+    if "CUDA_VISIBLE_DEVICES" in os.environ or "HIP_VISIBLE_DEVICES" in os.environ:
+        return "CUDA_VISIBLE_DEVICES/HIP_VISIBLE_DEVICES hides them"
+    return f"driver {', '.join(f'{k} {v}' for k, v in sorted(facts['driver'].items()))} loaded; in a container, " \
+           "pass the GPUs (--gpus all, or --device /dev/kfd --device /dev/dri)"
+
+
+def check_gpu(plan: dict[str, Any], torch: Any = None) -> None:
+    torch = torch if torch is not None else importlib.import_module("torch")
+    if plan.get("target") == "tpu":
         import torch_xla.core.xla_model as xm
 
         device = xm.xla_device()
-        record("TPU matmul", _matmul(str(device)), True, str(device))
+        record("TPU matmul", _matmul(str(device), torch), True, str(device))
+        return
+    facts = gpu_facts(torch)
+    FACTS["gpu"] = facts
+    judge_gpu(plan, facts)
+    if not facts["devices"]:
+        return
+    device = "xpu" if facts["backend"] == "xpu" else "cuda"
+    record("GPU matmul", _matmul(device, torch), True, facts["devices"][0]["name"])
+    if facts["bf16"]:
+        record("GPU bf16 matmul", _matmul(device, torch, torch.bfloat16), True, "bfloat16")
+    if _wants_transformers(plan):
+        result = tiny_model(device)
+        record("tiny model on GPU", result["generated"] == 11, 11, result["generated"])
 
 
-def _matmul(device: str) -> bool:
-    import torch
-
-    a = torch.ones(64, 64, device=device)
-    return bool(((a @ a).sum().item()) == 64 * 64 * 64)
+def _matmul(device: str, torch: Any, dtype: Any = None) -> bool:
+    a = torch.ones(64, 64, device=device, dtype=dtype)
+    return bool(((a @ a).float().sum().item()) == 64 * 64 * 64)
 
 
 CHECKS = (check_python, check_versions, check_imports, check_requirements, check_torch_build, check_archs,
           check_tiny_model, check_tools, check_user, check_secrets, check_env)
+# On a host the secrets and the image's user are not the question (a host has its own credentials).
+HOST_CHECKS = tuple(c for c in CHECKS if c is not check_secrets)
 
 
 def warmup(plan: dict[str, Any], out: str) -> None:
@@ -295,6 +400,27 @@ def warmup(plan: dict[str, Any], out: str) -> None:
         handle.write("\n".join(files) + "\n")
 
 
+def installed_plan() -> dict[str, Any]:
+    """Report mode (--host without a plan): the expectations are what is installed, so nothing is
+    compared and every check shows what is there."""
+    build, cuda, hip = "none", None, None
+    if distribution_version("torch") is not None:
+        import torch
+
+        cuda, hip = torch.version.cuda, getattr(torch.version, "hip", None)
+        xpu = bool(getattr(torch.version, "xpu", None))
+        build = "rocm" if hip else "cuda" if cuda else "xpu" if xpu else "cpu"
+    return {"name": "host", "report": True, "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+            "torch_build": build, "cuda": cuda, "rocm": hip, "gpu_archs": [], "versions": {}, "imports": [],
+            "env": {}, "non_root": False}
+
+
+def installed() -> dict[str, str]:
+    from importlib import metadata
+
+    return dict(sorted((str(d.metadata["Name"]), d.version) for d in metadata.distributions() if d.metadata["Name"]))
+
+
 def load_plan(argv: list[str]) -> dict[str, Any]:
     if "--plan" in argv:
         with open(argv[argv.index("--plan") + 1]) as handle:
@@ -303,7 +429,9 @@ def load_plan(argv: list[str]) -> dict[str, Any]:
     if os.environ.get("DOCKYARD_EXPECT"):
         loaded: dict[str, Any] = json.loads(os.environ["DOCKYARD_EXPECT"])
         return loaded
-    raise SystemExit("usage: probe.py --plan plan.json [--gpu] [--warmup OUT]")
+    if "--host" in argv:
+        return installed_plan()
+    raise SystemExit("usage: probe.py --plan plan.json [--gpu] [--warmup OUT] | probe.py --host [--plan plan.json]")
 
 
 def main(argv: list[str]) -> int:
@@ -313,11 +441,18 @@ def main(argv: list[str]) -> int:
     if "--warmup" in argv:
         warmup(plan, argv[argv.index("--warmup") + 1])
         return 0
-    for check in CHECKS:
+    host = "--host" in argv
+    for check in HOST_CHECKS if host else CHECKS:
         guarded(check.__name__.replace("check_", "").replace("_", " "), functools.partial(check, plan))
-    if "--gpu" in argv:
+    if host and plan.get("torch_build") == "none":
+        record("GPU visible", True, None, 0, "no GPU probes: torch is not installed in this environment")
+    elif host or "--gpu" in argv:
         guarded("gpu", lambda: check_gpu(plan))
-    print(json.dumps({"checks": RESULTS}, default=str))
+    output: dict[str, Any] = {"checks": RESULTS}
+    if host:
+        FACTS.update(mode="report" if plan.get("report") else "plan", python=sys.executable, installed=installed())
+        output["facts"] = FACTS
+    print(json.dumps(output, default=str, sort_keys=True))
     return 0 if all(r["ok"] for r in RESULTS) else 1
 
 
