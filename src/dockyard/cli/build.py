@@ -75,13 +75,21 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_build)
 
     p = subparsers.add_parser(
-        "verify", help="run dockyard's probes inside an image",
+        "verify", help="run dockyard's probes inside an image, or in this Python environment (--host)",
         description="Run the probes inside IMAGE as its own user: Python and package versions, imports, "
                     "dependency consistency, the torch build and compiled archs, a tiny model's forward and "
                     "generate, modality tools, non-root user, no secrets left, target env. Runtime images run "
-                    "on a read-only root filesystem.")
-    p.add_argument("image", help="image name or id")
-    p.add_argument("--spec", help="check against this spec or preset (default: the plan stored in the image)")
+                    "on a read-only root filesystem. With --host, run the same probes in the Python that runs "
+                    "dockyard (a host, a GPU or TPU VM, a running container), always with the GPU probes: "
+                    "devices, compiled archs against each device's capability, the driver against the CUDA "
+                    "minimum, bf16, NCCL/RCCL, a matmul and the tiny model on the device. Without --spec or "
+                    "--plan, --host reports what is installed and compares nothing.")
+    p.add_argument("image", nargs="?", help="image name or id (not with --host)")
+    p.add_argument("--host", action="store_true", help="probe this Python environment instead of an image")
+    p.add_argument("--spec", help="check against this spec or preset (default: the plan stored in the image; "
+                   "with --host: report mode)")
+    p.add_argument("--plan", metavar="PLAN_JSON", help="with --host: check against this plan.json (e.g. "
+                   "/opt/dockyard/plan.json inside a dockyard image)")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--gpus", action="store_true", help="pass the host's accelerator through and check it computes")
     p.add_argument("--json", action="store_true", help="machine-readable results")
@@ -244,16 +252,20 @@ def _short(value: object) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from dockyard.cli.verify_host import cmd_verify_host, verify_arguments
     from dockyard.engine.backends import backend_for
     from dockyard.render.renderer import expectations as rendered_expectations
     from dockyard.render.renderer import plan_lock
     from dockyard.resolve.resolver import resolve
     from dockyard.spec.model import load
 
+    verify_arguments(args)
     expect = None
     if args.spec:
         plan = resolve(load(args.spec))
         expect = rendered_expectations(plan, plan_lock(plan, None))
+    if args.host:
+        return cmd_verify_host(args, expect)
     backend = backend_for(detect(args.backend))
     report = verify_image(backend, args.image, expect, gpu=args.gpus)
     if args.json:
