@@ -1,0 +1,74 @@
+"""`dockyard verify --host` and scripts/device-check.sh in a real Python environment with torch and
+transformers (torch's CPU wheel from the local wheelhouse, the rest from PyPI, installed with uv), on
+this machine without a GPU. Slow (a 900 MB environment), so it sits with the engine tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TORCH = "torch==2.13.0"
+PACKAGES = (TORCH, "transformers==5.24.0", "packaging", "rich", "dockerfile")
+
+
+@pytest.fixture(scope="module")
+def torch_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    uv = shutil.which("uv") or str(REPO / ".venv" / "bin" / "uv")
+    wheelhouse = (os.environ.get("PIP_FIND_LINKS") or "").split(" ")[0]
+    if not wheelhouse or not list(Path(wheelhouse).glob("torch-2.13.0*.whl")):
+        if os.environ.get("DOCKYARD_ENGINE_TESTS") == "require":
+            pytest.fail("no torch 2.13.0 wheel in $PIP_FIND_LINKS")
+        pytest.skip("no torch 2.13.0 wheel in $PIP_FIND_LINKS")
+    folder = tmp_path_factory.mktemp("hostenv") / "venv"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run([uv, "venv", "-q", "-p", str(REPO / ".venv" / "bin" / "python"), str(folder)], check=True, env=env)
+    subprocess.run([uv, "pip", "install", "-q", "--native-tls", "--python", str(folder / "bin" / "python"),
+                    "--find-links", wheelhouse, *PACKAGES], check=True, env=env, timeout=900)
+    return str(folder / "bin" / "python")
+
+
+def dockyard(python: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run([python, "-m", "dockyard", *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_verify_host_report_mode_on_cpu(torch_python: str) -> None:
+    done = dockyard(torch_python, "verify", "--host", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    found = {c["name"]: c for c in report["checks"]}
+    assert report["mode"] == "report"
+    assert found["torch build"]["actual"] == "cpu"
+    assert found["import transformers"]["actual"] == "5.24.0"
+    assert found["tiny model forward and generate"]["ok"]
+    assert found["GPU visible"]["detail"] == "no GPU: torch is a CPU build"
+    assert report["facts"]["gpu"]["backend"] == "cpu" and report["facts"]["installed"]["torch"] == "2.13.0+cpu"
+
+
+def test_verify_host_against_presets(torch_python: str) -> None:
+    done = dockyard(torch_python, "verify", "--host", "--spec", "cpu-inference")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verify --host" in done.stdout and "probes passed" in done.stdout
+    done = dockyard(torch_python, "verify", "--host", "--spec", "transformers-pytorch-gpu", "--json")
+    assert done.returncode == 1
+    failed = {c["name"]: c for c in json.loads(done.stdout)["checks"] if not c["ok"]}
+    assert failed["torch build"]["actual"] == "cpu" and failed["torch build"]["expected"].startswith("cuda")
+    assert failed["GPU visible"]["expected"] == "cuda"
+
+
+def test_device_check_with_torch_and_no_gpu(torch_python: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(["bash", str(REPO / "scripts" / "device-check.sh"), str(tmp_path / "out")],
+                          env={**env, "PYTHON": torch_python}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = (tmp_path / "out" / "summary.txt").read_text().splitlines()
+    assert summary[0] == "no GPU: torch is a CPU build"
+    assert summary[1] == "torch 2.13.0+cpu: cuda None, hip None; driver: none"
+    probe = json.loads((tmp_path / "out" / "host_probe.json").read_text())
+    assert all(c["ok"] for c in probe["checks"]), probe["checks"]
