@@ -15,7 +15,8 @@
 #      `packaging` (and tomli on Python 3.10); when that Python lacks them, the copies pip vendors
 #      (pip/_vendor/packaging, pip/_vendor/tomli) are put on the path; without those, doctor is skipped
 #      and the summary says why (the raw outputs of step 1 still let tests run doctor on them).
-#   4. summary.txt: what was found ("no GPU" when no accelerator answers), and each step's exit status.
+#   4. summary.txt: what was found ("no GPU" when no accelerator answers), the NVIDIA driver against
+#      torch's CUDA (where doctor could run), and each step's exit status.
 # Exit 0 when it ran to the end (whatever it found), 2 for a bad argument.
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -135,6 +136,17 @@ if doctor is not None:
 else:
     print("doctor: no report (see steps.txt)")
 PYEOF
+# The driver against torch's CUDA needs dockyard's knowledge base (and packaging): where doctor ran.
+if [ -s "$OUT/doctor.json" ]; then
+    "$PY" - "$OUT" >> "$OUT/summary.txt" 2>> "$OUT/steps.txt" <<'PYEOF'
+import json, os, sys
+from dockyard.verify.host import driver_result
+with open(os.path.join(sys.argv[1], "host_probe.json")) as handle:
+    result = driver_result(json.load(handle).get("facts", {}).get("gpu") or {})
+if result is not None:
+    print(f"GPU driver: {'ok' if result.ok else 'FAIL'}: {result.actual}, needs {result.expected}: {result.detail}")
+PYEOF
+fi
 cat "$OUT/steps.txt" >> "$OUT/summary.txt"
 say "done: $OUT"
 cat "$OUT/summary.txt" >&2

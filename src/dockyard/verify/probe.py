@@ -316,7 +316,7 @@ def judge_gpu(plan: dict[str, Any], facts: dict[str, Any]) -> None:
     capability, bf16, NCCL/RCCL. A plan for a GPU build fails without a GPU; report mode and CPU plans
     only show what is there."""
     backend, devices = facts["backend"], facts["devices"]
-    wants_gpu = plan.get("torch_build") in ("cuda", "rocm", "xpu")
+    wants_gpu = not plan.get("report") and plan.get("torch_build") in ("cuda", "rocm", "xpu")
     names = ", ".join(f"{d['index']}: {d['name']}" for d in devices)
     if not devices:
         why = ("torch is a CPU build" if backend == "cpu" else
@@ -410,9 +410,12 @@ def installed_plan() -> dict[str, Any]:
         cuda, hip = torch.version.cuda, getattr(torch.version, "hip", None)
         xpu = bool(getattr(torch.version, "xpu", None))
         build = "rocm" if hip else "cuda" if cuda else "xpu" if xpu else "cpu"
+    tpu = distribution_version("torch_xla") is not None and (
+        os.environ.get("PJRT_DEVICE") == "TPU" or bool(os.environ.get("TPU_ACCELERATOR_TYPE"))
+        or os.path.exists("/dev/accel0"))
     return {"name": "host", "report": True, "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-            "torch_build": build, "cuda": cuda, "rocm": hip, "gpu_archs": [], "versions": {}, "imports": [],
-            "env": {}, "non_root": False}
+            "target": "tpu" if tpu else None, "torch_build": build, "cuda": cuda, "rocm": hip, "gpu_archs": [],
+            "versions": {}, "imports": [], "env": {}, "non_root": False}
 
 
 def installed() -> dict[str, str]:

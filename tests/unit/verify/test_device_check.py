@@ -74,3 +74,30 @@ def test_bad_arguments(tmp_path: Path) -> None:
     assert device_check(tmp_path / "a", sys.executable, "extra").returncode == 2
     done = device_check(tmp_path / "b", str(tmp_path / "no-python"))
     assert done.returncode == 2 and "set PYTHON=" in done.stderr
+
+
+def test_nvidia_tools_are_recorded_and_doctor_reads_them(tmp_path: Path) -> None:
+    """A stand-in `nvidia-smi` answering with the recorded H100 outputs: the script saves the raw
+    outputs, doctor reasons on them, and the folder replays like a committed recording."""
+    fixtures = REPO / "tests" / "unit" / "diagnose" / "fixtures"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\ncase \"$1\" in\n"
+                   f"  --query-gpu=*) cat {fixtures / 'nvidia_smi_query_h100.csv'} ;;\n"
+                   "  -q) echo '==============NVSMI LOG==============' ;;\n"
+                   f"  *) cat {fixtures / 'nvidia_smi_h100.txt'} ;;\nesac\n")
+    smi.chmod(0o755)
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHON": sys.executable, "PATH": f"{bin_dir}:{env['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    assert (out / "nvidia_smi_query.csv").read_text() == (fixtures / "nvidia_smi_query_h100.csv").read_text()
+    summary = (out / "summary.txt").read_text()
+    assert "doctor nvidia-driver: warn: driver 570.124.06 (nvidia-smi: CUDA 12.8)" in summary
+    assert "doctor gpu-capability: ok: nvidia 9.0: torch wheels cu118, cu121, cu124, cu126, cu128, cu129" in summary
+    assert "nvidia-smi query\texit 0" in summary
+    from .test_recordings import test_doctor_replays_the_recorded_tool_outputs
+
+    test_doctor_replays_the_recorded_tool_outputs(out)

@@ -3,6 +3,7 @@ and how it judges it in report mode and against a plan."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,30 @@ def test_driver_from_nvidia_smi_when_proc_is_missing(monkeypatch: pytest.MonkeyP
     smi.chmod(0o755)
     monkeypatch.setattr(probe.shutil, "which", lambda name: str(smi) if name == "nvidia-smi" else None)
     assert probe.read_driver() == {"nvidia": "580.95.05"}
+
+
+def test_tpu_matmul_through_torch_xla(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    xla_model = types.ModuleType("torch_xla.core.xla_model")
+    xla_model.xla_device = lambda: "xla:0"  # type: ignore[attr-defined]
+    for name, module in (("torch_xla", types.ModuleType("torch_xla")), ("torch_xla.core", types.ModuleType("x")),
+                         ("torch_xla.core.xla_model", xla_model)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(sys.modules["torch_xla.core"], "xla_model", xla_model, raising=False)
+    monkeypatch.setattr(sys.modules["torch_xla"], "core", sys.modules["torch_xla.core"], raising=False)
+    torch = FakeTorch(version="2.9.0+cpu", cuda=None)
+    probe.check_gpu({"target": "tpu", "torch_build": "cpu"}, torch)
+    assert results()["TPU matmul"] == {"name": "TPU matmul", "ok": True, "expected": True, "actual": "xla:0",
+                                       "detail": ""}
+    assert torch.devices_used == ["xla:0/None"]
+
+
+def test_report_mode_finds_a_tpu_vm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe, "distribution_version", lambda name: None if name == "torch" else "2.9.0")
+    monkeypatch.setenv("PJRT_DEVICE", "TPU")
+    assert probe.installed_plan()["target"] == "tpu"
+    monkeypatch.delenv("PJRT_DEVICE")
+    monkeypatch.delenv("TPU_ACCELERATOR_TYPE", raising=False)
+    if not Path("/dev/accel0").exists():
+        assert probe.installed_plan()["target"] is None

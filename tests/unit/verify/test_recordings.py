@@ -15,6 +15,7 @@ import pytest
 from dockyard.diagnose.capability import gpu_capability
 from dockyard.diagnose.facts import Facts
 from dockyard.verify import probe
+from dockyard.verify.host import driver_result
 
 from ..conftest import REPO
 
@@ -65,6 +66,11 @@ def test_probe_gpu_judgement_replays(folder: Path) -> None:
     original = [(r["name"], r["ok"], r["actual"]) for r in recorded["checks"]
                 if r["name"] in names and r["name"] not in COMPUTED]
     assert replayed == original
+    driver = driver_result(gpu)
+    if gpu["backend"] == "cuda" and gpu["driver"].get("nvidia"):
+        assert driver is not None and driver.actual == gpu["driver"]["nvidia"]
+    else:
+        assert driver is None
 
 
 @pytest.mark.parametrize("folder", RECORDINGS, ids=lambda p: p.name)
