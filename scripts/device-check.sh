@@ -17,7 +17,9 @@
 #      and the summary says why (the raw outputs of step 1 still let tests run doctor on them).
 #   4. summary.txt: what was found ("no GPU" when no accelerator answers), the NVIDIA driver against
 #      torch's CUDA (where doctor could run), and each step's exit status.
-# Exit 0 when it ran to the end (whatever it found), 2 for a bad argument.
+# Each step has a timeout (5 x 20 s for the vendor tools, 150 s for the probes, 30 s for doctor): 290 s
+# at worst, about 30 s on a CPU machine. Exit 0 when it ran to the end (whatever it found), 2 for a bad
+# argument.
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${1:-device-check-out}"
@@ -55,27 +57,27 @@ run() {
 # 1. raw tool outputs ----------------------------------------------------------------------------------
 say "raw outputs of the vendor tools"
 if command -v nvidia-smi >/dev/null 2>&1; then
-    run "nvidia-smi query" 30 nvidia_smi_query.csv nvidia-smi --query-gpu=driver_version,compute_cap,name --format=csv,noheader
-    run "nvidia-smi" 30 nvidia_smi.txt nvidia-smi
-    run "nvidia-smi -q" 30 nvidia_smi_q.txt nvidia-smi -q
+    run "nvidia-smi query" 20 nvidia_smi_query.csv nvidia-smi --query-gpu=driver_version,compute_cap,name --format=csv,noheader
+    run "nvidia-smi" 20 nvidia_smi.txt nvidia-smi
+    run "nvidia-smi -q" 20 nvidia_smi_q.txt nvidia-smi -q
 else
     printf 'nvidia-smi\tnot installed\n' >> "$OUT/steps.txt"
 fi
 ROCMINFO="$(command -v rocminfo || { [ -x /opt/rocm/bin/rocminfo ] && echo /opt/rocm/bin/rocminfo; })"
 if [ -n "$ROCMINFO" ]; then
-    run "rocminfo" 30 rocminfo.txt "$ROCMINFO"
+    run "rocminfo" 20 rocminfo.txt "$ROCMINFO"
 else
     printf 'rocminfo\tnot installed\n' >> "$OUT/steps.txt"
 fi
 if command -v rocm-smi >/dev/null 2>&1; then
-    run "rocm-smi" 30 rocm_smi.txt rocm-smi --showproductname --showdriverversion --showmeminfo vram
+    run "rocm-smi" 20 rocm_smi.txt rocm-smi --showproductname --showdriverversion --showmeminfo vram
 else
     printf 'rocm-smi\tnot installed\n' >> "$OUT/steps.txt"
 fi
 
 # 2. host probes (standard library + torch) -------------------------------------------------------------
 say "host probes with $PY"
-run "python" 30 python.txt "$PY" -c 'import platform, sys; print(sys.version.split()[0], sys.executable, platform.machine())'
+run "python" 10 python.txt "$PY" -c 'import platform, sys; print(sys.version.split()[0], sys.executable, platform.machine())'
 run "host probe" 150 host_probe.json "$PY" "$REPO/src/dockyard/verify/probe.py" --host
 
 # 3. doctor, borrowing pip's vendored packaging/tomli when the Python lacks them --------------------------
@@ -91,7 +93,7 @@ for module in packaging tomli; do
 done
 if "$PY" -c 'import packaging.version' >/dev/null 2>&1; then
     say "doctor (offline)"
-    run "doctor" 60 doctor.json "$PY" -m dockyard.diagnose --offline
+    run "doctor" 30 doctor.json "$PY" -m dockyard.diagnose --offline
 else
     printf 'doctor\tskipped: %s has no packaging module and no pip to borrow it from\n' "$PY" >> "$OUT/steps.txt"
 fi

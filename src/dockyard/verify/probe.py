@@ -301,7 +301,10 @@ def gpu_facts(torch: Any) -> dict[str, Any]:
         if facts["available"]:
             facts["bf16"] = bool(torch.cuda.is_bf16_supported())
         nccl = bool(torch.distributed.is_available() and torch.distributed.is_nccl_available())
-        version = torch.cuda.nccl.version() if nccl else None
+        try:
+            version = torch.cuda.nccl.version() if nccl else None
+        except Exception:  # a build that reports NCCL but cannot load it: available, version unknown
+            version = None
         facts["nccl"] = {"available": nccl, "version": ".".join(map(str, version)) if isinstance(version, tuple)
                          else None if version is None else str(version)}
     elif backend == "xpu":
@@ -367,12 +370,16 @@ def check_gpu(plan: dict[str, Any], torch: Any = None) -> None:
     if not facts["devices"]:
         return
     device = "xpu" if facts["backend"] == "xpu" else "cuda"
-    record("GPU matmul", _matmul(device, torch), True, facts["devices"][0]["name"])
+    name = facts["devices"][0]["name"]
+    guarded("GPU matmul", lambda: record("GPU matmul", _matmul(device, torch), True, name))
     if facts["bf16"]:
-        record("GPU bf16 matmul", _matmul(device, torch, torch.bfloat16), True, "bfloat16")
+        guarded("GPU bf16 matmul",
+                lambda: record("GPU bf16 matmul", _matmul(device, torch, torch.bfloat16), True, "bfloat16"))
     if _wants_transformers(plan):
-        result = tiny_model(device)
-        record("tiny model on GPU", result["generated"] == 11, 11, result["generated"])
+        def generate() -> None:
+            result = tiny_model(device)
+            record("tiny model on GPU", result["generated"] == 11, 11, result["generated"])
+        guarded("tiny model on GPU", generate)
 
 
 def _matmul(device: str, torch: Any, dtype: Any = None) -> bool:

@@ -159,3 +159,14 @@ def test_report_mode_finds_a_tpu_vm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TPU_ACCELERATOR_TYPE", raising=False)
     if not Path("/dev/accel0").exists():
         assert probe.installed_plan()["target"] is None
+
+
+def test_a_failing_device_step_is_recorded_and_the_others_still_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(device: str) -> dict[str, Any]:
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(probe, "tiny_model", broken)
+    probe.check_gpu(CUDA_PLAN, FakeTorch(gpus=[H100]))
+    found = results()
+    assert found["GPU matmul"]["ok"] and found["GPU bf16 matmul"]["ok"]
+    assert not found["tiny model on GPU"]["ok"] and "no kernel image" in found["tiny model on GPU"]["detail"]
