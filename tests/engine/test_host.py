@@ -35,7 +35,7 @@ def torch_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def dockyard(python: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([python, "-m", "dockyard", *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([python, "-m", "dockyard.cli", *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_verify_host_report_mode_on_cpu(torch_python: str) -> None:

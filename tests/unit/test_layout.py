@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Bottom to top. A module may import modules of its own layer or of any layer before it.
@@ -77,8 +75,6 @@ def test_imports_run_down_the_layers() -> None:
     assert not upward, "imports from a lower stage to a higher one:\n" + "\n".join(upward)
 
 
-@pytest.mark.xfail(strict=True, reason="diagnose.facts <-> diagnose.gpu is split in the GPU (issue 14) work; "
-                   "remove this mark then (resolve's circle went with issue 11)")
 def test_no_import_circles() -> None:
     edges = graph()
     index: dict[str, int] = {}

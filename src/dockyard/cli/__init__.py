@@ -27,7 +27,7 @@ COMMANDS: dict[str, dict[str, str]] = {
     },
     "dockyard.cli.build": {
         "build": "build an image with a real engine, then verify it",
-        "verify": "run dockyard's probes inside an image",
+        "verify": "run dockyard's probes inside an image, or in this Python environment (--host)",
         "base": "base images without a registry",
     },
     "dockyard.cli.lint": {

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.diagnose.gpu import gather_gpu
+from dockyard.diagnose.gpu_facts import gather_gpu
 from dockyard.diagnose.host import Host, TlsProbe, memory_and_cores
 from dockyard.engine.detect import (
     BACKENDS,

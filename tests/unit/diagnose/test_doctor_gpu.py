@@ -6,7 +6,7 @@ import pytest
 from diagnose_helpers import Machine, add_podman, fixture, gpu_machine, meminfo, this_machine
 
 from dockyard.diagnose.doctor import Report, run_doctor
-from dockyard.diagnose.gpu import parse_nvidia_query, parse_nvidia_smi, parse_rocminfo
+from dockyard.diagnose.gpu_facts import parse_nvidia_query, parse_nvidia_smi, parse_rocminfo
 
 
 def checks(report: Report) -> dict[str, tuple[str, str, str]]:

@@ -22,7 +22,7 @@ from ..conftest import REPO
 sys.path.insert(0, str(REPO / "tests" / "unit" / "diagnose"))
 from diagnose_helpers import Machine
 
-from dockyard.diagnose.gpu import gather_gpu
+from dockyard.diagnose.gpu_facts import gather_gpu
 
 RECORDINGS = sorted(p for p in (REPO / "tests" / "fixtures" / "device-check").iterdir() if p.is_dir())
 NVIDIA_QUERY = ["/usr/bin/nvidia-smi", "--query-gpu=driver_version,compute_cap,name", "--format=csv,noheader"]
