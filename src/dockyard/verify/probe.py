@@ -333,7 +333,7 @@ def judge_gpu(plan: dict[str, Any], facts: dict[str, Any]) -> None:
             wanted = f"sm_{device['capability'].replace('.', '')}"
         elif backend == "rocm":
             wanted = device["arch"].split(":")[0]
-            covered = wanted in facts["arch_list"]
+            covered = wanted in {arch.split(":")[0] for arch in facts["arch_list"]}
         else:
             continue
         record(f"GPU {device['index']} arch in torch", covered, wanted, facts["arch_list"],
@@ -454,8 +454,9 @@ def main(argv: list[str]) -> int:
     host = "--host" in argv
     for check in HOST_CHECKS if host else CHECKS:
         guarded(check.__name__.replace("check_", "").replace("_", " "), functools.partial(check, plan))
-    if host and plan.get("torch_build") == "none":
-        record("GPU visible", True, None, 0, "no GPU probes: torch is not installed in this environment")
+    if plan.get("torch_build") == "none":
+        if host:
+            record("GPU visible", True, None, 0, "no GPU probes: torch is not installed in this environment")
     elif host or "--gpu" in argv:
         guarded("gpu", lambda: check_gpu(plan))
     output: dict[str, Any] = {"checks": RESULTS}

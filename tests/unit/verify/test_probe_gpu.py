@@ -170,3 +170,20 @@ def test_a_failing_device_step_is_recorded_and_the_others_still_run(monkeypatch:
     found = results()
     assert found["GPU matmul"]["ok"] and found["GPU bf16 matmul"]["ok"]
     assert not found["tiny model on GPU"]["ok"] and "no kernel image" in found["tiny model on GPU"]["detail"]
+
+
+def test_image_without_torch_gets_no_gpu_probe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`verify IMAGE --gpus` on an image with torch = "none" runs no GPU probe (nothing to import)."""
+    import json
+
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"python": "3.11", "torch_build": "none", "imports": [], "versions": {}}))
+    probe.main(["--plan", str(plan), "--gpu"])
+    names = [c["name"] for c in json.loads(capsys.readouterr().out)["checks"]]
+    assert "gpu" not in names and "GPU visible" not in names
+
+
+def test_rocm_arch_list_with_feature_suffixes() -> None:
+    torch = FakeTorch(cuda=None, hip="6.4.43482", gpus=[MI300X], arch_list=("gfx90a:xnack-", "gfx942:xnack-"))
+    probe.judge_gpu({"torch_build": "rocm"}, probe.gpu_facts(torch))
+    assert results()["GPU 0 arch in torch"]["ok"]
