@@ -8,9 +8,12 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
+
+from dockyard.engine.detect import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH = "torch==2.13.0"
@@ -72,3 +75,25 @@ def test_device_check_with_torch_and_no_gpu(torch_python: str, tmp_path: Path) -
     assert summary[1] == "torch 2.13.0+cpu: cuda None, hip None; driver: none"
     probe = json.loads((tmp_path / "out" / "host_probe.json").read_text())
     assert all(c["ok"] for c in probe["checks"]), probe["checks"]
+
+
+BASE = "dockyard/bookworm-python:3.11"  # scripts/setup.sh makes it: Debian's python3, no pip, no torch
+
+
+def test_probe_and_device_check_in_a_bare_container(docker: Engine, tmp_path: Path) -> None:
+    """Inside a running container with nothing but Debian's python3: the probe file alone reports that
+    torch is missing, and device-check.sh runs to the end (doctor skipped: no packaging, no pip)."""
+    if subprocess.run([docker.client, "image", "inspect", BASE], capture_output=True).returncode != 0:
+        pytest.skip(f"{BASE} is not in docker (scripts/setup.sh makes it)")
+    out = tmp_path / "out"
+    out.mkdir()
+    name = f"dockyard-test-host-{uuid.uuid4().hex[:8]}"
+    done = subprocess.run([docker.client, "run", "--rm", "--name", name, "-v", f"{REPO}:/repo:ro", "-v", f"{out}:/out",
+                           "-e", "PYTHON=python3", BASE, "bash", "/repo/scripts/device-check.sh", "/out"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = (out / "summary.txt").read_text()
+    assert summary.splitlines()[0] == "no GPU probes: torch is not installed in this environment"
+    assert "doctor\tskipped: python3 has no packaging module and no pip" in summary
+    probe = json.loads((out / "host_probe.json").read_text())
+    assert probe["facts"]["mode"] == "report" and all(c["ok"] for c in probe["checks"]), probe["checks"]
