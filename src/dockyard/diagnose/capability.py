@@ -8,6 +8,8 @@ at a time, so doctor answers with exactly the rules (and the knowledge base) a b
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,20 +57,48 @@ class Capability:
 
 
 def _fit(target: str, variants: tuple[str, ...], archs: tuple[str, ...], addon: str = "") -> Fit:
-    """Resolve a spec for each variant; the variants that resolve, or the newest one's reason."""
+    """Resolve a spec for each variant; the variants that resolve, or the last one's reason. Python is left
+    to resolve first, then the Pythons the knowledge base knows are tried (resolve picks the newest Python
+    a torch supports, which an add-on may not have releases for yet)."""
     fits, reason = [], ""
     for variant in variants:
         image: dict[str, Any] = {"name": "doctor", "target": target, "variant": variant, "gpu-archs": list(archs)}
         if addon:
             image["addons"] = [addon]
-        try:
-            resolve(spec_from_dict({"image": image}, "doctor", "doctor"))
-        except InputError as exc:
-            problems = getattr(exc, "problems", None) or [exc.message]
-            reason = str(problems[0]).removeprefix("doctor: ")
+        problem = _problem(image)
+        if problem:
+            problem = _with_some_python(image, problem)
+        if problem:
+            reason = problem
             continue
         fits.append(variant)
     return Fit(tuple(fits), "" if fits else reason or "no torch wheel variant runs on this GPU and driver")
+
+
+def _with_some_python(image: dict[str, Any], problem: str) -> str:
+    """"" when a Python the knowledge base knows makes the spec resolve, else `problem`. The oldest goes
+    first: when it fails the same way, the problem is not the Python and the others are not tried."""
+    pythons = Knowledge.load().python_images
+    oldest = _problem({**image, "python": pythons[0]})
+    if oldest in ("", problem):
+        return oldest
+    return "" if any(not _problem({**image, "python": p}) for p in reversed(pythons[1:])) else problem
+
+
+def _problem(image: dict[str, Any]) -> str:
+    """"" when resolve accepts the spec, else its first problem."""
+    return _resolve_problem(json.dumps(image, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve_problem(image_json: str) -> str:
+    """Cached by the spec's text: the knowledge base does not change while dockyard runs."""
+    try:
+        resolve(spec_from_dict({"image": json.loads(image_json)}, "doctor", "doctor"))
+    except InputError as exc:
+        problems = getattr(exc, "problems", None) or [exc.message]
+        return str(problems[0]).removeprefix("doctor: ")
+    return ""
 
 
 def _addon_request(name: str) -> str:

@@ -43,6 +43,9 @@ def test_rtx5090_on_r580_keeps_deepspeed_on_cuda_12() -> None:
     found, _, _ = capability(run_doctor(gpu_machine("nvidia_smi_query_rtx5090.csv", "nvidia_smi_rtx5090.txt").host()))
     assert found.variants == ("cu128", "cu129", "cu130", "cu132")
     assert found.addons["deepspeed"].variants == ("cu128", "cu129"), "DeepSpeed's op builder fails on CUDA 13"
+    # resolve picks the newest Python for cu132's torch, which flash-attn has no release for: doctor
+    # finds a Python that works instead of saying no
+    assert found.addons["flash-attn"].variants == ("cu128", "cu129", "cu130", "cu132")
 
 
 def test_old_driver_that_runs_no_variant_for_the_gpu() -> None:
