@@ -97,3 +97,25 @@ def test_probe_and_device_check_in_a_bare_container(docker: Engine, tmp_path: Pa
     assert "doctor\tskipped: python3 has no packaging module and no pip" in summary
     probe = json.loads((out / "host_probe.json").read_text())
     assert probe["facts"]["mode"] == "report" and all(c["ok"] for c in probe["checks"]), probe["checks"]
+
+
+def test_probe_host_mode_inside_a_running_dockyard_container(cli, images, docker: Engine,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    """A cpu-inference image, then the probe it carries run in host mode against the plan it carries,
+    inside a container of it, as its own user: what `docker exec ... probe.py --host` gives a user."""
+    tag = f"dockyard-test/host-{uuid.uuid4().hex[:8]}:docker"
+    images.append((docker.client, tag))
+    built = cli(["build", "cpu-inference", "--backend", "docker", "--tag", tag, "--no-verify", "--no-sbom",
+                 "--log", str(tmp_path / "build.log"), "--json"])
+    assert built.code == 0, built.err
+    done = subprocess.run([docker.client, "run", "--rm", "--name", f"dockyard-test-host-{uuid.uuid4().hex[:8]}",
+                           "--entrypoint", "python", tag, "/opt/dockyard/probe.py", "--host", "--plan",
+                           "/opt/dockyard/plan.json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    found = {c["name"]: c for c in report["checks"]}
+    assert report["facts"]["mode"] == "plan"
+    assert found["runs as non-root"]["actual"] == 1000 and found["tiny model forward and generate"]["ok"]
+    assert found["GPU visible"] == {"name": "GPU visible", "ok": True, "expected": None, "actual": 0,
+                                    "detail": "no GPU: torch is a CPU build"}
+    assert "no secret files" not in found, "host mode leaves secrets to `verify IMAGE`"
