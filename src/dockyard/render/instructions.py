@@ -7,7 +7,11 @@ the Dockerfile emitter can lay them out one per line and the Apptainer emitter c
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
+
+from dockyard.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,53 @@ class StageBuilder:
         return Stage(self.name, self.base, tuple(self.items), self.comment)
 
 
-def quote_env(value: str) -> str:
-    """Quote an ENV/LABEL value for a Dockerfile (JSON string escaping is valid Dockerfile quoting)."""
-    return json.dumps(value, ensure_ascii=False)
+# ARG defaults written unquoted: safe characters, and `${NAME}` references dockyard writes to other ARGs
+_PLAIN_ARG = re.compile(r"^(?:[A-Za-z0-9_.,:/@+=%-]|\$\{[A-Z_][A-Z0-9_]*\})*$")
+
+
+def refuse_breaks(value: str, where: str) -> str:
+    """A value for one line of a generated file: no control character (a newline would start a new
+    instruction, key or section) and no Unicode line or paragraph separator."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise InputError(f"{where}: {value!r} contains the control character U+{ord(bad):04X}",
+                         "remove it: a generated file takes each value on one line")
+    return value
+
+
+def quote_env(value: str, where: str = "an ENV or LABEL value") -> str:
+    """Quote an ENV/LABEL/ARG value for a Dockerfile: double quotes, with `\\`, `"` and `$` escaped (the
+    Dockerfile lexer expands `$VAR` inside double quotes; `\\$` is a literal dollar). Line breaks are refused."""
+    refuse_breaks(value, where)
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def unquote_env(text: str) -> str:
+    """The value a Dockerfile lexer reads from a word written by `quote_env` (or a plain word)."""
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1]
+    if not (len(text) >= 2 and text[0] == text[-1] == '"'):
+        return text
+    out: list[str] = []
+    body = text[1:-1]
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\" and index + 1 < len(body) and body[index + 1] in '"$\\':
+            out.append(body[index + 1])
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def arg_default(value: str, where: str = "an ARG default") -> str:
+    """An ARG default as written after `=`: plain when it is only safe characters (a `${NAME}` there is
+    dockyard's own reference to another ARG), else quoted like an ENV value."""
+    refuse_breaks(value, where)
+    return value if _PLAIN_ARG.match(value) else quote_env(value, where)
 
 
 def json_argv(argv: tuple[str, ...]) -> str:

@@ -17,22 +17,29 @@ probe with the image's plan, without the non-root check (the user is whoever run
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dockyard import __version__
 from dockyard.errors import InputError
 from dockyard.pipeline import default_tags
+from dockyard.render.instructions import refuse_breaks
 from dockyard.render.blocks.common import SCRIPTS, RenderOptions
 from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.scale.stages import DockerStage, Parsed, Step, parse
+from dockyard.spec.references import image_reference
 
 STAGING = "/opt/dockyard-build"
 INDENT = "    "
 TINI = "/usr/bin/tini"
 PLAN_IN_IMAGE = "/opt/dockyard/plan.json"
+RUNTIME_SECTIONS = ["environment", "runscript", "labels", "test", "help"]
+SECTION_LINE = re.compile(r"^\s*%[A-Za-z]")  # what Apptainer could take for a section, indented or not
+_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -46,12 +53,43 @@ class DefOptions:
 
 
 def _section(name: str, lines: list[str]) -> str:
+    """A section: every line of it indented, none able to open a section of its own (values never carry
+    a line break: `refuse_breaks` runs on each before it is put on a line)."""
     body = "\n".join(f"{INDENT}{line}".rstrip() for line in lines)
     return f"%{name}\n{body}"
 
 
+def _comment(text: str) -> str:
+    return "\n".join(f"# {line}".rstrip() for line in text.splitlines())
+
+
 def _export(name: str, value: str) -> str:
-    return f"export {name}={shlex.quote(value)}"
+    """`export NAME='value'`: the value single-quoted, never spliced into shell text."""
+    if not _SHELL_NAME.match(name):
+        raise InputError(f"{name!r} is not an environment variable name")
+    return f"export {name}={shlex.quote(refuse_breaks(value, f'the value of {name}'))}"
+
+
+def _path(value: str, where: str) -> str:
+    """A path on a %files line, where whitespace separates source and destination."""
+    if not value or any(c.isspace() for c in value) or any(unicodedata.category(c) == "Cc" for c in value):
+        raise InputError(f"{where}: {value!r} has spaces or control characters, which a %files line cannot hold",
+                         "use a folder whose path has no spaces")
+    return value
+
+
+def _header_value(value: str, where: str) -> str:
+    if any(c.isspace() for c in value):
+        raise InputError(f"{where}: {value!r} has spaces or line breaks, which a definition header cannot hold")
+    return value
+
+
+def check_structure(text: str, sections: list[str]) -> None:
+    """The sections a definition opens are exactly the ones dockyard wrote: no value opened another."""
+    found = [line.strip()[1:] for line in text.splitlines() if SECTION_LINE.match(line)]
+    if found != sections:
+        raise InputError(f"the Apptainer definition would open sections {found}, not {sections}: a value "
+                         "carries text that starts a section", "report this: every value is checked before")
 
 
 def _command(text: str) -> str:
@@ -100,8 +138,8 @@ def runscript_lines(parsed: Parsed) -> list[str]:
         entrypoint = entrypoint[2:]  # no init under Apptainer: the process is not PID 1
     lines = ["# ENTRYPOINT and CMD of the image: arguments replace CMD, as with docker run IMAGE ARGS"]
     if cmd:
-        lines.append(f'if [ "$#" -eq 0 ]; then set -- {shlex.join(cmd)}; fi')
-    lines.append(f'exec {shlex.join(entrypoint) + " " if entrypoint else ""}"$@"')
+        lines.append(f'if [ "$#" -eq 0 ]; then set -- {refuse_breaks(shlex.join(cmd), "CMD")}; fi')
+    lines.append(refuse_breaks(f'exec {shlex.join(entrypoint) + " " if entrypoint else ""}"$@"', "ENTRYPOINT"))
     return lines
 
 
@@ -121,7 +159,8 @@ def label_lines(parsed: Parsed) -> list[str]:
     for step in parsed.stages["runtime"].steps:
         if step.keyword == "LABEL":
             labels.update(step.pairs)
-    return [f"{key} {value}" for key, value in sorted(labels.items())]
+    return [f"{_header_value(key, 'a label name')} {refuse_breaks(value, f'the label {key}')}"
+            for key, value in sorted(labels.items())]
 
 
 def _stage_chain(parsed: Parsed, name: str) -> tuple[str, list[Step]]:
@@ -136,12 +175,20 @@ def _stage_chain(parsed: Parsed, name: str) -> tuple[str, list[Step]]:
 def _expand_base(image: str, parsed: Parsed, options: DefOptions) -> str:
     for name, default in parsed.global_args.items():
         image = image.replace(f"${{{name}}}", default)
-    return dict(options.base_map).get(image, image)
+    return image_reference(dict(options.base_map).get(image, image), "the base image (after --base-map)")
+
+
+def _expand(value: str, known: dict[str, str]) -> str:
+    """An ARG default with dockyard's `${NAME}` references to earlier ARGs filled in: %post takes every
+    argument single-quoted, so nothing is expanded there."""
+    for name, default in known.items():
+        value = value.replace(f"${{{name}}}", default)
+    return value
 
 
 def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str]) -> str:
     base, steps = _stage_chain(parsed, name)
-    context = options.context.rstrip("/") or "."
+    context = _path(options.context.rstrip("/") or ".", "the context folder")
     arguments: dict[str, str] = {}
     post: list[str] = []
     files: list[str] = [f"{context}/dockyard {STAGING}"]
@@ -161,21 +208,26 @@ def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str])
             if arg == "DEBIAN_FRONTEND":
                 post.append(_export(arg, default))
             else:
-                arguments[arg] = default or parsed.global_args.get(arg, "")
-                post.append(f'export {arg}="{{{{ {arg} }}}}"')
+                value = _expand(default or parsed.global_args.get(arg, ""), {**parsed.global_args, **arguments})
+                arguments[arg] = refuse_breaks(value, f"ARG {arg}")
+                if "'" in value:
+                    raise InputError(f"ARG {arg}: {value!r} has a single quote, which %post cannot hold quoted")
+                post.append(f"export {arg}='{{{{ {arg} }}}}'")
         elif step.keyword == "ENV":
             post += [_export(key, value) for key, value in step.pairs]
         elif step.keyword == "RUN":
             for mount in step.mounts:
                 target, source = mount.get("target", ""), mount.get("source", "")
                 if mount.get("type") == "bind" and not target.startswith(f"{SCRIPTS}/"):
-                    files.append(f"{context}/{source} {target}")
+                    files.append(f"{context}/{_path(source, 'a bind mount')} {_path(target, 'a bind mount')}")
                     cleanup.append(target)
-            post.append(_command(" ".join(step.args)))
+            post.append(_command(refuse_breaks(" ".join(step.args), "a RUN command")))
         elif step.keyword == "COPY":
             *sources, dest = step.args
             for source in sources:
                 target = dest + Path(source).name if dest.endswith("/") and not source.endswith("/") else dest
+                _path(source, "a COPY source")
+                _path(target, "a COPY destination")
                 if step.flags.get("from"):
                     from_builder.append(f"{source} {target}")
                 else:
@@ -204,7 +256,7 @@ def _runtime_sections(parsed: Parsed, plan: Plan) -> list[str]:
         _section("runscript", runscript_lines(parsed)),
         _section("labels", label_lines(parsed)),
         _section("test", test_lines(plan.venv)),
-        _section("help", help_text),
+        _section("help", [refuse_breaks(line, "the %help text") for line in help_text]),
     ]
 
 
@@ -215,19 +267,21 @@ def _header(plan: Plan, options: DefOptions, build: str) -> str:
         f"Spec {plan.spec.source} ({plan.digest})",
         f"Build: {build}",
     ]
-    return "\n".join(f"# {line}" for line in lines)
+    return _comment("\n".join(lines))
 
 
 def definition(plan: Plan, rendered: Rendered, options: DefOptions) -> str:
     parsed = parse(rendered.dockerfile)
     if options.from_image is not None:
-        image = options.from_image or default_tags(plan)[0]
+        image = image_reference(options.from_image or default_tags(plan)[0], "--from-image")
         source = "the local docker daemon" if options.bootstrap == "docker-daemon" else "a registry"
         header = _header(plan, options, f"apptainer build {plan.name}.sif {plan.name}.def  (the image {image} from "
                                         f"{source}; podman: podman save -o {plan.name}.tar and Bootstrap: "
                                         "docker-archive)")
         parts = [header, f"Bootstrap: {options.bootstrap}\nFrom: {image}", *_runtime_sections(parsed, plan)]
-        return "\n\n".join(parts) + "\n"
+        text = "\n\n".join(parts) + "\n"
+        check_structure(text, RUNTIME_SECTIONS)
+        return text
     if set(parsed.stages) - {"base", "builder", "runtime"} or "runtime" not in parsed.stages:
         raise InputError(f"{plan.name}: the Dockerfile's stages are {', '.join(parsed.stages)}; the Apptainer "
                          "translation knows base, builder and runtime")
@@ -237,7 +291,10 @@ def definition(plan: Plan, rendered: Rendered, options: DefOptions) -> str:
                                     f"Apptainer >= 1.2; {proxy})")
     builder = _stage_def(parsed, "builder", options, [])
     runtime = _stage_def(parsed, "runtime", options, _runtime_sections(parsed, plan))
-    return "\n\n".join([header, builder, runtime]) + "\n"
+    text = "\n\n".join([header, builder, runtime]) + "\n"
+    check_structure(text, [line.strip()[1:] for part in (builder, runtime) for line in part.splitlines()
+                           if line.startswith("%")])
+    return text
 
 
 def definition_text(plan: Plan, options: DefOptions) -> str:

@@ -8,12 +8,12 @@ is refused with a message, never silently dropped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import dockerfile
 
 from dockyard.errors import InputError
+from dockyard.render.instructions import unquote_env
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,7 @@ class Parsed:
 
 
 def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == '"' == value[-1]:
-        try:
-            text = json.loads(value)
-            return text if isinstance(text, str) else value[1:-1]
-        except json.JSONDecodeError:
-            return value[1:-1]
-    if len(value) >= 2 and value[0] == "'" == value[-1]:
-        return value[1:-1]
-    return value
+    return unquote_env(value)
 
 
 def _options(text: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import SpecError
-from dockyard.spec.secrets import looks_secret
+from dockyard.spec.references import image_reference
+from dockyard.spec.secrets import looks_secret, refuse_secret_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -215,6 +216,9 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
             )
         if "\n" in value:
             raise SpecError(f"{_where(source, 'env')}.{name}: values may not contain newlines")
+        refuse_secret_value(value, f"{_where(source, 'env')}.{name}")
+    if data.get("base"):
+        image_reference(data["base"], _where(source, "base"))
     user = data.get("user")
     if user is not None and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user):
         raise SpecError(f'{_where(source, "user")}: "{user}" is not a valid user name',

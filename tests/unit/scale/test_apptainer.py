@@ -63,7 +63,7 @@ def test_from_the_base_with_the_same_steps(tmp_path: Path) -> None:
     assert builder.startswith("Bootstrap: docker\nFrom: python:3.11-slim-bookworm\nStage: builder\n")
     assert runtime.startswith("Bootstrap: docker\nFrom: python:3.11-slim-bookworm\nStage: runtime\n")
     b, r = sections(builder), sections(runtime)
-    assert "TORCH_VERSION=2.13.0" in b["arguments"] and 'export TORCH_VERSION="{{ TORCH_VERSION }}"' in b["post"]
+    assert "TORCH_VERSION=2.13.0" in b["arguments"] and "export TORCH_VERSION='{{ TORCH_VERSION }}'" in b["post"]
     assert f"cpu-inference-context/dockyard {STAGING}" in b["files"]
     assert "cpu-inference-context/wheels /wheels" in b["files"], "the wheelhouse bind mount, staged"
     assert b["post"][-1] == f"rm -rf {STAGING} /wheels", "nothing staged stays in the image"
