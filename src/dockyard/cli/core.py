@@ -164,7 +164,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.output is None:
         print(rendered.dockerfile, end="")
         return 0
-    written = rendered.write(args.output)
+    written = rendered.write(args.output, "-o", shared=True)
     print_note(f"wrote {len(written)} files to {args.output} (build it: dockyard build {args.spec})")
     return 0
 

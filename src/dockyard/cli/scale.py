@@ -20,6 +20,7 @@ from dockyard.engine.progress import Step
 from dockyard.engine.report import human_size, without_mounts
 from dockyard.errors import BuildError, InputError
 from dockyard.pipeline import BuildOptions
+from dockyard.render.owned import write_file
 from dockyard.scale.matrix import (
     FINAL,
     EngineBuilder,
@@ -317,8 +318,7 @@ def cmd_ci_github(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    write_file(args.output, text, "-o")
     stdout.print(f"[bold green]wrote[/] {escape(str(args.output))}")
     return 0
 

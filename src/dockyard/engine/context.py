@@ -59,18 +59,12 @@ def link_wheelhouse(source: Path, target: Path, variant: str = "") -> list[str]:
 
 def prepare(rendered: Rendered, directory: Path | None, wheelhouse: Path | None, variant: str = "") -> Context:
     """Write the context into `directory` (kept) or a fresh temporary directory (removed by cleanup)."""
-    if directory is not None:
-        if directory.exists() and any(directory.iterdir()) and not (directory / "Dockerfile").exists():
-            raise InputError(f"--context-dir {directory}: exists and is not a dockyard context",
-                             "give an empty or new directory, or one dockyard wrote before")
-        for stale in ("dockyard", "wheels", "app"):
-            shutil.rmtree(directory / stale, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
+    if directory is not None:  # only files that dockyard wrote there before are replaced (its manifest)
         path, temporary = directory, False
     else:
         path, temporary = Path(tempfile.mkdtemp(prefix="dockyard-context-")), True
     try:
-        rendered.write(path)
+        rendered.write(path, "--context-dir")
         wheels = link_wheelhouse(wheelhouse, path / "wheels", variant) if wheelhouse else []
     except BaseException:
         if temporary:

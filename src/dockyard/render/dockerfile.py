@@ -21,8 +21,8 @@ from dockyard.render.instructions import (
     arg_default,
     json_argv,
     quote_env,
-    refuse_breaks,
 )
+from dockyard.spec.references import refuse_breaks
 
 INDENT = "    "
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./@+=:,%-]+$")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
-from dockyard.errors import InputError
+from dockyard.spec.references import refuse_breaks
 
 
 @dataclass(frozen=True)
@@ -147,16 +146,6 @@ class StageBuilder:
 
 # ARG defaults written unquoted: safe characters, and `${NAME}` references dockyard writes to other ARGs
 _PLAIN_ARG = re.compile(r"^(?:[A-Za-z0-9_.,:/@+=%-]|\$\{[A-Z_][A-Z0-9_]*\})*$")
-
-
-def refuse_breaks(value: str, where: str) -> str:
-    """A value for one line of a generated file: no control character (a newline would start a new
-    instruction, key or section) and no Unicode line or paragraph separator."""
-    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
-    if bad is not None:
-        raise InputError(f"{where}: {value!r} contains the control character U+{ord(bad):04X}",
-                         "remove it: a generated file takes each value on one line")
-    return value
 
 
 def quote_env(value: str, where: str = "an ENV or LABEL value") -> str:

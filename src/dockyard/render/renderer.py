@@ -8,6 +8,7 @@ the venv). Output is deterministic: the same plan gives byte-identical files.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -25,10 +26,11 @@ from dockyard.render.blocks.transformers import transformers_install
 from dockyard.render.dockerfile import emit
 from dockyard.render.instructions import Arg, Stage, StageBuilder
 from dockyard.render.lockfile import Lock, parse
+from dockyard.render.owned import OwnedFolder
 from dockyard.resolve.plan import Plan
 
 PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh")
-DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n.git\n"
+DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n.git\n.dockyard-files\n"
 
 
 @dataclass(frozen=True)
@@ -39,31 +41,25 @@ class Rendered:
     build_args: dict[str, str]  # the ARG defaults a build may override
     app_files: tuple[tuple[str, str], ...]  # (source path on disk, path under app/)
 
-    def write(self, directory: Path) -> list[Path]:
-        """Write every file under `directory` (created if needed); returns the paths written."""
-        written = []
-        for relative, text in sorted(self.files.items()):
-            path = directory / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            if relative in self.executables:
-                path.chmod(0o755)
-            written.append(path)
-        (directory / "wheels").mkdir(exist_ok=True)
-        for source, target in self.app_files:
-            destination = directory / "app" / target
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            _copy(Path(source), destination)
+    def paths(self, extra: Mapping[str, str] | None = None) -> list[str]:
+        """What `write` puts in a folder: the files, and the folders it fills (`/` at the end)."""
+        return [*self.files, *(extra or {}), "wheels/", *(["app/"] if self.app_files else [])]
+
+    def write(self, directory: Path, option: str = "-o", shared: bool = False,
+              extra: Mapping[str, str] | None = None) -> list[Path]:
+        """Write every file (and `extra` ones) under `directory`, created if needed; returns the paths
+        written. Files that dockyard did not write are never replaced: the folder's manifest lists its own."""
+        out = OwnedFolder(directory, option)
+        out.check(self.paths(extra), shared)
+        out.remove_stale()
+        written = out.write({**self.files, **(extra or {})}, self.executables)
+        out.clear_tree("wheels/", empty=False)  # wheels put there by hand stay
+        if self.app_files:
+            out.clear_tree("app/")
+            for source, target in self.app_files:
+                out.copy_in(Path(source), f"app/{target}")
+        out.finish()
         return written
-
-
-def _copy(source: Path, destination: Path) -> None:
-    import shutil
-
-    if source.is_dir():
-        shutil.copytree(source, destination, dirs_exist_ok=True)
-    else:
-        shutil.copy2(source, destination)
 
 
 def packaged(name: str) -> str:

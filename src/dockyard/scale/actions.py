@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dockyard.errors import InputError
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+_VERSION = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?$")
 
 
@@ -52,7 +53,11 @@ def parse_pin(text: str) -> Pin:
         raise InputError(f"--action-pin {text!r}: {sha!r} is not a full 40-character commit SHA",
                          "a tag or a short SHA can be moved or be ambiguous; copy the full SHA of the release "
                          "commit from the action's releases page")
-    return Pin(action.strip(), sha, version.strip() or "pinned by --action-pin")
+    version = version.strip()
+    if version and not _VERSION.match(version):
+        raise InputError(f"--action-pin {text!r}: the version {version!r} is not a release name",
+                         "write the release after #, e.g. #v6.0.2 (letters, digits, . _ + -)")
+    return Pin(action.strip(), sha, version or "pinned by --action-pin")
 
 
 def pins(overrides: Sequence[str] = ()) -> dict[str, Pin]:

@@ -26,12 +26,12 @@ from pathlib import Path
 from dockyard import __version__
 from dockyard.errors import InputError
 from dockyard.pipeline import default_tags
-from dockyard.render.instructions import refuse_breaks
 from dockyard.render.blocks.common import SCRIPTS, RenderOptions
+from dockyard.render.owned import OwnedFolder, check_file_output, write_file
 from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.scale.stages import DockerStage, Parsed, Step, parse
-from dockyard.spec.references import image_reference
+from dockyard.spec.references import image_reference, refuse_breaks
 
 STAGING = "/opt/dockyard-build"
 INDENT = "    "
@@ -303,22 +303,26 @@ def definition_text(plan: Plan, options: DefOptions) -> str:
 
 def write_definition(plan: Plan, output: Path, options: DefOptions, context_dir: Path | None = None,
                      ca_cert: Path | None = None) -> list[Path]:
-    """Write the .def (and, from the base, the build context it copies from); returns the paths written."""
+    """Write the .def (and, from the base, the build context it copies from); returns the paths written.
+    The definition is made and every output path checked before the first file is written."""
     rendered = render(plan, RenderOptions(cache_mounts=False))  # Apptainer has no cache mounts
-    written = []
+    extra: dict[str, str] = {}
+    folder = context_dir or output.parent / f"{output.stem}-context"
     if options.from_image is None:
-        folder = context_dir or output.parent / f"{output.stem}-context"
-        if folder.exists() and any(folder.iterdir()) and not (folder / "Dockerfile").is_file():
-            raise InputError(f"{folder} exists and is not a context dockyard wrote", "give another --context folder")
-        rendered.write(folder)
         if ca_cert is not None:
             try:
-                (folder / "ca.pem").write_bytes(ca_cert.read_bytes())
-            except OSError as exc:
-                raise InputError(f"--ca-cert {ca_cert}: cannot read it: {exc.strerror or exc}") from None
-        written.append(folder)
+                extra["ca.pem"] = ca_cert.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not a PEM text file"
+                raise InputError(f"--ca-cert {ca_cert}: cannot read it: {reason or exc}") from None
         relative = Path(os.path.relpath(folder.resolve(), output.parent.resolve())).as_posix()
         options = replace(options, context=relative, ca_cert=ca_cert is not None)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(definition(plan, rendered, options), encoding="utf-8")
-    return [output, *written]
+    text = definition(plan, rendered, options)
+    check_file_output(output, "-o")
+    if options.from_image is not None:
+        write_file(output, text, "-o")
+        return [output]
+    OwnedFolder(folder, "--context").check(rendered.paths(extra))
+    rendered.write(folder, "--context", extra=extra)
+    write_file(output, text, "-o")
+    return [output, folder]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,13 @@ from dockyard import __version__
 from dockyard.engine.detect import Engine
 from dockyard.errors import EngineError, InputError
 from dockyard.render.blocks.common import RenderOptions
+from dockyard.render.owned import OwnedFolder, check_file_output, write_file
 from dockyard.render.renderer import Rendered, render
 from dockyard.scale import hcl
 from dockyard.scale.hcl import Expr, Value
 from dockyard.scale.select import Selected, version_tag
+from dockyard.spec.references import repository
+from dockyard.spec.secrets import refuse_secret_value
 
 ATTEST = ["type=sbom", "type=provenance,mode=max"]
 FIXED_VARIABLES: tuple[tuple[str, Value, str], ...] = (
@@ -237,33 +239,46 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
 
 
-def _clear(folder: Path) -> None:
-    if folder.exists():
-        if (folder / "Dockerfile").is_file():
-            shutil.rmtree(folder)
-        elif any(folder.iterdir()):
-            raise InputError(f"{folder} exists and is not a build context dockyard wrote (no Dockerfile)",
-                             "give an empty or new folder with --context-root")
+def check_names(images: Sequence[BakeImage]) -> None:
+    """Two images whose names sanitise to the same target, variable prefix or folder would overwrite each
+    other's target and build context: refused, naming both."""
+    seen: dict[str, str] = {}
+    for image in images:
+        name = image.selected.name
+        for key in (image.target, f"check-{image.target}", f"prefix {variable_prefix(name)}"):
+            other = seen.setdefault(key.lower(), name)
+            if other != name:
+                raise InputError(f"{other!r} and {name!r} both become the bake name {key.removeprefix('prefix ')!r} "
+                                 "(names are reduced to letters, digits, '-' and '_'), so one would overwrite the "
+                                 "other", 'give one of them another [image] name = "..."')
 
 
 def write_bake(selected: Sequence[Selected], output: Path, context_root: Path | None = None,
                registry: str = "dockyard", command: str = "") -> BakeResult:
-    """Render every image's context under `context_root` and write the bake file to `output`."""
+    """Render every image's context under `context_root` and write the bake file to `output`.
+
+    Everything is rendered and checked (names, the registry, every path to be written) before the
+    first file is written; only files that dockyard wrote before are replaced."""
+    repository(registry, "--registry")
+    refuse_secret_value(registry, "--registry")
     root = context_root or output.parent / "dockyard-contexts"
     images = []
     for item in selected:
         rendered = render(item.plan, RenderOptions(cache_mounts=True))
         folder = root / target_name(item.name)
         images.append(BakeImage(item, rendered, _relative(folder, output.parent)))
+    check_names(images)
     text = bake_text(images, registry, command)
+    check_file_output(output, "-o")
+    folders = {image.target: OwnedFolder(root / image.target, "--context-root") for image in images}
+    for image in images:
+        folders[image.target].check(image.rendered.paths())
     contexts: dict[str, Path] = {}
     for image in images:
         folder = root / image.target
-        _clear(folder)
-        image.rendered.write(folder)
+        image.rendered.write(folder, "--context-root")
         contexts[image.target] = folder
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_file(output, text, "-o")
     shared = {name: [m.target for m in members] for name, members in shared_bases(images).items()}
     return BakeResult(output, text, contexts, shared)
 

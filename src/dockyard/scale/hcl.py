@@ -8,10 +8,15 @@ refer to bake variables), `Expr` is a raw HCL expression (a variable, a function
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dockyard.errors import InputError
+
 INDENT = "  "
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_LABEL = re.compile(r"^[A-Za-z0-9_-]+$")  # bake's own rule for target, group and variable names
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,14 @@ def value(item: Value, depth: int = 0) -> str:
 
 def key_name(name: str) -> str:
     """Map keys that are not plain identifiers are quoted (label names carry dots)."""
-    plain = name.replace("_", "a").replace("-", "a").isalnum() and not name[:1].isdigit()
-    return name if plain else _quote(name)
+    plain = bool(_IDENTIFIER.match(name))
+    return name if plain else literal(name)  # a quoted key is a template in HCL: its `${` is escaped too
 
 
 def block(kind: str, labels: Sequence[str], body: Sequence[tuple[str, Value]], comment: str = "") -> str:
+    for label in labels:
+        if not _LABEL.match(label):
+            raise InputError(f"{label!r} is not a valid bake {kind} name", "use letters, digits, '-' and '_'")
     head = " ".join([kind, *(_quote(label) for label in labels)])
     lines = [f"# {line}".rstrip() for line in comment.splitlines()] if comment else []
     lines.append(head + " {")

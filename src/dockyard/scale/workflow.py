@@ -27,6 +27,9 @@ from dockyard.scale import yamlout
 from dockyard.scale.actions import DEFAULT_PINS, Pin
 from dockyard.scale.select import Selected, version_tag
 from dockyard.scale.yamlout import Commented, Node
+from dockyard.scale.yamlout import Expression as E
+from dockyard.spec.references import cron, git_ref, refuse_breaks, repository, runner_label
+from dockyard.spec.secrets import refuse_secret_value
 
 WORKFLOW_PATH = ".github/workflows/images.yml"
 TRANSFORMERS_GIT = "https://github.com/huggingface/transformers.git"
@@ -77,6 +80,20 @@ class WorkflowOptions:
     command: str = ""
 
 
+def check_options(options: WorkflowOptions) -> None:
+    """Every option that reaches the workflow, checked against its grammar before anything is written."""
+    if options.registry:
+        repository(options.registry, "--registry")
+        refuse_secret_value(options.registry, "--registry")
+    runner_label(options.runner, "--runner")
+    cron(options.cron, "--cron")
+    git_ref(options.branch, "--branch")
+    git_ref(options.transformers_ref, "--transformers-ref")
+    refuse_breaks(options.install, "--install")
+    refuse_secret_value(options.install, "--install")
+    refuse_breaks(options.path, "the workflow path")
+
+
 def _uses(pins: Mapping[str, Pin], action: str) -> Commented:
     pin = pins[action]
     return Commented(pin.uses(), pin.version)
@@ -111,54 +128,55 @@ def _login(options: WorkflowOptions) -> dict[str, Node]:
     host = options.registry.split("/", 1)[0]
     with_: dict[str, Node]
     if host == "ghcr.io":
-        with_ = {"registry": "ghcr.io", "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}
+        with_ = {"registry": "ghcr.io", "username": E("${{ github.actor }}"),
+                 "password": E("${{ secrets.GITHUB_TOKEN }}")}
     else:
         explicit = "." in host or ":" in host or host == "localhost"
         with_ = {**({"registry": host} if explicit else {}),
-                 "username": "${{ secrets.REGISTRY_USERNAME }}", "password": "${{ secrets.REGISTRY_PASSWORD }}"}
+                 "username": E("${{ secrets.REGISTRY_USERNAME }}"), "password": E("${{ secrets.REGISTRY_PASSWORD }}")}
     return {"name": f"Log in to {host if '.' in host or ':' in host else 'Docker Hub'}",
             "uses": _uses(options.pins, "docker/login-action"), "with": with_}
 
 
 def _build_with(cache_to: bool) -> dict[str, Node]:
     with_: dict[str, Node] = {
-        "context": "${{ runner.temp }}/context",
-        "build-args": "${{ matrix.transformers-ref && format('TRANSFORMERS_REF={0}', "
-                      "needs.resolve.outputs.transformers-sha) || '' }}",
-        "cache-from": "type=gha,scope=${{ matrix.name }}",
+        "context": E("${{ runner.temp }}/context"),
+        "build-args": E("${{ matrix.transformers-ref && format('TRANSFORMERS_REF={0}', "
+                        "needs.resolve.outputs.transformers-sha) || '' }}"),
+        "cache-from": E("type=gha,scope=${{ matrix.name }}"),
     }
     if cache_to:
-        with_["cache-to"] = "type=gha,scope=${{ matrix.name }},mode=max"
+        with_["cache-to"] = E("type=gha,scope=${{ matrix.name }},mode=max")
     return with_
 
 
 def _image_steps(options: WorkflowOptions, publish: bool) -> list[Node]:
     pins = options.pins
     steps: list[Node] = [
-        {"name": "Free disk space for accelerator images", "if": "${{ matrix.large }}", "run": FREE_DISK_SCRIPT},
+        {"name": "Free disk space for accelerator images", "if": E("${{ matrix.large }}"), "run": FREE_DISK_SCRIPT},
         {"name": "Check out the specs", "uses": _uses(pins, "actions/checkout"),
          "with": {"persist-credentials": False}},
         {"name": "Install dockyard", "env": {"DOCKYARD_REQUIREMENT": options.install}, "run": INSTALL_SCRIPT},
-        {"name": "Render the build context", "env": {"SPEC": "${{ matrix.spec }}"},
+        {"name": "Render the build context", "env": {"SPEC": E("${{ matrix.spec }}")},
          "run": f'{DOCKYARD} render "$SPEC" -o "$RUNNER_TEMP/context"\n'},
         {"name": "Set up BuildKit", "uses": _uses(pins, "docker/setup-buildx-action")},
         {"name": "Build (loaded for the probes, not pushed)", "uses": _uses(pins, "docker/build-push-action"),
          "with": {**_build_with(cache_to=True), "load": True, "push": False, "provenance": False, "sbom": False,
-                  "tags": "dockyard-ci/${{ matrix.name }}:verify"}},
+                  "tags": E("dockyard-ci/${{ matrix.name }}:verify")}},
         {"name": "Verify: dockyard's probes inside the image",
-         "env": {"SPEC": "${{ matrix.spec }}", "IMAGE": "dockyard-ci/${{ matrix.name }}:verify"},
+         "env": {"SPEC": E("${{ matrix.spec }}"), "IMAGE": E("dockyard-ci/${{ matrix.name }}:verify")},
          "run": f'{DOCKYARD} verify "$IMAGE" --spec "$SPEC"\n'},
     ]
     if publish:
         image = f"{options.registry.rstrip('/')}/${{{{ matrix.name }}}}"
-        tags = "\n".join((f"{image}:latest", f"{image}:${{{{ matrix.versions }}}}",
-                          f"{image}:${{{{ matrix.versions }}}}-${{{{ github.sha }}}}")) + "\n"
+        tags = E("\n".join((f"{image}:latest", f"{image}:${{{{ matrix.versions }}}}",
+                            f"{image}:${{{{ matrix.versions }}}}-${{{{ github.sha }}}}")) + "\n")
         steps += [
             _login(options),
             {"name": "Push the verified image (same cache: every step a cache hit)",
              "uses": _uses(pins, "docker/build-push-action"),
              "with": {**_build_with(cache_to=False), "push": True, "tags": tags,
-                      "labels": "org.opencontainers.image.revision=${{ github.sha }}\n",
+                      "labels": E("org.opencontainers.image.revision=${{ github.sha }}\n"),
                       "sbom": True, "provenance": "mode=max"}},
         ]
     return steps
@@ -169,7 +187,7 @@ def _jobs(options: WorkflowOptions, entries: list[Node]) -> dict[str, Node]:
     no write permission ever reaches a pull request's code); `publish` does the same and then pushes, on
     the other events, with the registry's credentials (GHCR: the job's token; else an environment's)."""
     strategy: dict[str, Node] = {"fail-fast": False, "matrix": {"include": entries}}
-    common: dict[str, Node] = {"name": "${{ matrix.name }}", "needs": "resolve", "runs-on": options.runner}
+    common: dict[str, Node] = {"name": E("${{ matrix.name }}"), "needs": "resolve", "runs-on": options.runner}
     read: dict[str, Node] = {"contents": Commented("read", "check out the specs")}
     jobs: dict[str, Node] = {"verify": {
         **common,
@@ -200,6 +218,7 @@ def _paths(specs: Sequence[str], options: WorkflowOptions) -> list[Node]:
 
 
 def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: Path | None = None) -> str:
+    check_options(options)
     root = repo_root or Path.cwd()
     entries: list[Node] = []
     specs: list[str] = []
@@ -221,17 +240,17 @@ def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: 
             "pull_request": {"paths": paths},
         },
         "permissions": {},
-        "concurrency": {"group": "${{ github.workflow }}-${{ github.ref }}",
-                        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"},
+        "concurrency": {"group": E("${{ github.workflow }}-${{ github.ref }}"),
+                        "cancel-in-progress": E("${{ github.event_name == 'pull_request' }}")},
         "jobs": {
             "resolve": {
                 "name": "Resolve the transformers commit once",
                 "runs-on": options.runner,
                 "permissions": {},
                 "timeout-minutes": 5,
-                "outputs": {"transformers-sha": "${{ steps.ref.outputs.sha }}"},
+                "outputs": {"transformers-sha": E("${{ steps.ref.outputs.sha }}")},
                 "steps": [{"name": "git ls-remote", "id": "ref",
-                           "env": {"REF": f"${{{{ inputs.transformers-ref || '{options.transformers_ref}' }}}}"},
+                           "env": {"REF": E(f"${{{{ inputs.transformers-ref || '{options.transformers_ref}' }}}}")},
                            "shell": "bash", "run": RESOLVE_SCRIPT}],
             },
             **_jobs(options, entries),

@@ -3,6 +3,12 @@ block scalars for scripts, and end-of-line comments (action versions next to the
 
 Scalars are written plain only when that is unambiguous in YAML 1.1 and 1.2 alike; anything else is a
 double-quoted JSON string, which is valid YAML. Keys keep insertion order.
+
+Safe by construction for workflows: a multi-line text becomes a literal block only when every line
+reads back unchanged (no carriage return or other YAML line break, no leading space on the first line,
+no trailing spaces), else it is quoted; comments never hold a line break (a comment line cannot end
+early and start a key); and a text holding a GitHub `${{ }}` expression must be an `Expression`, text
+that dockyard wrote on purpose: user text that would be evaluated by GitHub is refused.
 """
 
 from __future__ import annotations
@@ -12,10 +18,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dockyard.errors import InputError
+from dockyard.spec.references import refuse_breaks
+
 INDENT = "  "
 _PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_ ./@=+,()'\-$]*$")
 _EXPRESSION = re.compile(r"^\$\{\{ [^\n]* \}\}$")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"}
+
+
+class Expression(str):
+    """Text dockyard writes that may hold GitHub `${{ }}` expressions (every other string is refused
+    if it has one: GitHub evaluates them anywhere in a workflow, even in an env value)."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +50,28 @@ def scalar(value: str | int | bool | None) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    _check_expression(value)
     if _plain_ok(value):
         return value
     return json.dumps(value, ensure_ascii=True)
+
+
+def _check_expression(value: str) -> None:
+    if "${{" in value and not isinstance(value, Expression):
+        raise InputError(f"{value!r} holds `${{{{`, which GitHub would evaluate as an expression",
+                         "remove `${{` from the option or spec value: it must reach the workflow as plain text")
+
+
+def comment(text: str) -> str:
+    return refuse_breaks(text, "a comment in the workflow")
+
+
+def _block_ok(text: str) -> bool:
+    """A literal block scalar reads back as exactly this text."""
+    lines = text.rstrip("\n").split("\n")
+    if text.endswith("\n\n") or not lines[0] or lines[0][0] in " \t":
+        return False
+    return all(line == line.rstrip() and line.isprintable() for line in lines)
 
 
 def _plain_ok(text: str) -> bool:
@@ -60,7 +93,7 @@ def key(name: str) -> str:
 
 
 def dump(node: Mapping[str, Node], header: Sequence[str] = ()) -> str:
-    lines = [f"# {line}".rstrip() for line in header]
+    lines = [f"# {line}".rstrip() for entry in header for line in entry.splitlines()]
     _mapping(node, 0, lines)
     return "\n".join(lines) + "\n"
 
@@ -68,8 +101,9 @@ def dump(node: Mapping[str, Node], header: Sequence[str] = ()) -> str:
 def _inline(node: Node) -> str | None:
     """The one-line form of a node, if it has one."""
     if isinstance(node, Commented):
-        return f"{scalar(node.value)}  # {node.comment}"
-    if isinstance(node, str) and "\n" in node:
+        return f"{scalar(node.value)}  # {comment(node.comment)}"
+    if isinstance(node, str) and "\n" in node and _block_ok(node):
+        _check_expression(node)
         return None
     if node is None or isinstance(node, str | int | bool):
         return scalar(node)

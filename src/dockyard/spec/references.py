@@ -11,6 +11,7 @@ reaches a URL: no `..` (a `../` would climb out of the repository's archive path
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from dockyard.errors import InputError
 
@@ -27,6 +28,16 @@ IMAGE_PATTERN = re.compile(r"^[A-Za-z0-9_.:/@*?\[\]-]+$")  # a --base-map FROM: 
 GIT_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+/-]*$")
 RUNNER_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,-]+$")
+
+
+def refuse_breaks(value: str, where: str) -> str:
+    """A value for one line of a generated file: no control character (a newline would start a new
+    instruction, key or section) and no Unicode line or paragraph separator."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        raise InputError(f"{where}: {value!r} contains the control character U+{ord(bad):04X}",
+                         "remove it: a generated file takes each value on one line")
+    return value
 
 
 def _refuse(where: str, value: str, what: str, hint: str) -> InputError:

@@ -169,7 +169,7 @@ def test_render_to_a_folder_writes_the_build_context(preset: str, has_requiremen
     assert "wrote" in result.err and str(out) in result.err
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     scripts = {f"dockyard/{n}" for n in ("fetch.sh", "python.sh", "user.sh", "slim.py", *extra_scripts)}
-    expected = {"Dockerfile", ".dockerignore", "dockyard/probe.py", "dockyard/plan.json", *scripts}
+    expected = {"Dockerfile", ".dockerignore", "dockyard/probe.py", "dockyard/plan.json", ".dockyard-files", *scripts}
     if has_requirements:
         expected |= {"dockyard/requirements.txt", "dockyard/constraints-packages.txt"}
     assert files == expected
