@@ -9,12 +9,14 @@ texts a test keeps equal to what each module registers.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
 from dockyard import __version__
-from dockyard.errors import EXIT_FAILURE, EXIT_INVALID, DockyardError
+from dockyard.errors import EXIT_FAILURE, EXIT_INVALID, DockyardError, InputError
 
 # Command groups in the order `dockyard --help` lists them: module -> {command: one-line help}.
 COMMANDS: dict[str, dict[str, str]] = {
@@ -87,6 +89,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None or sys.stderr is None:  # started with >&- or 2>&-: nothing could be reported
+        if sys.stderr is not None:
+            _print_error(InputError("standard output is closed: dockyard has nowhere to write its output",
+                                    "redirect it instead of closing it: > FILE or > /dev/null"))
+        return EXIT_INVALID
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(words)
     args = parser.parse_args(words)
@@ -95,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a full disk or a closed pipe behind stdout shows here, not at exit
         return code
     except DockyardError as exc:
         _print_error(exc)
@@ -103,7 +111,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(DockyardError("interrupted"))
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return EXIT_FAILURE
+    except OSError as exc:  # writing stdout to /dev/full, an unreadable file met late: a message, not a traceback
+        _silence_stdout()
+        where = f"{exc.filename}: " if exc.filename else "standard output: " if exc.errno == errno.ENOSPC else ""
+        _print_error(DockyardError(f"{where}{exc.strerror or exc}"))
+        return EXIT_FAILURE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _print_error(exc: DockyardError) -> None:

@@ -147,6 +147,7 @@ def plan_table(plan: Plan) -> Table:
 
 def cmd_check(args: argparse.Namespace) -> int:
     plan = resolve(load(args.spec))
+    render(plan)  # the same validation as `render`: files that exist, the lock, every value for its context
     if args.json:
         print_json(plan.to_json())
     else:

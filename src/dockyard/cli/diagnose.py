@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from rich.console import Console
 from rich.table import Table
@@ -86,19 +87,54 @@ def print_report(report: Report, console: Console = stdout) -> None:
 
 # ----------------------------------------------------------------------------------------- explain
 
-def read_log(name: str) -> str:
+LOG_WINDOW = 16 * 1024 * 1024  # the end of a build log that explain reads: where a failure is, in bounded memory
+
+
+def read_log(name: str, window: int = LOG_WINDOW) -> tuple[str, int]:
+    """The last `window` bytes of the log (from a line start), and how many bytes were skipped before them."""
     if name == "-":
-        return sys.stdin.read()
+        if sys.stdin is None:
+            raise InputError("standard input is closed", "pass the log file's path instead of -")
+        return _tail_of(sys.stdin.buffer, window, 0)
     path = Path(name)
     if not path.is_file():
-        raise InputError(f"no such log file: {name}",
+        what = "not a regular file" if path.exists() else "no such log file"
+        raise InputError(f"{what}: {name}",
                          "pass the saved build log (e.g. `docker build --progress=plain ... 2>&1 | tee build.log`) "
                          "or - to read standard input")
-    return path.read_text(encoding="utf-8", errors="replace")
+    try:
+        with path.open("rb") as handle:
+            start = max(0, path.stat().st_size - window)
+            handle.seek(start)
+            return _tail_of(handle, window, start)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the log: {exc.strerror or exc}") from None
+
+
+def _tail_of(stream: BinaryIO, window: int, skipped: int) -> tuple[str, int]:
+    """Read `stream` to its end keeping only the last `window` bytes; a partial first line is dropped."""
+    kept = bytearray()
+    try:
+        while chunk := stream.read(1024 * 1024):
+            kept += chunk
+            if len(kept) > window:
+                skipped += len(kept) - window
+                del kept[:len(kept) - window]
+    except OSError as exc:
+        raise InputError(f"the log cannot be read: {exc.strerror or exc}") from None
+    if skipped:
+        cut = kept.find(b"\n") + 1
+        skipped += cut
+        del kept[:cut]
+    return kept.decode("utf-8", errors="replace"), skipped
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    explanation = explain_log(read_log(args.logfile))
+    text, skipped = read_log(args.logfile)
+    if skipped:
+        stderr.print(f"[dim]note:[/] the log's first {skipped} bytes were skipped: explain reads its last "
+                     f"{LOG_WINDOW // 1024 // 1024} MiB, where a failure is")
+    explanation = explain_log(text)
     if args.json:
         print_json(explanation.to_dict())
     else:

@@ -82,10 +82,27 @@ def _config(args: argparse.Namespace) -> LintConfig:
     )
 
 
+def read_stdin() -> str:
+    """Standard input as UTF-8 text; closed, unreadable or binary input is a usage error."""
+    if sys.stdin is None:
+        raise InputError("standard input is closed", "pipe a Dockerfile in, or give its path instead of '-'")
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as exc:
+        raise InputError(f"standard input cannot be read: {exc.strerror or exc}",
+                         "pipe a Dockerfile in, or give its path instead of '-'") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start:exc.start + 1]
+        raise InputError(f"standard input is not UTF-8 text (byte {exc.start}: {byte!r}); a Dockerfile is text",
+                         "pipe the Dockerfile itself, not a binary or another encoding") from None
+
+
 def _stdin_report(config: LintConfig, others: list[str]) -> LintReport:
     from dockyard.lint import hadolint
 
-    model = parse(sys.stdin.read(), "-")
+    model = parse(read_stdin(), "-")
     found: list[Finding] = []
     notes: list[str] = []
     if config.hadolint != "off":

@@ -50,4 +50,11 @@ def escape(text: str) -> str:
     """Escape rich markup in text that comes from users, files or engines."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    return rich_escape(_no_controls(text))
+
+
+def _no_controls(text: str) -> str:
+    """Control characters from users, files or engines shown as escapes (an ESC would reach the terminal)."""
+    if all(c.isprintable() or c in "\n\t" for c in text):
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else c.encode("unicode_escape").decode("ascii") for c in text)

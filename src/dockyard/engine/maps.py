@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.errors import InputError
+from dockyard.spec.references import image_pattern, image_reference, refuse_breaks, repository
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,6 +71,13 @@ def parse_rule(text: str, origin: str, kind: str) -> MapRule:
     pattern, replacement = (part.strip() for part in text.split("=", 1))
     if not pattern or not replacement:
         raise InputError(f"{origin}: {text!r} has an empty side", "both FROM and TO are needed")
+    refuse_breaks(text, origin)
+    if kind == "base":
+        image_pattern(pattern, f"{origin} FROM")
+        if pattern.endswith("/") or replacement.endswith("/"):
+            repository(replacement.rstrip("/"), f"{origin} TO (a registry prefix)")
+        else:
+            image_reference(replacement, f"{origin} TO")
     if kind == "index":
         for url in (pattern, replacement):
             if "*" in url:
@@ -108,6 +116,16 @@ def read_config(env: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
     build = data.get("build", {})
     if not isinstance(build, dict) or set(build) - {"wheelhouse", "ca-cert"}:
         raise InputError(f"{path}: [build] knows wheelhouse and ca-cert")
+    for table in ("base-map", "index-map", "build"):
+        values = data.get(table, {})
+        if not isinstance(values, dict):
+            raise InputError(f"{path}: {table} must be a table [{table}], got {values!r}",
+                             f'write it as [{table}] with one "FROM" = "TO" per line' if table != "build"
+                             else 'write it as [build] with wheelhouse = "DIR" and ca-cert = "FILE"')
+        for key, value in values.items():
+            if not isinstance(value, str):
+                raise InputError(f"{path}: [{table}] {key} must be a string, got {type(value).__name__} {value!r}",
+                                 f'quote it: "{key}" = "{value}"')
     return path, data
 
 

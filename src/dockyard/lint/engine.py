@@ -64,9 +64,13 @@ def discover(paths: Sequence[str]) -> list[Path]:
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-                found.extend(Path(root) / f for f in sorted(files) if is_dockerfile_name(f))
+                # only regular files: a FIFO or device named Dockerfile would block or never end
+                found.extend(p for p in (Path(root) / f for f in sorted(files) if is_dockerfile_name(f)) if p.is_file())
         elif path.is_file():
             found.append(path)
+        elif path.exists():
+            raise InputError(f"{raw}: not a regular file (a FIFO, device or socket)",
+                             "pass Dockerfiles or folders that contain them; '-' reads standard input")
         else:
             raise InputError(f"{raw}: no such file or directory", hint="pass Dockerfiles or folders that contain them")
     return found

@@ -28,13 +28,19 @@ def summary(findings: Sequence[Finding], files: int) -> dict[str, int]:
     }
 
 
+def printable(text: str) -> str:
+    """Text from a linted file made safe for a terminal: control characters (ESC starts colour, title and
+    hyperlink sequences) are shown as escapes (`\\x1b`), never sent as they are."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def to_text(findings: Sequence[Finding]) -> str:
     """`path:line:col CODE severity message` lines, each followed by an indented fix."""
     lines = []
     for f in findings:
-        lines.append(f"{f.path}:{f.line}:{f.column} {f.code} {f.severity} {f.message}")
+        lines.append(f"{printable(f.path)}:{f.line}:{f.column} {f.code} {f.severity} {printable(f.message)}")
         if f.fix:
-            lines.append(f"    fix: {f.fix}")
+            lines.append(f"    fix: {printable(f.fix)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -121,7 +121,7 @@ class OwnedFolder:
         dockyard's (a manifest); `render -o DIR` may share a folder with the user's files (`shared`)."""
         folder, option = self.folder, self.option
         if folder.exists() and not folder.is_dir():
-            raise InputError(f"{option} {folder}: is a file, not a folder", "give a new or empty folder")
+            raise InputError(f"{option} {folder}: exists and is not a folder", "give a new or empty folder")
         self.new = set(paths)
         if not folder.exists():
             return

@@ -87,6 +87,7 @@ FIELDS: dict[str, Field] = {
 }
 
 PRESET_KEYS = ("description", "reproduces", "changes", "build-here")
+MAX_EXTENDS = 16  # specs in one `extends` chain
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,9 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}",
                         "check quoting and brackets; strings need double quotes, lists square brackets") from None
+    except RecursionError:
+        raise SpecError(f"{source}: arrays or tables nested too deeply to read",
+                        "a spec needs at most two levels: [image] and [image.env]") from None
 
 
 def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, root: str = ".",
@@ -405,6 +409,10 @@ def _load(ref: str, origin: str, chain: tuple[str, ...]) -> ImageSpec:
 
     if ref in chain:
         raise SpecError(f"{origin}: extends {ref!r} again: {' -> '.join((*chain, ref))} is a cycle")
+    if len(chain) >= MAX_EXTENDS:
+        raise SpecError(f"{origin}: extends {ref!r}: a chain of more than {MAX_EXTENDS} specs "
+                        f"({chain[0]} -> {chain[1]} -> ... -> {ref})",
+                        "extend a preset or one shared spec directly instead of a long chain")
 
     def loader(parent: str, source: str) -> ImageSpec:
         return _load(parent, source, (*chain, ref))

@@ -84,7 +84,7 @@ def test_explain_memory_note(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_explain_unknown_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO((LOGS / "real/podman_unknown.log").read_text()))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((LOGS / "real/podman_unknown.log").read_bytes())))
     assert main(["explain", "-"]) == 1
     out = capsys.readouterr().out
     assert "no known failure signature matched" in out

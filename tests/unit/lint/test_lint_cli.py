@@ -182,7 +182,7 @@ def test_folder_discovery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_stdin(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("FROM python:3.12-slim\nUSER root\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"FROM python:3.12-slim\nUSER root\n")))
     code, out, _ = run(capsys, "-", "--hadolint", "off")
     assert code == 1 and out.startswith("-:2:1 DY109 warning")
 
