@@ -35,6 +35,8 @@ from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
+from dockyard.spec.references import shown
+from dockyard.spec.secrets import looks_secret, secret_in_value
 
 LineCallback = Callable[[str, Step | None], None]
 
@@ -106,7 +108,11 @@ def _parse_build_args(items: tuple[str, ...], known: dict[str, str], warnings: l
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InputError(f"--build-arg {item!r} is not KEY=VALUE")
+            raise InputError(f"--build-arg {shown(item)} is not KEY=VALUE")
+        if looks_secret(key) or secret_in_value(value):
+            raise InputError(f"--build-arg {key}: build arguments are stored in the image's history, and this one "
+                             "holds a secret",
+                             f"pass it as a build secret instead: --secret id={key.lower()},env={key}")
         if key not in known:
             warnings.append(f"--build-arg {key}: the Dockerfile declares no such ARG (it has "
                             f"{', '.join(sorted(known))}); it has no effect")

@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dockyard.errors import InputError
-from dockyard.spec.references import image_pattern, image_reference, refuse_breaks, repository
+from dockyard.spec.references import image_pattern, image_reference, refuse_breaks, repository, shown
+from dockyard.spec.secrets import refuse_secret_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,12 +66,14 @@ def _first(rules: Sequence[MapRule], value: str) -> str | None:
 
 
 def parse_rule(text: str, origin: str, kind: str) -> MapRule:
+    if kind == "base":
+        refuse_secret_value(text, origin)
     if "=" not in text:
-        raise InputError(f"{origin}: {text!r} is not FROM=TO",
+        raise InputError(f"{origin}: {shown(text)} is not FROM=TO",
                          f"write e.g. --{kind}-map 'nvidia/cuda:*=local/cuda:dev'")
     pattern, replacement = (part.strip() for part in text.split("=", 1))
     if not pattern or not replacement:
-        raise InputError(f"{origin}: {text!r} has an empty side", "both FROM and TO are needed")
+        raise InputError(f"{origin}: {shown(text)} has an empty side", "both FROM and TO are needed")
     refuse_breaks(text, origin)
     if kind == "base":
         image_pattern(pattern, f"{origin} FROM")
@@ -84,7 +87,7 @@ def parse_rule(text: str, origin: str, kind: str) -> MapRule:
                 continue
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.scheme == "file"):
-                raise InputError(f"{origin}: {url!r} is not an index URL", "use e.g. https://pypi.org/simple")
+                raise InputError(f"{origin}: {shown(url)} is not an index URL", "use e.g. https://pypi.org/simple")
             if parts.username or parts.password:
                 raise InputError(
                     f"{origin}: an index URL with credentials would be recorded in the image history",

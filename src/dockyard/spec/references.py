@@ -35,13 +35,21 @@ def refuse_breaks(value: str, where: str) -> str:
     instruction, key or section) and no Unicode line or paragraph separator."""
     bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
     if bad is not None:
-        raise InputError(f"{where}: {value!r} contains the control character U+{ord(bad):04X}",
+        raise InputError(f"{where}: {shown(value)} contains the control character U+{ord(bad):04X}",
                          "remove it: a generated file takes each value on one line")
     return value
 
 
+def shown(value: str) -> str:
+    """A refused value as an error message may show it: never a credential (an error can end up in a log)."""
+    from dockyard.spec.secrets import secret_in_value
+
+    kind = secret_in_value(value)
+    return f"<hidden: it looks like {kind}>" if kind else repr(value)
+
+
 def _refuse(where: str, value: str, what: str, hint: str) -> InputError:
-    return InputError(f"{where}: {value!r} is not {what}", hint)
+    return InputError(f"{where}: {shown(value)} is not {what}", hint)
 
 
 def image_reference(value: str, where: str) -> str:
