@@ -22,7 +22,7 @@ from dockyard.render.instructions import (
     json_argv,
     quote_env,
 )
-from dockyard.spec.references import refuse_breaks
+from dockyard.spec.references import comment_lines, refuse_breaks
 
 INDENT = "    "
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./@+=:,%-]+$")
@@ -33,7 +33,7 @@ _FROM_WORD = re.compile(r"^[A-Za-z0-9_.:/@${}-]+$")
 def comment(text: str) -> str:
     """Comment lines: every line a `#` line, whatever line breaks the text holds (str.splitlines knows
     more of them than the Dockerfile parser does, so no text can end a comment early)."""
-    return "\n".join(f"# {line}".rstrip() for line in text.splitlines()) or "#"
+    return "\n".join(f"# {line}".rstrip() for line in comment_lines(text)) or "#"
 
 
 def emit_instruction(item: Instruction) -> str:

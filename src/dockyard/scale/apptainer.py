@@ -31,7 +31,7 @@ from dockyard.render.owned import OwnedFolder, check_file_output, write_file
 from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.scale.stages import DockerStage, Parsed, Step, parse
-from dockyard.spec.references import image_reference, refuse_breaks
+from dockyard.spec.references import comment_lines, image_reference, refuse_breaks
 
 STAGING = "/opt/dockyard-build"
 INDENT = "    "
@@ -60,7 +60,7 @@ def _section(name: str, lines: list[str]) -> str:
 
 
 def _comment(text: str) -> str:
-    return "\n".join(f"# {line}".rstrip() for line in text.splitlines())
+    return "\n".join(f"# {line}".rstrip() for line in comment_lines(text))
 
 
 def _export(name: str, value: str) -> str:
@@ -202,7 +202,7 @@ def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str])
         cleanup.append("/run/secrets/ca")
     for step in steps:
         if step.comment and step.keyword == "RUN":
-            post += [f"# {line}" for line in step.comment.splitlines()]
+            post += [f"# {line}" for line in comment_lines(step.comment)]
         if step.keyword == "ARG":
             arg, _, default = step.args[0].partition("=")
             if arg == "DEBIAN_FRONTEND":

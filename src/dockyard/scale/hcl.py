@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import InputError
+from dockyard.spec.references import comment_lines
 
 INDENT = "  "
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -86,7 +87,7 @@ def block(kind: str, labels: Sequence[str], body: Sequence[tuple[str, Value]], c
         if not _LABEL.match(label):
             raise InputError(f"{label!r} is not a valid bake {kind} name", "use letters, digits, '-' and '_'")
     head = " ".join([kind, *(_quote(label) for label in labels)])
-    lines = [f"# {line}".rstrip() for line in comment.splitlines()] if comment else []
+    lines = [f"# {line}".rstrip() for line in comment_lines(comment)] if comment else []
     lines.append(head + " {")
     lines += [f"{INDENT}{name} = {value(item, 1)}" for name, item in body]
     lines.append("}")

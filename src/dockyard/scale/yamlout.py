@@ -2,7 +2,7 @@
 block scalars for scripts, and end-of-line comments (action versions next to their pinned SHAs).
 
 Scalars are written plain only when that is unambiguous in YAML 1.1 and 1.2 alike; anything else is a
-double-quoted JSON string, which is valid YAML. Keys keep insertion order.
+double-quoted YAML string (`quoted`). Keys keep insertion order.
 
 Safe by construction for workflows: a multi-line text becomes a literal block only when every line
 reads back unchanged (no carriage return or other YAML line break, no leading space on the first line,
@@ -13,13 +13,12 @@ that dockyard wrote on purpose: user text that would be evaluated by GitHub is r
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import InputError
-from dockyard.spec.references import refuse_breaks
+from dockyard.spec.references import comment_lines, refuse_breaks
 
 INDENT = "  "
 _PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_ ./@=+,()'\-$]*$")
@@ -53,7 +52,32 @@ def scalar(value: str | int | bool | None) -> str:
     _check_expression(value)
     if _plain_ok(value):
         return value
-    return json.dumps(value, ensure_ascii=True)
+    return quoted(value)
+
+
+_SAFE_RANGES = ((0x20, 0x7E), (0xA0, 0x2027), (0x202A, 0xD7FF), (0xE000, 0xFEFE), (0xFF00, 0xFFFD),
+                (0x10000, 0x10FFFF))
+
+
+def quoted(text: str) -> str:
+    """A YAML double-quoted scalar: `\\` and `"` escaped, and every character outside YAML's printable set
+    or that YAML 1.1 reads as a line break (U+0085, U+2028, U+2029) written as an escape (`\\U` for
+    characters beyond the BMP, never a surrogate pair, which a YAML parser reads as two characters)."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif any(low <= code <= high for low, high in _SAFE_RANGES):
+            out.append(char)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
 
 
 def _check_expression(value: str) -> None:
@@ -89,11 +113,11 @@ def _plain_ok(text: str) -> bool:
 
 
 def key(name: str) -> str:
-    return name if name == "on" or _plain_ok(name) else json.dumps(name)
+    return name if name == "on" or _plain_ok(name) else quoted(name)
 
 
 def dump(node: Mapping[str, Node], header: Sequence[str] = ()) -> str:
-    lines = [f"# {line}".rstrip() for entry in header for line in entry.splitlines()]
+    lines = [f"# {line}".rstrip() for entry in header for line in comment_lines(entry)]
     _mapping(node, 0, lines)
     return "\n".join(lines) + "\n"
 

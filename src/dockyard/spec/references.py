@@ -16,7 +16,8 @@ import unicodedata
 from dockyard.errors import InputError
 
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
-_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+# a first part is a registry host only when it has a `.` or a `:` or is localhost (as docker decides)
+_DOMAIN = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+|\[[0-9a-fA-F:]+\](?::[0-9]+)?)"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"
@@ -38,6 +39,14 @@ def refuse_breaks(value: str, where: str) -> str:
         raise InputError(f"{where}: {shown(value)} contains the control character U+{ord(bad):04X}",
                          "remove it: a generated file takes each value on one line")
     return value
+
+
+def comment_lines(text: str) -> list[str]:
+    """Text for comment lines of a generated file: split at every line break Python knows (a superset of
+    what Dockerfile, HCL, YAML and Apptainer parsers end a line at), other control characters (NUL, ESC)
+    written as escapes, so that no text can end a comment early or cut a parser's input short."""
+    return ["".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) == "Cc" else c
+                    for c in line) for line in text.splitlines()]
 
 
 def shown(value: str) -> str:
