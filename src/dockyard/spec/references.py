@@ -17,7 +17,8 @@ from dockyard.errors import InputError
 
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 # a first part is a registry host only when it has a `.` or a `:` or is localhost (as docker decides)
-_DOMAIN = rf"(?:localhost(?::[0-9]+)?|{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+|\[[0-9a-fA-F:]+\](?::[0-9]+)?)"
+_PORT = r"(?::[0-9]+)?"
+_DOMAIN = rf"(?:localhost{_PORT}|{_LABEL}(?:\.{_LABEL})+{_PORT}|{_LABEL}:[0-9]+|\[[0-9a-fA-F:]+\]{_PORT})"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _NAME = rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*"
 _TAG = r"[\w][\w.-]{0,127}"

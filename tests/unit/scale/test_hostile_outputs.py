@@ -69,7 +69,7 @@ def test_hcl_block_names_are_bake_names() -> None:
         hcl.block("target", ['x" {\n'], [])
 
 
-@pytest.mark.parametrize("registry", HOSTILE + ["Upper/x", "ghcr.io/acme:tag", "https://user:pw@ghcr.io/acme"])
+@pytest.mark.parametrize("registry", [*HOSTILE, "Upper/x", "ghcr.io/acme:tag", "https://user:pw@ghcr.io/acme"])
 def test_bake_refuses_a_registry_that_is_not_one(registry: str, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--registry"):
         write_bake(select(["cpu-inference"]), tmp_path / "docker-bake.hcl", registry=registry)
