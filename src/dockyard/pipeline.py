@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -35,7 +36,7 @@ from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
-from dockyard.spec.references import shown
+from dockyard.spec.references import git_ref, shown
 from dockyard.spec.secrets import looks_secret, secret_in_value
 
 LineCallback = Callable[[str, Step | None], None]
@@ -103,6 +104,9 @@ def default_log_path(name: str) -> Path:
     return base / f"{name}-{stamp}.log"
 
 
+VERSION_VALUE = re.compile(r"^[A-Za-z0-9_.+!-]*$")  # a version ARG: PEP 440 characters only
+
+
 def _parse_build_args(items: tuple[str, ...], known: dict[str, str], warnings: list[str]) -> dict[str, str]:
     result = {}
     for item in items:
@@ -113,6 +117,10 @@ def _parse_build_args(items: tuple[str, ...], known: dict[str, str], warnings: l
             raise InputError(f"--build-arg {key}: build arguments are stored in the image's history, and this one "
                              "holds a secret",
                              f"pass it as a build secret instead: --secret id={key.lower()},env={key}")
+        if key.endswith("_REF"):  # a ref lands in a download URL: `../` there would change the source
+            git_ref(value, f"--build-arg {key}")
+        elif key.endswith("_VERSION") and not VERSION_VALUE.match(value):
+            raise InputError(f"--build-arg {key}: {shown(value)} is not a version", "write e.g. 2.13.0")
         if key not in known:
             warnings.append(f"--build-arg {key}: the Dockerfile declares no such ARG (it has "
                             f"{', '.join(sorted(known))}); it has no effect")

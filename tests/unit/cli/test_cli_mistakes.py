@@ -137,3 +137,15 @@ def test_secret_build_args_are_refused(item: str) -> None:
 def test_base_map_rules_are_checked(run_cli: CliRunner, rule: str, tmp_path: Path) -> None:
     result = run_cli(["apptainer", "cpu-inference", "--from-image", "--base-map", rule])
     assert result.code == 2 and "--base-map" in result.err and "pw@" not in result.err
+
+
+@pytest.mark.parametrize("item", ["TRANSFORMERS_REF=../../evil/repo/archive/main", "TRANSFORMERS_REF=main\nRUN x",
+                                  "TORCH_VERSION=2.13.0 --index-url=https://evil", "TORCH_VERSION=$(id)"])
+def test_ref_and_version_build_args_keep_their_grammar(item: str) -> None:
+    with pytest.raises(InputError, match="--build-arg"):
+        _parse_build_args((item,), {"TRANSFORMERS_REF": "main", "TORCH_VERSION": "2.13.0"}, [])
+
+
+def test_ordinary_build_args_pass() -> None:
+    args = {"TRANSFORMERS_REF": "v5.24.0", "TORCH_VERSION": "2.13.0", "MAX_JOBS": "4"}
+    assert _parse_build_args(tuple(f"{k}={v}" for k, v in args.items()), dict(args), []) == args
