@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
                                           "env, warnings; notes say which preferred choice was passed over and "
                                           "why, gaps which knowledge row is missing and how to supply it. Exit 2 "
                                           "with the reason, and the smallest set of your keys that conflict, "
-                                          "when it cannot work.")
+                                          "when it cannot work. It renders too (in memory), so it refuses what "
+                                          "render refuses.")
     p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(func=cmd_check)

@@ -70,7 +70,8 @@ FIELDS: dict[str, Field] = {
     "system-packages": Field("strings", "Extra apt packages for the final image.", []),
     "gpu-archs": Field("strings", 'What extensions compile for and the wheels must cover: ["8.0", "9.0"] '
                        'for cuda, ["gfx942"] for rocm.', "per knowledge"),
-    "base": Field("string", "Explicit base image for the final stage (skips the automatic choice).",
+    "base": Field("string", "Explicit base image for the final stage (skips the automatic choice): one image "
+                  "reference, NAME[:TAG][@DIGEST].",
                   "chosen by resolve"),
     "user": Field("string", 'Runtime user; "root" is allowed with a warning.', "dockyard"),
     "slim": Field("bool", "Drop what is never needed at run time (pip, setuptools, torch headers and tests, "
@@ -82,7 +83,8 @@ FIELDS: dict[str, Field] = {
     "files": Field("strings", "Files or folders (relative to the spec) copied into /app; the last layers.", []),
     "entrypoint": Field("strings", "Exec-form entrypoint after the init (tini).", []),
     "cmd": Field("strings", "Default command.", ["python"]),
-    "env": Field("env", "Extra environment variables (never secrets: names that look secret are refused).",
+    "env": Field("env", "Extra environment variables (never secrets: names that look secret, and values shaped "
+                 "like tokens, keys or URLs with a password, are refused).",
                  {}),
 }
 
