@@ -86,9 +86,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_sbom)
 
 
+LOCK_MARKER = "dockyard lock"  # a lock's first line: `# dockyard lock 1`
+
+
 def cmd_lock(args: argparse.Namespace) -> int:
     from dockyard.engine.maps import load_maps, site_default
     from dockyard.render.lockfile import parse
+    from dockyard.render.owned import check_file_output, write_file
     from dockyard.resolve.resolver import resolve
     from dockyard.spec.model import load
     from dockyard.supply.lock import LockRequest, base_refs, make_lock
@@ -96,6 +100,9 @@ def cmd_lock(args: argparse.Namespace) -> int:
     plan = resolve(load(args.spec))
     maps = load_maps(tuple(args.base_map), tuple(args.index_map))
     wheelhouse = args.wheelhouse or (Path(w) if (w := site_default("wheelhouse")) else None)
+    output = args.output or (Path(plan.spec.root) / plan.spec.lock if plan.spec.lock else Path(f"{plan.name}.lock"))
+    if not args.check:  # checked before the (slow) resolution: a lock replaces only a lock
+        check_file_output(output, "-o", marker=LOCK_MARKER)
     inspect = None
     if args.backend != "none":
         from dockyard.engine.backends import backend_for
@@ -109,7 +116,6 @@ def cmd_lock(args: argparse.Namespace) -> int:
     request = LockRequest(plan, maps, args.platform, wheelhouse, args.ca_cert or site_default("ca-cert"),
                           base_refs(plan, maps, inspect))
     lock = make_lock(request)
-    output = args.output or (Path(plan.spec.root) / plan.spec.lock if plan.spec.lock else Path(f"{plan.name}.lock"))
     text = lock.format()
     if args.check:
         old = parse(output.read_text(encoding="utf-8"), str(output)) if output.is_file() else None
@@ -119,8 +125,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
             return EXIT_FAILURE
         stdout.print(f"[bold green]lock up to date[/] {escape(str(output))} {lock.digest()}")
         return EXIT_OK
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_file(output, text, "-o", marker=LOCK_MARKER)
     versions = lock.versions()
     key = ", ".join(f"{n} {versions[n]}" for n in ("torch", "transformers") if n in versions)
     stdout.print(f"[bold green]locked[/] {len(lock.packages)} packages ({escape(key)}) for Python {lock.python} "

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from packaging.utils import canonicalize_name
 
 from dockyard.errors import InputError
+from dockyard.spec.references import refuse_breaks
 
 MAGIC = "# dockyard lock 1"
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -109,8 +110,8 @@ class Lock:
         lines = [MAGIC, "# Made by `dockyard lock`; install with pip --require-hashes. Do not edit: rerun the command."]
         for key in ("spec", "spec-digest", "name", "python", "platform", "target", "resolver"):
             value = getattr(self, key.replace("-", "_"))
-            if value:
-                lines.append(f"# {key}: {value}")
+            if value:  # one line each: a line break in a value (a spec path) would add a header line
+                lines.append(f"# {key}: {refuse_breaks(str(value), f'the lock header {key}')}")
         if self.torch_family:
             lines.append(f"# torch-family: {' '.join(self.torch_family)}")
         lines += [f"# index: {value}" for value in self.index]

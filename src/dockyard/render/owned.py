@@ -32,16 +32,16 @@ def _fail(path: Path, action: str, exc: OSError) -> DockyardError:
                          "free space or fix the permissions, then run the command again")
 
 
-def carries_marker(path: Path) -> bool:
+def carries_marker(path: Path, marker: str = MARKER) -> bool:
     try:
         with path.open("rb") as handle:
             head = handle.read(_HEAD_BYTES).decode("utf-8", "replace").lower()
     except OSError:
         return False
-    return any(MARKER in line for line in head.splitlines()[:8] if line.lstrip().startswith("#"))
+    return any(marker in line for line in head.splitlines()[:8] if line.lstrip().startswith("#"))
 
 
-def check_file_output(path: Path, option: str) -> None:
+def check_file_output(path: Path, option: str, marker: str = MARKER) -> None:
     """`path` may be (re)written: absent, or a regular file that dockyard generated."""
     try:
         info = path.lstat()
@@ -58,7 +58,7 @@ def check_file_output(path: Path, option: str) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{option} {path}: is not a regular file (a device, FIFO, socket or link)",
                          "give the path of a new file, or of one dockyard wrote before")
-    if not carries_marker(path):
+    if not carries_marker(path, marker):
         raise InputError(f"{option} {path}: exists and was not written by dockyard; it is left as it is",
                          "give another path, or move the file away first")
 
@@ -83,9 +83,9 @@ def write_atomic(path: Path, data: str | bytes, mode: int | None = None) -> None
         raise _fail(path, "write it", exc) from None
 
 
-def write_file(path: Path, text: str, option: str) -> None:
+def write_file(path: Path, text: str, option: str, marker: str = MARKER) -> None:
     """A single generated file: checked, then written atomically."""
-    check_file_output(path, option)
+    check_file_output(path, option, marker)
     write_atomic(path, text)
 
 

@@ -149,3 +149,10 @@ def test_ref_and_version_build_args_keep_their_grammar(item: str) -> None:
 def test_ordinary_build_args_pass() -> None:
     args = {"TRANSFORMERS_REF": "v5.24.0", "TORCH_VERSION": "2.13.0", "MAX_JOBS": "4"}
     assert _parse_build_args(tuple(f"{k}={v}" for k, v in args.items()), dict(args), []) == args
+
+
+def test_lock_never_replaces_a_users_file(run_cli: CliRunner, tmp_path: Path) -> None:
+    mine = tmp_path / "requirements.lock"
+    mine.write_text("torch==2.13.0\n")
+    result = run_cli(["lock", "cpu-inference", "--backend", "none", "-o", str(mine)])  # refused before resolving
+    assert result.code == 2 and "not written by dockyard" in result.err and mine.read_text() == "torch==2.13.0\n"
