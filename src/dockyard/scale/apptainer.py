@@ -17,9 +17,7 @@ probe with the image's plan, without the non-root check (the user is whoever run
 from __future__ import annotations
 
 import os
-import re
 import shlex
-import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from dockyard.render.blocks.common import SCRIPTS, RenderOptions
 from dockyard.render.owned import OwnedFolder, check_file_output, write_file
 from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
+from dockyard.scale.deffile import check_structure, comment, export, files_path, header_value, section
 from dockyard.scale.stages import DockerStage, Parsed, Step, parse
 from dockyard.spec.references import comment_lines, image_reference, refuse_breaks
 
@@ -38,8 +37,6 @@ INDENT = "    "
 TINI = "/usr/bin/tini"
 PLAN_IN_IMAGE = "/opt/dockyard/plan.json"
 RUNTIME_SECTIONS = ["environment", "runscript", "labels", "test", "help"]
-SECTION_LINE = re.compile(r"^\s*%[A-Za-z]")  # what Apptainer could take for a section, indented or not
-_SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -50,46 +47,6 @@ class DefOptions:
     ca_cert: bool = False  # a CA bundle is staged at <context>/ca.pem
     base_map: tuple[tuple[str, str], ...] = ()  # image -> replacement (site base map)
     command: str = ""
-
-
-def _section(name: str, lines: list[str]) -> str:
-    """A section: every line of it indented, none able to open a section of its own (values never carry
-    a line break: `refuse_breaks` runs on each before it is put on a line)."""
-    body = "\n".join(f"{INDENT}{line}".rstrip() for line in lines)
-    return f"%{name}\n{body}"
-
-
-def _comment(text: str) -> str:
-    return "\n".join(f"# {line}".rstrip() for line in comment_lines(text))
-
-
-def _export(name: str, value: str) -> str:
-    """`export NAME='value'`: the value single-quoted, never spliced into shell text."""
-    if not _SHELL_NAME.match(name):
-        raise InputError(f"{name!r} is not an environment variable name")
-    return f"export {name}={shlex.quote(refuse_breaks(value, f'the value of {name}'))}"
-
-
-def _path(value: str, where: str) -> str:
-    """A path on a %files line, where whitespace separates source and destination."""
-    if not value or any(c.isspace() for c in value) or any(unicodedata.category(c) == "Cc" for c in value):
-        raise InputError(f"{where}: {value!r} has spaces or control characters, which a %files line cannot hold",
-                         "use a folder whose path has no spaces")
-    return value
-
-
-def _header_value(value: str, where: str) -> str:
-    if any(c.isspace() for c in value):
-        raise InputError(f"{where}: {value!r} has spaces or line breaks, which a definition header cannot hold")
-    return value
-
-
-def check_structure(text: str, sections: list[str]) -> None:
-    """The sections a definition opens are exactly the ones dockyard wrote: no value opened another."""
-    found = [line.strip()[1:] for line in text.splitlines() if SECTION_LINE.match(line)]
-    if found != sections:
-        raise InputError(f"the Apptainer definition would open sections {found}, not {sections}: a value "
-                         "carries text that starts a section", "report this: every value is checked before")
 
 
 def _command(text: str) -> str:
@@ -122,7 +79,7 @@ def environment_lines(parsed: Parsed) -> list[str]:
             lines.append("# the model cache: the caller's own unless HF_HOME is set (the image's home is not theirs)")
             lines.append('export HF_HOME="${HF_HOME:-$HOME/.cache/huggingface}"')
         else:
-            lines.append(_export(key, value))
+            lines.append(export(key, value))
     return lines
 
 
@@ -159,7 +116,7 @@ def label_lines(parsed: Parsed) -> list[str]:
     for step in parsed.stages["runtime"].steps:
         if step.keyword == "LABEL":
             labels.update(step.pairs)
-    return [f"{_header_value(key, 'a label name')} {refuse_breaks(value, f'the label {key}')}"
+    return [f"{header_value(key, 'a label name')} {refuse_breaks(value, f'the label {key}')}"
             for key, value in sorted(labels.items())]
 
 
@@ -188,7 +145,7 @@ def _expand(value: str, known: dict[str, str]) -> str:
 
 def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str]) -> str:
     base, steps = _stage_chain(parsed, name)
-    context = _path(options.context.rstrip("/") or ".", "the context folder")
+    context = files_path(options.context.rstrip("/") or ".", "the context folder")
     arguments: dict[str, str] = {}
     post: list[str] = []
     files: list[str] = [f"{context}/dockyard {STAGING}"]
@@ -206,7 +163,7 @@ def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str])
         if step.keyword == "ARG":
             arg, _, default = step.args[0].partition("=")
             if arg == "DEBIAN_FRONTEND":
-                post.append(_export(arg, default))
+                post.append(export(arg, default))
             else:
                 value = _expand(default or parsed.global_args.get(arg, ""), {**parsed.global_args, **arguments})
                 arguments[arg] = refuse_breaks(value, f"ARG {arg}")
@@ -214,20 +171,20 @@ def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str])
                     raise InputError(f"ARG {arg}: {value!r} has a single quote, which %post cannot hold quoted")
                 post.append(f"export {arg}='{{{{ {arg} }}}}'")
         elif step.keyword == "ENV":
-            post += [_export(key, value) for key, value in step.pairs]
+            post += [export(key, value) for key, value in step.pairs]
         elif step.keyword == "RUN":
             for mount in step.mounts:
                 target, source = mount.get("target", ""), mount.get("source", "")
                 if mount.get("type") == "bind" and not target.startswith(f"{SCRIPTS}/"):
-                    files.append(f"{context}/{_path(source, 'a bind mount')} {_path(target, 'a bind mount')}")
+                    files.append(f"{context}/{files_path(source, 'a bind mount')} {files_path(target, 'a bind mount')}")
                     cleanup.append(target)
             post.append(_command(refuse_breaks(" ".join(step.args), "a RUN command")))
         elif step.keyword == "COPY":
             *sources, dest = step.args
             for source in sources:
                 target = dest + Path(source).name if dest.endswith("/") and not source.endswith("/") else dest
-                _path(source, "a COPY source")
-                _path(target, "a COPY destination")
+                files_path(source, "a COPY source")
+                files_path(target, "a COPY destination")
                 if step.flags.get("from"):
                     from_builder.append(f"{source} {target}")
                 else:
@@ -238,11 +195,11 @@ def _stage_def(parsed: Parsed, name: str, options: DefOptions, extra: list[str])
     post.append(f"rm -rf {' '.join(cleanup)}")
     parts = [f"Bootstrap: docker\nFrom: {_expand_base(base, parsed, options)}\nStage: {name}"]
     if arguments:
-        parts.append(_section("arguments", [f"{k}={v}" for k, v in arguments.items()]))
+        parts.append(section("arguments", [f"{k}={v}" for k, v in arguments.items()]))
     if from_builder:
-        parts.append(_section("files from builder", from_builder))
-    parts.append(_section("files", list(dict.fromkeys(files))))
-    parts.append(_section("post", post))
+        parts.append(section("files from builder", from_builder))
+    parts.append(section("files", list(dict.fromkeys(files))))
+    parts.append(section("post", post))
     return "\n\n".join([*parts, *extra])
 
 
@@ -252,11 +209,11 @@ def _runtime_sections(parsed: Parsed, plan: Plan) -> list[str]:
                  f"{plan.transformers.describe()}, Python {plan.python}; built by dockyard from {plan.spec.source}",
                  f"Run: apptainer run {plan.name}.sif [COMMAND...]   (default: {' '.join(plan.cmd)})"]
     return [
-        _section("environment", environment_lines(parsed)),
-        _section("runscript", runscript_lines(parsed)),
-        _section("labels", label_lines(parsed)),
-        _section("test", test_lines(plan.venv)),
-        _section("help", [refuse_breaks(line, "the %help text") for line in help_text]),
+        section("environment", environment_lines(parsed)),
+        section("runscript", runscript_lines(parsed)),
+        section("labels", label_lines(parsed)),
+        section("test", test_lines(plan.venv)),
+        section("help", [refuse_breaks(line, "the %help text") for line in help_text]),
     ]
 
 
@@ -267,7 +224,7 @@ def _header(plan: Plan, options: DefOptions, build: str) -> str:
         f"Spec {plan.spec.source} ({plan.digest})",
         f"Build: {build}",
     ]
-    return _comment("\n".join(lines))
+    return comment("\n".join(lines))
 
 
 def definition(plan: Plan, rendered: Rendered, options: DefOptions) -> str:
