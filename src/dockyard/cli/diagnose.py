@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dockyard.cli.output import print_json, stderr, stdout
+from dockyard.cli.output import no_controls, print_json, stderr, stdout
 from dockyard.diagnose.doctor import Check, Host, Report, run_doctor
 from dockyard.diagnose.explain import Explanation, explain_log
 from dockyard.diagnose.host import memory_and_cores
@@ -153,14 +153,14 @@ def print_explanation(explanation: Explanation, console: Console = stderr, log_p
     step = explanation.step
     if step:
         code = f" (exit code {step.exit_code})" if step.exit_code is not None else ""
-        console.print(Text.assemble(("failed step: ", "bold"), f"{step.label}{code}"))
+        console.print(Text.assemble(("failed step: ", "bold"), f"{no_controls(step.label)}{code}"))
     for match in explanation.matches:
         table = Table(show_header=False, show_lines=False, box=None, padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         table.add_row("cause", Text(match.cause))
         for number, text in match.evidence:
-            table.add_row("evidence", Text(f"line {number}: {text}", style="dim"))
+            table.add_row("evidence", Text(f"line {number}: {no_controls(text)}", style="dim"))
         table.add_row("fix", Text(match.fix))  # Text: brackets in a fix are not rich markup
         if match.dockyard:
             table.add_row("with dockyard", Text(match.dockyard))
@@ -174,6 +174,6 @@ def print_explanation(explanation: Explanation, console: Console = stderr, log_p
             where = "the failing step" if step else "the log"
             console.print(Text(f"last lines of {where}:", style="bold"))
             for line in explanation.tail:
-                console.print(Text(f"  {line}", style="dim"))
+                console.print(Text(f"  {no_controls(line)}", style="dim"))
     if log_path:
         console.print(Text.assemble(("full log: ", "bold"), log_path))

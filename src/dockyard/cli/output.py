@@ -50,10 +50,10 @@ def escape(text: str) -> str:
     """Escape rich markup in text that comes from users, files or engines."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(_no_controls(text))
+    return rich_escape(no_controls(text))
 
 
-def _no_controls(text: str) -> str:
+def no_controls(text: str) -> str:
     """Control characters from users, files or engines shown as escapes (an ESC would reach the terminal)."""
     if all(c.isprintable() or c in "\n\t" for c in text):
         return text

@@ -156,3 +156,11 @@ def test_lock_never_replaces_a_users_file(run_cli: CliRunner, tmp_path: Path) ->
     mine.write_text("torch==2.13.0\n")
     result = run_cli(["lock", "cpu-inference", "--backend", "none", "-o", str(mine)])  # refused before resolving
     assert result.code == 2 and "not written by dockyard" in result.err and mine.read_text() == "torch==2.13.0\n"
+
+
+def test_explain_never_prints_terminal_escapes_from_a_log(run_cli: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    log.write_bytes(b"#1 [1/2] RUN x\n#1 0.1 \x1b]0;owned\x07\x1b[31mred\n"
+                    b'#1 ERROR: process "/bin/sh -c x" did not complete successfully: exit code: 1\n')
+    result = run_cli(["explain", str(log)])
+    assert result.code == 1 and "\x1b" not in result.out + result.err and "\\x1b]0;owned" in result.out
