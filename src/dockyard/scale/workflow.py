@@ -38,6 +38,7 @@ NOT_PR = "github.event_name != 'pull_request'"
 DEFAULT_INSTALL = f"dockyard=={__version__}"
 
 RESOLVE_SCRIPT = f"""\
+REF="${{REF:-$DEFAULT_REF}}"  # a manual run's input, else the default given when the workflow was generated
 if [[ "$REF" =~ ^[0-9a-f]{{40}}$ ]]; then
   sha="$REF"
 else
@@ -250,7 +251,8 @@ def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: 
                 "timeout-minutes": 5,
                 "outputs": {"transformers-sha": E("${{ steps.ref.outputs.sha }}")},
                 "steps": [{"name": "git ls-remote", "id": "ref",
-                           "env": {"REF": E(f"${{{{ inputs.transformers-ref || '{options.transformers_ref}' }}}}")},
+                           "env": {"REF": E("${{ inputs.transformers-ref }}"),
+                                   "DEFAULT_REF": options.transformers_ref},
                            "shell": "bash", "run": RESOLVE_SCRIPT}],
             },
             **_jobs(options, entries),

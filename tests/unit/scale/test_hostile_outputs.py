@@ -211,3 +211,10 @@ def test_apptainer_never_replaces_a_users_def(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not written by dockyard"):
         write_definition(resolve(load("cpu-inference")), mine, DefOptions(from_image=""))
     assert mine.read_text() == "Bootstrap: docker\nFrom: mine\n"
+
+
+def test_the_transformers_ref_never_reaches_an_expression() -> None:
+    data = parse_yaml(workflow(select(["cpu-inference"]), options(transformers_ref="v5.24.0")))
+    env = data["jobs"]["resolve"]["steps"][0]["env"]
+    assert env == {"REF": "${{ inputs.transformers-ref }}", "DEFAULT_REF": "v5.24.0"}
+    assert data["on"]["workflow_dispatch"]["inputs"]["transformers-ref"]["default"] == "v5.24.0"
