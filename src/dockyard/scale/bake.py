@@ -32,7 +32,7 @@ from dockyard.render.renderer import Rendered, render
 from dockyard.scale import hcl
 from dockyard.scale.hcl import Expr, Value
 from dockyard.scale.select import Selected, version_tag
-from dockyard.spec.references import repository
+from dockyard.spec.references import comment_lines, repository
 from dockyard.spec.secrets import refuse_secret_value
 
 ATTEST = ["type=sbom", "type=provenance,mode=max"]
@@ -215,7 +215,7 @@ def bake_text(images: Sequence[BakeImage], registry: str = "dockyard", command: 
         "#   docker buildx bake --builder NAME ...                         on a remote or Kubernetes builder",
         "# Variables come from the environment: REGISTRY=ghcr.io/acme SOURCE_COMMIT=$(git rev-parse HEAD) ...",
     ]
-    parts = ["\n".join(header)]
+    parts = ["\n".join(f"# {line}".rstrip() for entry in header for line in comment_lines(entry[2:]))]
     for name, default, description in FIXED_VARIABLES:
         value = registry if name == "REGISTRY" else default
         parts.append(hcl.block("variable", [name], [("default", value)], description))

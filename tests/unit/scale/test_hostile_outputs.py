@@ -218,3 +218,15 @@ def test_the_transformers_ref_never_reaches_an_expression() -> None:
     env = data["jobs"]["resolve"]["steps"][0]["env"]
     assert env == {"REF": "${{ inputs.transformers-ref }}", "DEFAULT_REF": "v5.24.0"}
     assert data["on"]["workflow_dispatch"]["inputs"]["transformers-ref"]["default"] == "v5.24.0"
+
+
+@settings(max_examples=10, deadline=None)
+@given(command=TEXT)
+def test_the_bake_header_never_adds_a_block(command: str) -> None:
+    from dockyard.render.renderer import render
+    from dockyard.scale.bake import BakeImage, bake_text
+
+    item = select(["cpu-inference"])[0]
+    text = bake_text([BakeImage(item, render(item.plan), "ctx")], command=command + '\ntarget "evil" {}\n')
+    parsed = hcl2.loads(text)
+    assert '"evil"' not in {name for block in parsed["target"] for name in block}
