@@ -98,7 +98,13 @@ def read_manifest(folder: Path) -> set[str] | None:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    return {line for line in lines if line and not line.startswith("#")}
+    return {line for line in lines if line and not line.startswith("#") and _inside(line)}
+
+
+def _inside(relative: str) -> bool:
+    """A manifest line names a path inside the folder (a hand-edited `../x` or `/x` is ignored, never removed)."""
+    parts = relative.rstrip("/").split("/")
+    return not relative.startswith("/") and all(part not in ("", ".", "..") for part in parts)
 
 
 def _owned(relative: str, manifest: set[str]) -> bool:

@@ -103,3 +103,14 @@ def test_an_owned_folder_refuses_a_file_where_it_needs_a_folder(tmp_path: Path) 
     (tmp_path / "dockyard").write_text("mine")
     with pytest.raises(InputError, match="dockyard exists and was not written by dockyard"):
         OwnedFolder(tmp_path, "-o").check(["dockyard/fetch.sh"], shared=True)
+
+
+def test_a_manifest_never_points_outside_its_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "precious.txt"
+    outside.write_text("mine")
+    folder = tmp_path / "ctx"
+    rendered().write(folder)
+    with (folder / MANIFEST).open("a") as handle:
+        handle.write("../precious.txt\n/etc/hostname\n")
+    rendered().write(folder)
+    assert outside.read_text() == "mine"
