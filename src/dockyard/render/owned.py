@@ -194,7 +194,7 @@ class OwnedFolder:
             if source.is_dir():
                 if skip == source.resolve():
                     raise InputError(f"{source}: is the folder being written; it cannot be copied into itself")
-                shutil.copytree(source, destination, dirs_exist_ok=True, ignore=ignore, symlinks=True)
+                shutil.copytree(source, destination, dirs_exist_ok=True, ignore=ignore)
             else:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, destination)
