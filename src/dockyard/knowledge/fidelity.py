@@ -12,7 +12,7 @@ the original it says one of:
     dropped    not in the image: { why = "why", source = "where the reason comes from" }
 
 and `added` names what the preset has that the original lacks ({ NAME = "why" }). docs/presets.md is
-generated from these records, and dockyard.presetdrift checks them against each preset's plan.
+generated from these records, and dockyard.verify.records checks them against each preset's plan.
 
     [fidelity]
     original = "docker/exotic-models.dockerfile @060988b6"

@@ -12,7 +12,7 @@ import pytest
 from dockyard.errors import SpecError
 from dockyard.knowledge.fidelity import Entry, Record, load_record, record_from_dict
 from dockyard.knowledge.loader import preset_dir, preset_names
-from dockyard.presetdrift import drift
+from dockyard.verify.records import drift
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load

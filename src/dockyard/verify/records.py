@@ -1,5 +1,5 @@
-"""Compare a preset's plan with its fidelity record (knowledge/fidelity.py): every item the record says
-is kept must be in the plan, everything it says is provided must come from something the plan has, and
+"""Check a preset against its fidelity record (knowledge/fidelity.py): every item the record says is kept
+must be in the plan, everything it says is provided must come from something the plan has, and
 everything the plan installs must be accounted for (kept, named by a replacement, or added with a reason).
 An empty list of problems means the record tells the truth about the preset.
 """
