@@ -12,10 +12,10 @@ import pytest
 from dockyard.errors import SpecError
 from dockyard.knowledge.fidelity import Entry, Record, load_record, record_from_dict
 from dockyard.knowledge.loader import preset_dir, preset_names
-from dockyard.verify.records import drift
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
+from dockyard.verify.records import drift
 
 REPRODUCING = [name for name in preset_names() if name != "cpu-inference"]
 
