@@ -5,6 +5,7 @@ dependencies it left must be consistent."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from dockyard.engine.detect import Engine
@@ -27,3 +28,17 @@ def test_addon_probes_and_transformers_left_for_the_job(cli, images, docker: Eng
     assert found["transformers left for the CI job"]["ok"]
     assert found["requirements consistent"]["ok"], found["requirements consistent"]
     assert "import transformers" not in found and "tiny model forward and generate" not in found
+
+
+def test_quality_preset_has_the_originals_tools(cli, images, docker: Engine,  # type: ignore[no-untyped-def]
+                                                tmp_path: Path) -> None:
+    """The quality preset builds and verifies, and carries what its record keeps of the original's apt list."""
+    result = build(cli, images, docker, "quality", "issue-16-quality", tmp_path)
+    assert result.code == 0, result.err
+    assert result.json()["verify"]["ok"]
+    tag = images[-1][1]
+    for tool in (["jq", "--version"], ["curl", "--version"], ["make", "--version"], ["/usr/bin/time", "--version"],
+                 ["git", "lfs", "version"]):
+        done = subprocess.run([docker.client, "run", "--rm", "--entrypoint", tool[0], tag, *tool[1:]],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (tool, done.stderr)
