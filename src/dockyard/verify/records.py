@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from dockyard.knowledge.fidelity import ACCOUNTED, KINDS, Entry, Record, normal
+from dockyard.knowledge.loader import Knowledge
 from dockyard.render.renderer import render
 from dockyard.resolve.plan import Plan
 
@@ -22,6 +23,7 @@ class PlanItems:
     extras: frozenset[str]
     addons: frozenset[str]
     modalities: frozenset[str]
+    extra_requirements: dict[str, list[str]]  # extra -> what it installs, where the knowledge base knows
 
 
 def plan_items(plan: Plan) -> PlanItems:
@@ -48,16 +50,32 @@ def plan_items(plan: Plan) -> PlanItems:
         extras=frozenset(plan.transformers.extras),
         addons=frozenset(a.name for a in plan.addons),
         modalities=frozenset(plan.spec.modalities),
+        extra_requirements=_extra_requirements(plan),
     )
 
 
-def _provider_ok(entry: Entry, items: PlanItems) -> bool:
+def _extra_requirements(plan: Plan) -> dict[str, list[str]]:
+    version = plan.transformers.version
+    if version is None:
+        return {}
+    line = ".".join(version.split(".")[:2])
+    table: dict[str, dict[str, list[str]]] = Knowledge.load().transformers_meta.get("extra_requirements", {})
+    return table.get(line, {})
+
+
+def _provider_problem(entry: Entry, items: PlanItems) -> str | None:
+    """Why `entry.by` does not bring the item into the plan, or None when it does."""
     kind, _, name = entry.by.partition(":")
     if kind == "torch":
-        return "torch" in items.items["packages"]
+        return None if "torch" in items.items["packages"] else "the plan has no torch"
     table = {"extra": items.extras, "addon": items.addons, "modality": items.modalities,
              "package": items.items["packages"]}[kind]
-    return normal("packages", name) in table if kind == "package" else name in table
+    if (normal("packages", name) if kind == "package" else name) not in table:
+        return f"the plan does not have {entry.by!r}"
+    installs = items.extra_requirements.get(name) if kind == "extra" else None
+    if installs is not None and normal("packages", entry.name) not in installs:
+        return f"the {name} extra does not install it (it installs {', '.join(installs)})"
+    return None
 
 
 def _named_by(record: Record, kind: str) -> set[str]:
@@ -88,9 +106,10 @@ def drift(record: Record, plan: Plan) -> list[str]:
             if kind in ACCOUNTED and normal(kind, entry.name) not in have:
                 problems.append(f"{where}.{kind}: {entry.name!r} is recorded as added, but the plan lacks it")
         for entry in record.select(kind, "provided"):
-            if not _provider_ok(entry, items):
-                problems.append(f"{where}.{kind}: {entry.name!r} is recorded as provided by {entry.by!r}, which "
-                                "the plan does not have")
+            problem = _provider_problem(entry, items)
+            if problem:
+                problems.append(f"{where}.{kind}: {entry.name!r} is recorded as provided by {entry.by!r}, but "
+                                f"{problem}")
         for entry in record.select(kind, "dropped"):
             if kind not in ("entrypoint", "steps") and normal(kind, entry.name) in have:
                 problems.append(f"{where}.{kind}: {entry.name!r} is recorded as dropped, but the plan has it")

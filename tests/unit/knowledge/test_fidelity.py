@@ -77,9 +77,20 @@ def test_drift_catches_system_packages_env_and_providers() -> None:
     joined = "\n".join(problems)
     assert "the plan has 'numactl'" in joined
     assert "the plan has 'KMP_BLOCKTIME'" in joined
-    assert "'rouge-score' is recorded as provided by 'extra:evaluate', which the plan does not have" in joined
+    assert "'rouge-score' is recorded as provided by 'extra:evaluate', but the plan does not have 'extra:evaluate'" \
+        in joined
     assert "'libgomp1' is recorded as added, but the plan lacks it" in joined
     assert "'torchao' is recorded as dropped, but the plan has it" in joined
+
+
+def test_drift_checks_what_an_extra_really_installs() -> None:
+    """transformers 5.22's testing extra (PyPI metadata, knowledge/transformers.toml) has no requests-mock."""
+    record = record_of("transformers-pytorch-xpu")
+    wrong = Entry("packages", "requests-mock", "provided", by="extra:testing")
+    claim = replace(record, entries=(*record.entries, wrong))
+    (problem,) = drift(claim, plan_of("transformers-pytorch-xpu"))
+    assert "'requests-mock' is recorded as provided by 'extra:testing', but the testing extra does not install it" \
+        in problem
 
 
 @pytest.mark.parametrize(("table", "message"), [
