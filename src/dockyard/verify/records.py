@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from dockyard.knowledge.fidelity import ACCOUNTED, KINDS, Entry, Record, normal
 from dockyard.knowledge.loader import Knowledge
+from dockyard.render.blocks.system import BASE_PACKAGES
 from dockyard.render.renderer import render
 from dockyard.resolve.plan import Plan
 
@@ -41,7 +42,7 @@ def plan_items(plan: Plan) -> PlanItems:
     return PlanItems(
         items={
             "packages": frozenset(normal("packages", p) for p in packages),
-            "system": frozenset(plan.system_packages),
+            "system": frozenset((*BASE_PACKAGES, *plan.system_packages)),
             "env": frozenset(name for name, _ in plan.env),
             "args": frozenset(args),
             "entrypoint": frozenset(plan.entrypoint),
@@ -116,6 +117,7 @@ def drift(record: Record, plan: Plan) -> list[str]:
         if kind not in ACCOUNTED:
             continue
         accounted = {normal(kind, e.name) for e in record.select(kind, "kept", "added")} | _named_by(record, kind)
+        accounted |= set(BASE_PACKAGES) if kind == "system" else set()  # in every dockyard image
         for name in sorted(have - accounted):
             problems.append(f"{where}.{kind}: the plan has {name!r}, which the record does not account for "
                             "(mark it kept, name it in a replacement's `by`, or list it under added with why)")

@@ -173,3 +173,12 @@ def test_small_ones_time_ssh_espeak_jq_curl_and_the_tpu_entrypoint() -> None:
     assert {"jq", "curl", "time"} <= set(plan_of("quality").system_packages)
     entrypoint = record_of("transformers-pytorch-tpu").select("entrypoint", "replaced")
     assert entrypoint and "XRT" in entrypoint[0].name and "PJRT_DEVICE" in entrypoint[0].by
+
+
+def test_what_every_image_carries_counts_as_in_the_plan() -> None:
+    """ca-certificates and tini are in every final image: a record may keep them, and may not drop them."""
+    record = record_of("transformers-gpu")
+    assert any(e.name == "ca-certificates" for e in record.select("system", "kept"))
+    claim = replace(record, entries=(*record.entries, Entry("system", "tini", "dropped", why="x", source="y")))
+    assert drift(claim, plan_of("transformers-gpu")) == [
+        "preset transformers-gpu [fidelity].system: 'tini' is recorded as dropped, but the plan has it"]
