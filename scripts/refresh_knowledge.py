@@ -8,6 +8,8 @@ committing: a new major release may need a human look.
 
     python scripts/refresh_knowledge.py            # write pins.toml
     python scripts/refresh_knowledge.py --check    # exit 1 if pins.toml is out of date
+    python scripts/refresh_knowledge.py --only NAME [NAME ...]
+                                                   # query only these packages, keep every other row
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ PACKAGES = sorted({
     # add-ons (their torch pairing lives in addons.toml; the Python ceiling comes from here)
     "auto-round", "bitsandbytes", "compressed-tensors", "deepspeed", "flash-attn", "gguf", "gptqmodel",
     "hqq", "optimum-quanto", "torchao", "torch-xla",
+    # what presets keep of transformers' images (their fidelity records)
+    "amd-quark", "decord", "fp-quant", "mpi4py", "onnx", "sentence-transformers", "trl",
 })
 UV_VERSION_SOURCE = "uv"
 
@@ -169,7 +173,10 @@ def render(pins: dict[str, dict[str, dict[str, Any]]], uv: dict[str, str], trans
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 1 if pins.toml would change")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="query only these packages (listed in PACKAGES)")
     args = parser.parse_args()
+    if args.only:
+        return refresh_only([str(canonicalize_name(n)) for n in args.only])
     names = [str(canonicalize_name(n)) for n in PACKAGES]
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         datas = dict(zip(names, pool.map(fetch, names), strict=True))
@@ -185,6 +192,28 @@ def main() -> int:
         return 0
     OUT.write_text(text)
     print(f"wrote {OUT} ({len(pins)} packages)")
+    return 0
+
+
+def refresh_only(names: list[str]) -> int:
+    """Query `names` and rewrite pins.toml with every other row (and the query date) as it was."""
+    import tomllib
+
+    unknown = [n for n in names if n not in {str(canonicalize_name(p)) for p in PACKAGES}]
+    if unknown:
+        print(f"not in PACKAGES: {', '.join(unknown)}; add them there first", file=sys.stderr)
+        return 2
+    current_text = OUT.read_text()
+    current = tomllib.loads(current_text)
+    pins = {name: {py: {"version": row["version"], "wheel": not row.get("sdist", False)} for py, row in rows.items()}
+            for name, rows in current["package"].items()}
+    for name in names:
+        pins[name] = newest_per_python(fetch(name))
+    text = render(pins, current["uv"], current["transformers"]["versions"])
+    queried = next(line for line in current_text.splitlines() if line.startswith("# Queried"))
+    text = "\n".join(queried if line.startswith("# Queried") else line for line in text.splitlines()) + "\n"
+    OUT.write_text(text)
+    print(f"wrote {OUT} ({len(names)} packages queried)")
     return 0
 
 

@@ -117,7 +117,7 @@ target "cpu-inference" {
 }
 
 # quality: Style and quality checks (make quality)
-# spec sha256:0077ed925629cf6e3cab21a88c408f1384894432a92a2e7f883ba44fabfa5b8c
+# spec sha256:b0478304825919453d76d5e5336b438eda4e913805b6d6bd8e56ceef2d291e53
 target "quality" {
   context = "dockyard-contexts/quality"
   dockerfile = "Dockerfile"

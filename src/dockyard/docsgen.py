@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dockyard.knowledge.loader import Knowledge, preset_names
+from dockyard.knowledge.fidelity import KIND_TITLES, Record, load_record
+from dockyard.knowledge.fidelity import KINDS as RECORD_KINDS
+from dockyard.knowledge.loader import Knowledge, preset_dir, preset_names
 from dockyard.resolve.coverage import coverage_md
 from dockyard.resolve.resolver import known_variants, resolve
 from dockyard.spec.model import FIELDS, PRESET_KEYS, Field, load
@@ -226,7 +228,36 @@ def presets_md() -> str:
             lines.append(f"- **add-ons:** {_cell(f['addons'])}")
         if meta.get("build-here"):
             lines.append(f"- **building here:** {_cell(meta['build-here'])}")
+        record = load_record(preset_dir() / f"{name}.toml")
+        if record is not None:
+            lines += fidelity_md(record)
     return "\n".join(lines) + "\n"
+
+
+STATUS_WORDS = {"kept": "kept", "provided": "kept, through", "replaced": "replaced by", "dropped": "dropped",
+                "added": "added"}
+
+
+def fidelity_md(record: Record) -> list[str]:
+    """A preset's fidelity record: what is kept, in one line per kind, then a row per other item."""
+    counts = {status: sum(1 for e in record.entries if e.status == status) for status in STATUS_WORDS}
+    lines = ["", f"### What {record.preset} keeps of the original", "",
+             f"Original: {_cell(record.original)}. " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
+             ""]
+    for kind in RECORD_KINDS:
+        kept = sorted(e.name for e in record.select(kind, "kept"))
+        if kept:
+            lines.append(f"- **{KIND_TITLES[kind]} kept:** " + ", ".join(_code(_cell(n)) for n in kept))
+    rows = [e for kind in RECORD_KINDS for e in sorted(record.select(kind, "provided", "replaced", "dropped", "added"),
+                                                        key=lambda e: (list(STATUS_WORDS).index(e.status), e.name))]
+    if rows:
+        lines += ([""] if lines[-1] else []) + ["| kind | item | status | how, why, source |", "|---|---|---|---|"]
+        for e in rows:
+            detail = {"provided": f"`{e.by}`", "replaced": f"{e.by}: {e.why}",
+                      "dropped": f"{e.why} (source: {e.source})", "added": e.why, "kept": ""}[e.status]
+            lines.append(f"| {KIND_TITLES[e.kind]} | `{_cell(e.name)}` | {STATUS_WORDS[e.status]} | "
+                         f"{_cell(detail)} |")
+    return lines
 
 
 def render() -> dict[str, str]:

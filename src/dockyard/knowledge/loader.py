@@ -95,6 +95,16 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class AddonProbe:
+    """A check that exercises an add-on the way transformers' tests use it (run by the verify probe)."""
+
+    name: str
+    code: str  # Python run in the image; it fails by raising
+    gpu: bool = False  # only with `dockyard verify --gpu`
+    compiled: bool = False  # only where the add-on's native code was compiled into the image
+
+
+@dataclass(frozen=True)
 class Addon:
     name: str
     description: str
@@ -119,6 +129,7 @@ class Addon:
     runtime_paths: tuple[str, ...] = ()
     path: str = ""
     probe_tool: str = ""
+    probes: tuple[AddonProbe, ...] = ()
     refuse: tuple[Refusal, ...] = ()
     sources: tuple[str, ...] = ()
 
@@ -316,7 +327,9 @@ def _addon(name: str, row: dict[str, Any]) -> Addon:
         keep_torch_headers=row.get("keep_torch_headers", False), min_cuda_arch=row.get("min_cuda_arch", ""),
         script=row.get("script", ""), script_env=dict(row.get("script_env", {})),
         runtime_paths=tuple(row.get("runtime_paths", [])), path=row.get("path", ""),
-        probe_tool=row.get("probe_tool", ""), refuse=refusals, sources=tuple(row.get("sources", [])),
+        probe_tool=row.get("probe_tool", ""), refuse=refusals,
+        probes=tuple(AddonProbe(p["name"], p["code"], p.get("gpu", False), p.get("compiled", False))
+                     for p in row.get("probe", [])), sources=tuple(row.get("sources", [])),
     )
 
 

@@ -117,6 +117,7 @@ def resolve_addons(ctx: Context, torch: TorchPlan, python: str,
             build_env=build_env, build_python=build_python, script=addon.script,
             script_env=tuple(sorted((key, fill(v, values)) for key, v in addon.script_env.items())),
             runtime_paths=addon.runtime_paths, path=addon.path, probe_tool=addon.probe_tool,
+            probes=tuple((p.name, p.code, p.gpu) for p in addon.probes if compiles or not p.compiled),
         ))
     return tuple(plans), needs
 

@@ -27,6 +27,11 @@ def resolve_gpu_archs(ctx: Context, torch: TorchPlan) -> tuple[str, ...]:
             if not arch.startswith("gfx"):
                 ctx.fail("gpu-archs", arch, "is a CUDA capability; rocm targets take gfx names such as gfx942",
                          fixed=True)
+            elif arch in rocm.get("refuse", {}):  # listed for the wheels, fails on the hardware
+                refusal = rocm["refuse"][arch]
+                sources = "; ".join(k.rocm["sources"].get(name, name) for name in refusal["sources"])
+                ctx.fail("gpu-archs", arch, f"{refusal['reason']} (source: {sources}). {refusal['suggest']}",
+                         fixed=True)
             elif shipped and arch not in shipped:
                 ctx.fail("gpu-archs", arch, f"is not built into the {torch.variant} wheels (they ship "
                          f"{';'.join(sorted(shipped))}; source: {k.rocm['sources']['pytorch-rocm-arch']})")

@@ -74,6 +74,7 @@ class AddonPlan:
     runtime_paths: tuple[str, ...] = ()
     path: str = ""
     probe_tool: str = ""
+    probes: tuple[tuple[str, str, bool], ...] = ()  # (name, Python code, needs a GPU): knowledge/addons.toml
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,11 @@ class Plan:
         return self.spec.digest()
 
     @property
+    def transformers_for_job(self) -> bool:
+        """A CI image whose job installs the transformers it tests: the image carries its dependencies only."""
+        return self.spec.transformers_install == "dependencies"
+
+    @property
     def venv(self) -> str:
         return "/opt/venv"
 
@@ -136,7 +142,7 @@ class Plan:
                 pins[package.name] = package.version
         if self.torch.xla and self.torch.xla.version:
             pins[self.torch.xla.name] = self.torch.xla.version
-        if self.transformers.version:
+        if self.transformers.version and not self.transformers_for_job:
             pins["transformers"] = self.transformers.version
         for addon in self.addons:
             if addon.version and addon.requirement and "@" not in addon.requirement:
@@ -162,6 +168,10 @@ class Plan:
             "user": self.user,
             "non_root": self.user != "root" and self.profile == "runtime",
             "spec_digest": self.digest,
+            **({"transformers_for_job": True} if self.transformers_for_job else {}),
+            **({"addon_probes": [{"addon": a.name, "name": n, "code": c, "gpu": g}
+                                 for a in self.addons for n, c, g in a.probes]}
+               if any(a.probes for a in self.addons) else {}),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ TARGETS = ("cpu", "intel-cpu", "cuda", "rocm", "xpu", "tpu")
 PROFILES = ("runtime", "dev", "ci")
 MODALITIES = ("text", "vision", "audio", "video", "ocr", "phonemes")
 BYTECODE = ("loaded", "all", "none")
+TRANSFORMERS_INSTALL = ("package", "dependencies")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ FIELDS: dict[str, Field] = {
     "variant": Field("string", "Wheel variant: cpu, cu126, cu130, rocm6.2.4, xpu ...", "chosen for the target"),
     "transformers": Field("string", 'A version or specifier, "main", or "git:<sha-or-tag>".',
                           "newest known compatible"),
+    "transformers-install": Field("string", "package (install transformers) or dependencies (ci profile: install "
+                                  "what transformers at that version or ref needs, with its extras, then leave "
+                                  "transformers itself to the CI job, which installs the branch it tests).",
+                                  "package", TRANSFORMERS_INSTALL),
     "addons": Field("strings", 'Add-ons, e.g. "deepspeed", "flash-attn", "bitsandbytes"; "name==version" '
                     'pins one, "name@ref" builds a source add-on at a commit.', []),
     "modalities": Field("strings", "Modalities; each brings its system and Python packages.", ["text"],
@@ -90,6 +95,7 @@ FIELDS: dict[str, Field] = {
 
 PRESET_KEYS = ("description", "reproduces", "changes", "build-here")
 MAX_EXTENDS = 16  # specs in one `extends` chain
+TOP_LEVEL = ("image", "preset", "fidelity")  # [fidelity]: a preset's record of its original (knowledge/fidelity.py)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class ImageSpec:
     torch: str | None = None
     variant: str | None = None
     transformers: str | None = None
+    transformers_install: str = "package"
     addons: tuple[str, ...] = ()
     modalities: tuple[str, ...] = ("text",)
     extras: tuple[str, ...] = ()
@@ -127,6 +134,8 @@ class ImageSpec:
     def digest(self) -> str:
         """sha256 of the spec's content (not of where it came from): the same request, the same digest."""
         data = {k: v for k, v in asdict(self).items() if k not in ("source", "root", "preset", "lock")}
+        if self.transformers_install == "package":  # the default leaves digests of earlier specs unchanged
+            del data["transformers_install"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -142,7 +151,7 @@ class ImageSpec:
                 value = dict(value)
             elif isinstance(value, tuple):
                 value = list(value)
-            if value in (None, "", [], {}):
+            if value in (None, "", [], {}) or (key == "transformers-install" and value == "package"):
                 continue
             out[key] = value
         return out
@@ -222,6 +231,10 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
         refuse_secret_value(value, f"{_where(source, 'env')}.{name}")
     if data.get("base"):
         image_reference(data["base"], _where(source, "base"))
+    if data.get("transformers-install") == "dependencies" and data.get("profile", "runtime") != "ci":
+        raise SpecError(f'{_where(source, "transformers-install")} = "dependencies" is for CI images: the job '
+                        f'installs the transformers it tests, and profile is "{data.get("profile", "runtime")}"',
+                        'set profile = "ci", or transformers-install = "package" for an image that runs models')
     user = data.get("user")
     if user is not None and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user):
         raise SpecError(f'{_where(source, "user")}: "{user}" is not a valid user name',
@@ -263,11 +276,11 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
 def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, root: str = ".",
                    loader: Any = None) -> ImageSpec:
     """Validate a parsed TOML document. `loader(ref, source)` loads what `extends` names."""
-    unknown_top = [k for k in document if k not in ("image", "preset")]
+    unknown_top = [k for k in document if k not in TOP_LEVEL]
     if unknown_top:
         key = unknown_top[0]
         raise SpecError(f"{source}: unknown table or key {key!r} at the top level",
-                        f"{suggest(key, ['image', 'preset'])}spec keys go under [image]")
+                        f"{suggest(key, list(TOP_LEVEL))}spec keys go under [image]")
     image = document.get("image")
     if image is None:
         raise SpecError(f"{source}: no [image] table", 'start the file with [image] and target = "cpu"')
@@ -317,6 +330,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         torch=optional("torch"),
         variant=optional("variant"),
         transformers=optional("transformers"),
+        transformers_install=data.get("transformers-install", "package"),
         addons=strings("addons"),
         modalities=strings("modalities", ("text",)),
         extras=strings("extras"),
@@ -396,6 +410,11 @@ def json_schema() -> dict[str, Any]:
                 "type": "object",
                 "description": "Metadata of a preset (what it reproduces, what it changes).",
                 "properties": {k: {"type": "string"} for k in PRESET_KEYS},
+            },
+            "fidelity": {
+                "type": "object",
+                "description": "A preset's record of its original image: every item kept, replaced, dropped "
+                               "or added, with the reason (docs/presets.md shows it).",
             },
         },
     }

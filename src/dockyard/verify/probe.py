@@ -94,7 +94,7 @@ def check_imports(plan: dict[str, Any]) -> None:
         guarded(f"import {module}", attempt)
 
 
-def check_requirements(_: dict[str, Any]) -> None:
+def check_requirements(plan: dict[str, Any]) -> None:
     """What `pip check` does, from installed metadata, so it works in images without pip."""
     from importlib import metadata
 
@@ -113,6 +113,8 @@ def check_requirements(_: dict[str, Any]) -> None:
         for text in dist.requires or []:
             req = Requirement(text)
             if req.marker and not req.marker.evaluate({**environment, "extra": ""}):
+                continue
+            if left_for_job(plan, req.name):
                 continue
             version = installed.get(canonicalize_name(req.name))
             if version is None:
@@ -196,7 +198,10 @@ def tiny_model(device: str = "cpu") -> dict[str, Any]:
 
 
 def _wants_transformers(plan: dict[str, Any]) -> bool:
-    """Always, except in report mode on an environment without transformers."""
+    """Always, except in report mode on an environment without transformers, and in an image that leaves
+    transformers to its CI job (check_transformers_for_job)."""
+    if plan.get("transformers_for_job"):
+        return False
     return not plan.get("report") or distribution_version("transformers") is not None
 
 
@@ -387,8 +392,47 @@ def _matmul(device: str, torch: Any, dtype: Any = None) -> bool:
     return bool(((a @ a).float().sum().item()) == 64 * 64 * 64)
 
 
+# -- add-on probes and the CI job's transformers ------------------------------------------------------
+# Each add-on probe (knowledge/addons.toml [[addon.NAME.probe]]) exercises the add-on the way transformers'
+# tests use it: a launcher, prebuilt ops, a quantized layer. It runs in its own interpreter, so a crash in
+# native code is reported, not fatal. GPU probes run only with --gpu.
+
+ADDON_PROBE_TIMEOUT = 600
+
+
+def run_addon_probes(plan: dict[str, Any], gpu: bool) -> None:
+    for probe in plan.get("addon_probes", []):
+        if bool(probe.get("gpu")) != gpu:
+            continue
+        name = f"add-on {probe['addon']}: {probe['name']}"
+        done = subprocess.run([sys.executable, "-c", probe["code"]], capture_output=True, text=True,
+                              timeout=ADDON_PROBE_TIMEOUT)
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        record(name, done.returncode == 0, "runs", "ok" if done.returncode == 0 else done.returncode,
+               "" if done.returncode == 0 else " | ".join(tail)[-800:])
+
+
+def check_addons(plan: dict[str, Any]) -> None:
+    run_addon_probes(plan, gpu=False)
+
+
+def left_for_job(plan: dict[str, Any], name: str) -> bool:
+    """transformers in an image whose CI job installs it: packages that require it are not broken."""
+    return bool(plan.get("transformers_for_job")) and name.lower() == "transformers"
+
+
+def check_transformers_for_job(plan: dict[str, Any]) -> None:
+    """A CI image that leaves transformers to its job must not carry one (the job's own would be shadowed
+    or mixed with it)."""
+    if not plan.get("transformers_for_job"):
+        return
+    actual = distribution_version("transformers")
+    record("transformers left for the CI job", actual is None, "not installed", actual)
+
+
 CHECKS = (check_python, check_versions, check_imports, check_requirements, check_torch_build, check_archs,
-          check_tiny_model, check_tools, check_user, check_secrets, check_env)
+          check_tiny_model, check_tools, check_user, check_secrets, check_env, check_addons,
+          check_transformers_for_job)
 # On a host the secrets and the image's user are not the question (a host has its own credentials).
 HOST_CHECKS = tuple(c for c in CHECKS if c is not check_secrets)
 
@@ -459,6 +503,7 @@ def main(argv: list[str]) -> int:
             record("GPU visible", True, None, 0, "no GPU probes: torch is not installed in this environment")
     elif host or "--gpu" in argv:
         guarded("gpu", lambda: check_gpu(plan))
+        guarded("add-on gpu probes", lambda: run_addon_probes(plan, gpu=True))
     output: dict[str, Any] = {"checks": RESULTS}
     if host:
         FACTS.update(mode="report" if plan.get("report") else "plan", python=sys.executable, installed=installed())

@@ -52,6 +52,7 @@ python = "3.12"
 torch = "2.14"
 variant = "cu130"
 transformers = "5.24.0"
+transformers-install = "dependencies"
 addons = ["bitsandbytes", "bitsandbytes"]
 modalities = ["text", "vision"]
 extras = ["testing"]
@@ -77,7 +78,7 @@ A = "1"
     assert spec.system_packages == ("curl",) and spec.gpu_archs == ("9.0",)
     assert spec.env == (("A", "1"), ("B", "2")), "env is sorted"
     assert spec.slim is False and spec.bytecode == "all" and spec.user == "app"
-    assert spec.lock == "full.lock"
+    assert spec.lock == "full.lock" and spec.transformers_install == "dependencies"
     assert spec.root == str(tmp_path.resolve())
     assert set(spec.to_toml_dict()) == set(FIELDS) - {"extends"}
 

@@ -23,8 +23,17 @@ def finish(ctx: RenderContext) -> list[Instruction]:
     if plan.bytecode == "loaded":
         flags += [f"--probe {SCRIPTS}/probe.py", f"--plan {SCRIPTS}/plan.json"]
     commands.append(f"python {SCRIPTS}/slim.py {' '.join(flags)}")
+    commands += leave_transformers_for_job(ctx)
     first = "Packages that break this target removed, then a dependency check" if plan.uninstall else \
         "Dependency check"
     return [Run(tuple(commands), (script("slim.py"), script("probe.py"), script("plan.json")),
                 comment=f"{first}, slim ({'on' if plan.slim else 'off'}) and bytecode ({plan.bytecode}): a warm-up "
-                        "import and tiny model run doubles as a smoke test")]
+                        "import and tiny model run doubles as a smoke test"
+                        + ("; then transformers itself goes: the CI job installs the branch it tests"
+                           if plan.transformers_for_job else ""))]
+
+
+def leave_transformers_for_job(ctx: RenderContext) -> list[str]:
+    """A CI image of the "branch under test" model keeps transformers' dependencies (installed, checked
+    and warmed up with it above) and removes transformers itself, as transformers' own CI images do."""
+    return ["pip uninstall -y transformers"] if ctx.plan.transformers_for_job else []

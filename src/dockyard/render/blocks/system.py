@@ -17,13 +17,17 @@ NO_DOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/
            "> /etc/dpkg/dpkg.cfg.d/dockyard-nodoc")
 
 
+# In every final image, whatever the plan: CA certificates for TLS, and an init for signal handling.
+BASE_PACKAGES = ("ca-certificates", "tini")
+
+
 def base_stage(ctx: RenderContext) -> list[Instruction]:
     plan = ctx.plan
     items: list[Instruction] = [
         Arg("DEBIAN_FRONTEND", "noninteractive"),
         Env((("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))),
     ]
-    packages = ["ca-certificates", "tini", *plan.system_packages]
+    packages = [*BASE_PACKAGES, *plan.system_packages]
     keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
     nodoc = (NO_DOCS,) if plan.slim else ()
     items.append(Run(
