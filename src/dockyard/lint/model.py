@@ -8,6 +8,7 @@ by the pre-scan.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ class Heredoc:
 
 
 @dataclass
+class _EnvScan:
+    chain: list[Instruction]
+    positions: dict[int, int]  # id(instruction) -> its place in `chain`
+    position: int = 0  # `env` holds what the instructions before this place set
+    env: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(eq=False)  # identity: two identical lines are still two instructions
 class Instruction:
     cmd: str  # upper-cased; for ONBUILD the triggered instruction is in `sub_cmd`
     value: tuple[str, ...]
@@ -126,7 +135,7 @@ class Instruction:
         return "\n".join([" ".join(self.value), *(d.content for d in self.heredocs)])
 
 
-@dataclass
+@dataclass(eq=False)  # identity: `stage in chain` must not compare whole stages field by field
 class Stage:
     index: int
     name: str | None  # lower-cased alias, after ARG expansion
@@ -168,45 +177,73 @@ class DockerfileModel:
     stages: list[Stage] = field(default_factory=list)
     global_args: dict[str, str | None] = field(default_factory=dict)
     parse_error: str | None = None
+    binary: bool = False  # not text at all (NUL bytes, not UTF-8): `parse_error` says why
     memo: dict[str, object] = field(default_factory=dict)  # analysis results shared by rules
+    _scans: dict[int, _EnvScan] = field(default_factory=dict, repr=False)  # env_before's cursors by stage
+    _starts: list[int] | None = field(default=None, repr=False)  # start lines, for instruction_at
+    _names: dict[str, Stage] = field(default_factory=dict, repr=False)  # stage_named's index ...
+    _named: int = field(default=0, repr=False)  # ... of the first _named stages
 
     @property
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None
 
     def stage_named(self, name: str) -> Stage | None:
-        for stage in self.stages:
-            if stage.name == name.lower():
-                return stage
-        return None
+        """The first stage of that name (an index kept as stages are added)."""
+        for stage in self.stages[self._named :]:
+            if stage.name is not None:
+                self._names.setdefault(stage.name, stage)
+        self._named = len(self.stages)
+        return self._names.get(name.lower())
 
     def env_before(self, instruction: Instruction) -> dict[str, str | None]:
         """Variables visible to `instruction`: ARG and ENV of its stage chain, in order.
 
         ARG values are build-time defaults; a global ARG is only visible inside a stage when the
-        stage redeclares it (`ARG NAME`), like BuildKit.
+        stage redeclares it (`ARG NAME`), like BuildKit. Rules ask in file order, so each stage keeps
+        a cursor: asking for every instruction of a file is one pass, not one pass per instruction.
         """
-        env: dict[str, str | None] = {}
         stage = instruction.stage
         if stage is None:
             return dict(self.global_args)
-        for inst in stage.chain_instructions():
-            if inst is instruction:
-                break
-            if inst.cmd == "ARG" and inst.stage is not stage:
-                continue  # ARG is scoped to its own stage; ENV is inherited
-            if inst.cmd == "ENV":
-                for name, value in inst.pairs():
-                    env[name] = expand(value or "", env)
-            elif inst.cmd == "ARG":
-                for name, value in inst.pairs():
-                    if value is not None:
-                        env[name] = expand(value, env)
-                    elif name in self.global_args:
-                        env[name] = self.global_args[name]
-                    elif name not in env:
-                        env[name] = None
-        return env
+        scan = self._scans.get(stage.index)
+        if scan is None:
+            chain = list(stage.chain_instructions())
+            scan = self._scans[stage.index] = _EnvScan(chain, {id(i): n for n, i in enumerate(chain)})
+        stop = scan.positions.get(id(instruction), len(scan.chain))
+        if stop < scan.position:
+            scan.position, scan.env = 0, {}
+        for inst in scan.chain[scan.position : stop]:
+            self._apply(stage, inst, scan.env)
+        scan.position = stop
+        return dict(scan.env)
+
+    def _apply(self, stage: Stage, inst: Instruction, env: dict[str, str | None]) -> None:
+        if inst.cmd == "ENV":
+            for name, value in inst.pairs():
+                env[name] = expand(value or "", env)
+        elif inst.cmd == "ARG" and inst.stage is stage:  # ARG is scoped to its own stage; ENV is inherited
+            for name, value in inst.pairs():
+                if value is not None:
+                    env[name] = expand(value, env)
+                elif name in self.global_args:
+                    env[name] = self.global_args[name]
+                elif name not in env:
+                    env[name] = None
+
+    def instruction_at(self, line: int) -> Instruction | None:
+        """The instruction whose lines hold `line`."""
+        place = self.place_of_line(line)
+        return None if place is None else self.instructions[place]
+
+    def place_of_line(self, line: int) -> int | None:
+        """Index in `instructions` of the one holding `line` (a binary search: they are in file order)."""
+        if self._starts is None:
+            self._starts = [i.start_line for i in self.instructions]
+        place = bisect.bisect_right(self._starts, line) - 1
+        if place >= 0 and self.instructions[place].start_line <= line <= self.instructions[place].end_line:
+            return place
+        return None
 
     def runs(self, stage: Stage | None = None) -> Iterator[Instruction]:
         """RUN instructions (ONBUILD RUN excluded), of one stage or of all."""
@@ -231,8 +268,33 @@ def sanitize(text: str) -> str:
     return clean.replace("\x00", "\ufffd")
 
 
+def not_text(data: bytes | str) -> str | None:
+    """Why `data` is binary rather than a Dockerfile (a NUL byte, as git decides), or None for text.
+    Other bytes that are not UTF-8 are read as U+FFFD: BuildKit builds such files."""
+    nul = data.find(b"\0" if isinstance(data, bytes) else "\0")
+    if nul < 0:
+        return None
+    line = data.count(b"\n" if isinstance(data, bytes) else "\n", 0, nul) + 1
+    return f"a binary file: it holds NUL bytes (the first on line {line}); a Dockerfile is text"
+
+
+def parse_bytes(data: bytes, path: str = "Dockerfile") -> DockerfileModel:
+    """Parse a file's bytes: a binary or non-UTF-8 file is reported as such, not handed to the parser."""
+    reason = not_text(data)
+    text = data.decode("utf-8", errors="replace")
+    if reason is None:
+        return parse(text, path)
+    model = DockerfileModel(path=path, text=sanitize(text), lines=[], prescan=PreScan(), binary=True)
+    model.parse_error = reason
+    return model
+
+
 def parse(text: str, path: str = "Dockerfile") -> DockerfileModel:
     """Parse Dockerfile text. Never raises: a parser error is kept in `parse_error`."""
+    reason = not_text(text)
+    if reason is not None:
+        return DockerfileModel(path=path, text=sanitize(text), lines=[], prescan=PreScan(), parse_error=reason,
+                               binary=True)
     text = sanitize(text)
     lines = text.splitlines()
     model = DockerfileModel(path=path, text=text, lines=lines, prescan=prescan(lines))

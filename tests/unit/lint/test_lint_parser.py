@@ -118,7 +118,9 @@ def test_onbuild_run_is_analysed() -> None:
 
 
 def test_nul_and_surrogates_do_not_crash() -> None:
-    assert "DY000" not in codes("FROM python:3.12-slim\x00\nUSER 1\n")
+    found = findings("FROM python:3.12-slim\x00\nUSER 1\n")
+    assert [(f.code, f.line) for f in found] == [("DY000", 1)]
+    assert "a binary file: it holds NUL bytes (the first on line 1)" in found[0].message
     assert isinstance(findings("FROM x\nRUN \udcff\udcfe\n"), list)
 
 

@@ -20,7 +20,8 @@ DOCS = """\
 The file is read with the BuildKit parser, the one `docker build` uses. When that parser rejects the
 file (an unterminated heredoc, an `ENV` without a value, a line over 64 KiB, an empty file) or BuildKit
 would reject an instruction (an unknown instruction, an instruction other than `ARG` before the first
-`FROM`, no `FROM` at all), nothing else can be checked reliably and the build fails anyway.
+`FROM`, no `FROM` at all), nothing else can be checked reliably and the build fails anyway. A binary
+file (one that holds NUL bytes) is reported as such, once, and nothing else runs on it.
 
 The message is the parser's own. Other rules still run on what could be parsed when the problem is an
 instruction-level one (an unknown instruction); they do not run when the parser gave up.
@@ -102,6 +103,10 @@ def _error_line(model: DockerfileModel, message: str) -> int:
 
 
 def check(model: DockerfileModel) -> Iterator[Finding]:
+    if model.binary:
+        yield finding(_THIS, model, 1, 1, f"not a Dockerfile: {model.parse_error}",
+                      fix="Lint the Dockerfile itself; if this is one, save it as UTF-8 text.")
+        return
     if model.parse_error is not None:
         line = _error_line(model, model.parse_error)
         yield finding(_THIS, model, line, 1, f"the Dockerfile cannot be parsed: {model.parse_error}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dockyard.lint.analysis import Site, install_sites, run_instructions, sites
+from dockyard.lint.analysis import Site, install_sites_of, run_instructions, sites
 from dockyard.lint.builds import git_clone_target
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
@@ -88,9 +89,7 @@ def _created_by_run(model: DockerfileModel, inst: Instruction) -> list[Created]:
             for flag in ("-O", "-o", "--output", "--output-document"):
                 if flag in argv[:-1]:
                     out.append(Created(_abs(site, argv[argv.index(flag) + 1]), "a download", inst))
-    for where in install_sites(model):
-        if where.inst is not inst:
-            continue
+    for where in install_sites_of(model, inst):
         tool = where.install.tool
         if tool == "apt" and where.install.subcommand == "update":
             out.append(Created(_APT_LISTS, "apt lists", inst))
@@ -135,13 +134,45 @@ def _removals(model: DockerfileModel, inst: Instruction) -> Iterator[tuple[str, 
                     yield f"apt:{pkg}", site
 
 
+class _Layers:
+    """What earlier layers created, by path, sorted: everything under a folder is one range of keys,
+    so a removal looks at what it removes, not at everything created so far."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.items: dict[str, list[tuple[int, Created]]] = {}
+        self.count = 0
+
+    def add(self, created: Created) -> None:
+        if created.path not in self.items:
+            bisect.insort(self.keys, created.path)
+        self.items.setdefault(created.path, []).append((self.count, created))
+        self.count += 1
+
+    def _under(self, parent: str) -> list[str]:
+        inside = parent.rstrip("/") + "/"
+        low = bisect.bisect_left(self.keys, inside)
+        high = bisect.bisect_left(self.keys, inside[:-1] + "0")  # "0" follows "/"
+        return ([parent] if parent in self.items else []) + self.keys[low:high]
+
+    def first_under(self, parent: str) -> Created | None:
+        found = [item for key in self._under(parent) for item in self.items[key]]
+        return min(found, key=lambda item: item[0])[1] if found else None
+
+    def remove_under(self, parent: str) -> None:
+        for key in self._under(parent):
+            del self.items[key]
+            del self.keys[bisect.bisect_left(self.keys, key)]
+
+
 def check(model: DockerfileModel) -> Iterator[Finding]:
     runs = set(id(i) for i in run_instructions(model))
     for stage in model.stages:
-        created: list[Created] = []
+        created = _Layers()
         for inst in stage.chain_instructions():
             if inst.cmd in ("COPY", "ADD"):
-                created.extend(_created_by_copy(model, inst))
+                for item in _created_by_copy(model, inst):
+                    created.add(item)
                 continue
             if id(inst) not in runs:
                 continue
@@ -151,9 +182,8 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                 for path, site in removed:
                     if any(_under(c.path, path) for c in now):
                         continue  # created and removed in the same layer: fine
-                    earlier = [c for c in created if _under(c.path, path)]
-                    if earlier:
-                        origin = earlier[0]
+                    origin = created.first_under(path)
+                    if origin is not None:
                         line, col = model.locate(inst, site.cmd.words[0].raw if site.cmd.words else "")
                         yield finding(
                             _THIS,
@@ -166,5 +196,8 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                         )
                         break
             gone = [path for path, _ in removed]
-            created = [c for c in created if not any(_under(c.path, p) for p in gone)]
-            created.extend(c for c in now if not any(_under(c.path, p) for p in gone))
+            for path in gone:
+                created.remove_under(path)
+            for item in now:
+                if not any(_under(item.path, p) for p in gone):
+                    created.add(item)

@@ -85,11 +85,11 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
                         "but not redeclared in this stage: it expands to an empty string",
                     )
     for inst in run_instructions(model):
-        env = model.env_before(inst)
-        names = {n for n in env if len(n) > 2 and n.upper() == n} | {n for n in model.global_args if n.upper() == n}
-        for match in _OPERATOR_THEN_NAME.finditer(inst.script):
+        matches = list(_OPERATOR_THEN_NAME.finditer(inst.script))
+        env = model.env_before(inst) if matches else {}
+        for match in matches:
             name = match.group(1)
-            if name in names:
+            if name.upper() == name and ((len(name) > 2 and name in env) or name in model.global_args):
                 line, col = model.locate(inst, match.group(0))
                 yield finding(
                     _THIS,

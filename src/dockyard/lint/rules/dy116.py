@@ -6,7 +6,7 @@ import re
 import sys
 from collections.abc import Iterator
 
-from dockyard.lint.analysis import InstallSite, install_sites
+from dockyard.lint.analysis import InstallSite, install_sites_by_stage
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel
 from dockyard.lint.rules.base import finding
@@ -132,9 +132,9 @@ def _risky(where: InstallSite) -> str | None:
 def check(model: DockerfileModel) -> Iterator[Finding]:
     for stage in model.stages:
         pinned_at: int | None = None
-        chain = stage.chain()
-        for where in install_sites(model):
-            if where.inst.stage not in chain or where.install.tool not in ("pip", "uv"):
+        by_stage = install_sites_by_stage(model)
+        for where in (w for s in stage.chain() for w in by_stage.get(s.index, [])):
+            if where.install.tool not in ("pip", "uv"):
                 continue
             if where.install.subcommand not in ("install", "add", "sync"):
                 continue
