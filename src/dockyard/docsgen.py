@@ -72,6 +72,8 @@ def _default(key: str, spec_field: Field) -> str:
         return "none"
     if (spec_field.choices and default in spec_field.choices) or key == "user":
         return _code(f'"{default}"')
+    if isinstance(default, bool):
+        return _code("true" if default else "false")
     return str(default)
 
 

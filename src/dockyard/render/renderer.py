@@ -28,6 +28,7 @@ from dockyard.render.instructions import Arg, Stage, StageBuilder
 from dockyard.render.lockfile import Lock, parse
 from dockyard.render.owned import OwnedFolder
 from dockyard.resolve.plan import Plan
+from dockyard.spec.grammar import brief, confine
 
 PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh")
 DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n.git\n.dockyard-files\n"
@@ -85,10 +86,15 @@ def header(plan: Plan, lock: Lock | None = None) -> str:
 
 
 def app_files(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """(source on disk, name under app/) of each entry of `files`; each must resolve, links followed,
+    inside the spec's folder (checked again here: the files may have changed since the spec was read)."""
     root = Path(plan.spec.root)
     pairs = []
     for entry in plan.files:
-        path = (root / entry).resolve()
+        path, problem = confine(root, entry)
+        if problem:
+            raise InputError(f"{plan.spec.source}: [image].files = {brief(entry)}: {problem}",
+                             "keep the files in the spec's folder (links too must point inside it)")
         if not path.exists():
             raise InputError(f"{plan.spec.source}: [image].files: {entry} does not exist (relative to {root})",
                              "paths in files are relative to the spec file's folder")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import SpecError
+from dockyard.spec.grammar import brief, check_values, confine
 from dockyard.spec.references import image_reference
 from dockyard.spec.secrets import looks_secret, refuse_secret_value
 
@@ -69,7 +70,10 @@ FIELDS: dict[str, Field] = {
     "modalities": Field("strings", "Modalities; each brings its system and Python packages.", ["text"],
                         MODALITIES),
     "extras": Field("strings", "transformers extras, e.g. sentencepiece, testing.", []),
-    "packages": Field("strings", 'Extra pip requirements, e.g. "einops==0.8.2".', []),
+    "packages": Field("strings", 'Extra pip requirements, e.g. "einops==0.8.2". A direct reference '
+                      '("name @ URL") needs allow-direct-references.', []),
+    "allow-direct-references": Field("bool", "Allow direct references in packages (name @ https://...); each "
+                                     "must carry its archive's hash (#sha256=...).", False),
     "exclude": Field("strings", "Packages a modality, extra or preset would bring that must not be installed.",
                      []),
     "system-packages": Field("strings", "Extra apt packages for the final image.", []),
@@ -123,6 +127,7 @@ class ImageSpec:
     slim: bool | None = None
     bytecode: str = "loaded"
     lock: str | None = None  # not part of the digest: a lock records the digest of the spec it pins
+    allow_direct_references: bool = False  # not part of the digest: packages (which are) say what it allowed
     files: tuple[str, ...] = ()
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ("python",)
@@ -133,7 +138,8 @@ class ImageSpec:
 
     def digest(self) -> str:
         """sha256 of the spec's content (not of where it came from): the same request, the same digest."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("source", "root", "preset", "lock")}
+        data = {k: v for k, v in asdict(self).items()
+                if k not in ("source", "root", "preset", "lock", "allow_direct_references")}
         if self.transformers_install == "package":  # the default leaves digests of earlier specs unchanged
             del data["transformers_install"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
@@ -151,7 +157,8 @@ class ImageSpec:
                 value = dict(value)
             elif isinstance(value, tuple):
                 value = list(value)
-            if value in (None, "", [], {}) or (key == "transformers-install" and value == "package"):
+            if value in (None, "", [], {}) or (key == "transformers-install" and value == "package") \
+                    or (key == "allow-direct-references" and not value):
                 continue
             out[key] = value
         return out
@@ -252,6 +259,7 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
         raise SpecError(f"{_where(source, 'name')}: {name!r} is not a valid image name (it becomes the tag "
                         f"dockyard/NAME)", "use lowercase letters and digits separated by '.', '_' or '-', "
                         f'e.g. name = "{name_from_stem(name)}"')
+    check_values(source, data)
     for key, value in data.items():  # a control character (NUL, ESC, ...) would corrupt the Dockerfile
         texts = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
         for text in (t for t in texts if isinstance(t, str)):
@@ -343,6 +351,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         slim=data.get("slim"),
         bytecode=data.get("bytecode", "loaded"),
         lock=optional("lock"),
+        allow_direct_references=data.get("allow-direct-references", False),
         files=strings("files"),
         entrypoint=strings("entrypoint"),
         cmd=strings("cmd", ("python",)),
@@ -366,7 +375,15 @@ def load_file(path: Path, loader: Any = None) -> ImageSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read: {exc}") from None
     document = parse_toml(text, str(path))
-    return spec_from_dict(document, str(path), name_from_stem(path.stem), str(path.parent.resolve()), loader)
+    spec = spec_from_dict(document, str(path), name_from_stem(path.stem), str(path.parent.resolve()), loader)
+    for key, entries in (("files", spec.files), ("lock", (spec.lock,) if spec.lock else ())):
+        for entry in entries:
+            _, problem = confine(Path(spec.root), entry)
+            if problem:
+                raise SpecError(f"{_where(spec.source, key)} = {brief(entry)}: {problem}",
+                                "keep the files in the spec's folder (links too must point inside it), as "
+                                "docker's build context does")
+    return spec
 
 
 def json_schema() -> dict[str, Any]:

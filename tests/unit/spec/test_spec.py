@@ -57,6 +57,7 @@ addons = ["bitsandbytes", "bitsandbytes"]
 modalities = ["text", "vision"]
 extras = ["testing"]
 packages = ["einops==0.8.2"]
+allow-direct-references = true
 exclude = ["pillow"]
 system-packages = ["curl"]
 gpu-archs = ["9.0"]

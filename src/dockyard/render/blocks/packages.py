@@ -17,6 +17,7 @@ from dockyard.render.blocks.common import (
     script,
 )
 from dockyard.render.instructions import Arg, BindMount, Instruction, Run
+from dockyard.render.quoting import shell_word
 from dockyard.resolve.plan import AddonPlan
 
 REQUIREMENTS = "dockyard/requirements.txt"
@@ -121,7 +122,7 @@ def addon_builds(ctx: RenderContext) -> list[Instruction]:
         extra = " ".join(f'"{arg}"' if " " in arg else arg for arg in addon.pip_args)
         extra = f" {extra}" if extra else ""
         commands.append(f"env {_env_prefix(env)} " + pip_install(ctx, f"{flags.strip()}{extra} -c {CONSTRAINTS} "
-                                                                   f'"{addon.requirement}"'))
+                                                                   f"{shell_word(addon.requirement)}"))
         items.append(Run(tuple(commands), fetch_mounts(ctx),
                          comment=f"{addon.name}: compiled against the installed torch with at most MAX_JOBS jobs"))
     return items
