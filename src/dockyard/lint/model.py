@@ -271,10 +271,11 @@ def sanitize(text: str) -> str:
 def not_text(data: bytes | str) -> str | None:
     """Why `data` is binary rather than a Dockerfile (a NUL byte, as git decides), or None for text.
     Other bytes that are not UTF-8 are read as U+FFFD: BuildKit builds such files."""
-    nul = data.find(b"\0" if isinstance(data, bytes) else "\0")
+    text = data.decode("latin-1") if isinstance(data, bytes) else data  # one character per byte
+    nul = text.find("\0")
     if nul < 0:
         return None
-    line = data.count(b"\n" if isinstance(data, bytes) else "\n", 0, nul) + 1
+    line = text.count("\n", 0, nul) + 1
     return f"a binary file: it holds NUL bytes (the first on line {line}); a Dockerfile is text"
 
 

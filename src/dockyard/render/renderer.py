@@ -95,11 +95,18 @@ def app_files(plan: Plan) -> tuple[tuple[str, str], ...]:
         if problem:
             raise InputError(f"{plan.spec.source}: [image].files = {brief(entry)}: {problem}",
                              "keep the files in the spec's folder (links too must point inside it)")
-        if not path.exists():
+        if not _exists(path):
             raise InputError(f"{plan.spec.source}: [image].files: {entry} does not exist (relative to {root})",
                              "paths in files are relative to the spec file's folder")
         pairs.append((str(path), Path(entry).name))
     return tuple(pairs)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name the system refuses (too long, ...) names nothing that exists
+        return False
 
 
 def plan_lock(plan: Plan, given: Lock | None) -> Lock | None:

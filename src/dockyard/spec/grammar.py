@@ -25,6 +25,7 @@ from dockyard.spec.requests import addon_request, requirement, version_request
 Problem = tuple[str, str] | None
 
 
+
 def transformers(value: str) -> Problem:
     """A version or specifier, or "main"; a `git:REF` is checked by references.git_ref (check_values)."""
     if value == "main" or version_request(value) is not None or value.startswith("git:"):
@@ -43,7 +44,7 @@ _VARIANT = re.compile(r"^[a-z][a-z0-9.]{0,30}$")
 
 
 def variant(value: str) -> Problem:
-    if _VARIANT.match(value):
+    if _VARIANT.fullmatch(value):
         return None
     return "not a torch wheel variant", "variants look like cpu, cu126, cu130, rocm6.2.4, xpu"
 
@@ -60,7 +61,7 @@ _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")  # PEP 50
 
 
 def package_name(value: str) -> Problem:
-    if _NAME.match(value):
+    if _NAME.fullmatch(value):
         return None
     return "not a package name", "use the name as PyPI spells it: letters, digits and '._-', e.g. \"einops\""
 
@@ -95,7 +96,7 @@ def package(value: str, allow_direct: bool) -> Problem:
 
 def relative_path(value: str) -> Problem:
     """A path under the spec's folder, as written (the folder itself is checked by `confine`)."""
-    if PurePosixPath(value).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", value) or value.startswith("~"):
+    if PurePosixPath(value).is_absolute() or re.match(r"[A-Za-z]:[\\/]", value) or value.startswith("~"):
         return ("an absolute path: files are copied from the spec's folder only",
                 "write the path relative to the spec file, and keep the files beside it")
     return None
@@ -105,21 +106,21 @@ def confine(root: Path, entry: str) -> tuple[Path, str | None]:
     """(resolved path, problem): `entry` under `root` after following every link, as docker's build
     context requires. In a folder every entry is checked, following links as the copy will."""
     base = root.resolve()
-    path = (base / entry).resolve()
+    try:
+        path = (base / entry).resolve()
+    except (OSError, RuntimeError) as exc:  # a name too long, a link loop
+        return base / entry, f"cannot be resolved: {getattr(exc, 'strerror', None) or exc}"
     if not path.is_relative_to(base):
         return path, f"resolves to {path}, outside the spec's folder {base}"
-    seen: set[Path] = set()
     for folder, dirs, names in os.walk(path, followlinks=True):
-        real = Path(folder).resolve()
-        if real in seen:
-            dirs[:] = []
-            continue
-        seen.add(real)
+        here = Path(folder)
         for name in sorted([*dirs, *names]):
-            target = (Path(folder) / name).resolve()
+            link = here / name
+            target = link.resolve()
             if not target.is_relative_to(base):
-                shown = (Path(folder) / name).relative_to(base) if Path(folder).is_relative_to(base) else name
-                return path, f"holds {shown}, a link to {target}, outside the spec's folder {base}"
+                return path, f"holds {_inside(link, base)}, a link to {target}, outside the spec's folder {base}"
+            if link.is_symlink() and target.is_dir() and here.resolve().is_relative_to(target):
+                return path, f"holds {_inside(link, base)}, a link to a folder it is in: copying it would never end"
     return path, None
 
 
@@ -129,6 +130,12 @@ def brief(value: str, limit: int = 80) -> str:
     if len(value) <= limit or whole.startswith("<hidden"):
         return whole
     return shown(value[:limit]) + f"… ({len(value)} characters)"
+
+
+def _inside(path: Path, base: Path) -> str:
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+
+
 
 
 def check_values(source: str, data: Mapping[str, Any]) -> None:
@@ -151,11 +158,18 @@ def check_values(source: str, data: Mapping[str, Any]) -> None:
             _raise(source, key, value, check(value))
     transformers_ref = str(data.get("transformers") or "")
     if transformers_ref.startswith("git:"):
-        git_ref(transformers_ref[4:], f"{source}: [image].transformers = {brief(transformers_ref)}: the ref")
+        _ref(source, "transformers", transformers_ref, transformers_ref[4:])
     for entry in data.get("addons") or []:
         parsed = addon_request(entry)
         if parsed is not None and parsed.ref is not None:
-            git_ref(parsed.ref, f"{source}: [image].addons = {brief(entry)}: the ref")
+            _ref(source, "addons", entry, parsed.ref)
+
+
+def _ref(source: str, key: str, value: str, ref: str) -> None:
+    where = f"{source}: [image].{key} = {brief(value)}: the ref"
+    if len(ref) > 200:
+        raise SpecError(f"{where} has {len(ref)} characters", "a git ref has at most 200")
+    git_ref(ref, where)
 
 
 def _raise(source: str, key: str, value: str, problem: Problem) -> None:

@@ -437,6 +437,14 @@ def json_schema() -> dict[str, Any]:
     }
 
 
+def _is(test: Any, path: Path) -> bool:
+    """path.exists() or path.is_file(), False for a name the system refuses (too long, ...)."""
+    try:
+        return bool(test())
+    except (OSError, ValueError):
+        return False
+
+
 def load(ref: str) -> ImageSpec:
     """A spec from a file path or a preset name."""
     return _load(ref, "the command line", ())
@@ -461,9 +469,9 @@ def _load(ref: str, origin: str, chain: tuple[str, ...]) -> ImageSpec:
     names = preset_names()
     # what `extends` names is reported where it is written
     where = f"{_where(origin, 'extends')} = {ref!r}: " if chain else ""
-    looks_like_path = path.suffix == ".toml" or "/" in ref or path.exists()
+    looks_like_path = path.suffix == ".toml" or "/" in ref or _is(path.exists, path)
     if looks_like_path:
-        if not path.is_file():
+        if not _is(path.is_file, path):
             hint = f"{suggest(path.stem, names)}presets: {', '.join(names)}" if path.stem else None
             raise SpecError(f"{where}{ref}: no such spec file", hint)
         return load_file(path, loader)

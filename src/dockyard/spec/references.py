@@ -89,7 +89,7 @@ def image_pattern(value: str, where: str) -> str:
 
 def git_ref(value: str, where: str) -> str:
     """A branch, tag or commit that may be put into a URL or a git command."""
-    bad = (not GIT_REF.match(value) or ".." in value or "//" in value or "@{" in value
+    bad = (not GIT_REF.fullmatch(value) or ".." in value or "//" in value or "@{" in value
            or value.endswith((".", "/", ".lock")) or "/." in value or len(value) > 200)
     if bad:
         raise _refuse(where, value, "a git branch, tag or commit",
