@@ -93,8 +93,8 @@ FIELDS: dict[str, Field] = {
     "entrypoint": Field("strings", "Exec-form entrypoint after the init (tini).", []),
     "cmd": Field("strings", "Default command.", ["python"]),
     "env": Field("env", "Extra environment variables (never secrets: names that look secret, and values shaped "
-                 "like tokens, keys or URLs with a password, are refused).",
-                 {}),
+                 "like tokens, keys or URLs with a password, are refused). Values are literal: `$HOME` is not "
+                 "expanded.", {}),
 }
 
 PRESET_KEYS = ("description", "reproduces", "changes", "build-here")
