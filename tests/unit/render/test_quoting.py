@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import dockerfile
 import pytest
@@ -11,6 +12,7 @@ from dockyard.render.dockerfile import emit_instruction
 from dockyard.render.instructions import Arg, Env, Label, arg_default
 from dockyard.render.quoting import shell_word
 
+from ..conftest import CliRunner, SpecWriter
 from ..spec.test_hostile_property import buildkit_word, shell_live
 
 HOSTILE = ["$(id)", "`id`", "${HOME}", "$HOME", 'a "b" c', "it's", "back\\slash\\", "a b;c|d&e>f<g", "${X:-$(id)}",
@@ -55,3 +57,21 @@ def test_shell_words_are_one_inert_word(value: str) -> None:
 def test_plain_shell_words_keep_the_usual_double_quotes() -> None:
     requirement = "deepspeed @ https://github.com/microsoft/DeepSpeed/archive/abc123.tar.gz"
     assert shell_word(requirement) == f'"{requirement}"'
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_reading_a_quoted_value_back(value: str) -> None:
+    from dockyard.render.instructions import quote_env, unquote_env
+
+    assert unquote_env(quote_env(value)) == value
+
+
+def test_apptainer_exports_the_env_value_itself(run_cli: CliRunner, write_spec: SpecWriter, tmp_path: Path) -> None:
+    value = "$(touch /tmp/x) `id` ${HOME} \"q\" it's \\"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    spec = write_spec(f'[image]\ntarget = "cpu"\n[image.env]\nHOSTILE = "{escaped}"\n')
+    result = run_cli(["apptainer", str(spec), "-o", str(tmp_path / "image.def")])
+    assert result.code == 0, result.err
+    exports = [line.strip() for line in (tmp_path / "image.def").read_text(encoding="utf-8").splitlines()
+               if line.strip().startswith("export HOSTILE=")]
+    assert exports and all(shlex.split(line) == ["export", f"HOSTILE={value}"] for line in exports)
