@@ -13,7 +13,7 @@ from dockyard.lint import formats
 from dockyard.lint.config import HADOLINT_MODES, check_code, find_config, load
 from dockyard.lint.engine import LintConfig, LintReport, lint_model, lint_report
 from dockyard.lint.finding import SEVERITIES, Finding
-from dockyard.lint.model import parse
+from dockyard.lint.parser import parse
 
 
 def register(subparsers: Any) -> None:

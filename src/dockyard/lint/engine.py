@@ -10,7 +10,8 @@ from pathlib import Path
 from dockyard.errors import InputError
 from dockyard.lint import hadolint
 from dockyard.lint.finding import Finding, Severity, severity_rank
-from dockyard.lint.model import DockerfileModel, parse, parse_bytes
+from dockyard.lint.model import DockerfileModel
+from dockyard.lint.parser import parse, parse_bytes
 from dockyard.lint.rules import RULES
 
 HadolintMode = str  # "auto" | "on" | "off"

@@ -12,7 +12,7 @@ from lint_helpers import CASES
 from test_lint_rules import CASES as RULE_CASES
 
 from dockyard.lint import Finding, lint_text
-from dockyard.lint.model import parse
+from dockyard.lint.parser import parse
 
 SEEDS = [p.read_text(encoding="utf-8") for p in sorted(CASES.glob("*.Dockerfile"))] + [c[1] for c in RULE_CASES if c[1]]
 FRAGMENTS = [

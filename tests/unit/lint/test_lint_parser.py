@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from lint_helpers import codes, findings
 
-from dockyard.lint.model import expand, parse
+from dockyard.lint.model import expand
+from dockyard.lint.parser import parse
 from dockyard.lint.prescan import prescan
 from dockyard.lint.shell import split_commands
 
