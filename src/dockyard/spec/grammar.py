@@ -25,17 +25,24 @@ from dockyard.spec.requests import addon_request, requirement, version_request
 Problem = tuple[str, str] | None
 
 
+# What versions and specifiers are made of (PEP 440); `===` (arbitrary equality) takes any text, so no.
+_VERSIONS = re.compile(r"[0-9A-Za-z.*+!<>=~, ]{1,100}")
+
+
+def _version(value: str) -> bool:
+    return bool(_VERSIONS.fullmatch(value)) and "===" not in value and version_request(value) is not None
+
 
 def transformers(value: str) -> Problem:
     """A version or specifier, or "main"; a `git:REF` is checked by references.git_ref (check_values)."""
-    if value == "main" or version_request(value) is not None or value.startswith("git:"):
+    if value == "main" or _version(value) or value.startswith("git:"):
         return None
     return ('not a version, specifier, "main" or "git:<ref>"',
             'use e.g. "5.24.0", ">=5.20", "main" or "git:<commit sha>"')
 
 
 def torch(value: str) -> Problem:
-    if value in ("nightly", "none") or version_request(value) is not None:
+    if value in ("nightly", "none") or _version(value):
         return None
     return "not a version or specifier", 'use "2.6", "2.6.0", ">=2.5,<2.7", "nightly" or "none"'
 

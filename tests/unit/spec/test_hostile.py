@@ -134,7 +134,8 @@ def test_a_package_entry_is_one_requirement(run_cli: CliRunner, write_spec: Spec
 
 
 @pytest.mark.parametrize(("key", "value"), [("base", "python:3.11 AS x"), ("base", "${HOME}"),
-                                            ("variant", "cpu;id"), ("torch", "$(id)"), ("extras", ["a b"]),
+                                            ("variant", "cpu;id"), ("torch", "$(id)"), ("torch", "===$(id)"),
+                                            ("transformers", "===`id`"), ("extras", ["a b"]),
                                             ("exclude", ["x$(id)"])])
 def test_values_that_reach_an_arg_or_run_keep_to_their_grammar(run_cli: CliRunner, write_spec: SpecWriter,
                                                                key: str, value: str | list[str]) -> None:
