@@ -5,8 +5,8 @@ value that ends up in a RUN, an ARG, a URL or a path is checked here against a g
 carry shell syntax, before anything else reads it. The render side quotes as well (render/quoting.py),
 so a value that slipped past a grammar still stays data.
 
-Each check returns None or (problem, hint); model.py turns that into a SpecError naming the file, the
-key and the value.
+Each check returns None or (problem, hint); `check_values` runs them over a spec and raises a SpecError
+naming the file, the key and the value. `confine` checks paths on disk (files, lock).
 """
 
 from __future__ import annotations
