@@ -2,8 +2,9 @@
 
 Specs are review material: CI builds whatever specs a pull request brings (docs/security.md). So every
 value that ends up in a RUN, an ARG, a URL or a path is checked here against a grammar that cannot
-carry shell syntax, before anything else reads it. The render side quotes as well (render/quoting.py),
-so a value that slipped past a grammar still stays data.
+carry shell syntax, before anything else reads it (git refs and image references with the grammars of
+references.py). The render side quotes as well (render/instructions.py, render/quoting.py), so a value
+that slipped past a grammar still stays data.
 
 Each check returns None or (problem, hint); `check_values` runs them over a spec and raises a SpecError
 naming the file, the key and the value. `confine` checks paths on disk (files, lock).
