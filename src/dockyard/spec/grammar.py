@@ -57,14 +57,6 @@ def variant(value: str) -> Problem:
     return "not a torch wheel variant", "variants look like cpu, cu126, cu130, rocm6.2.4, xpu"
 
 
-def addon(value: str) -> Problem:
-    """"name", "name==version" or "name@REF" (the REF is checked by references.git_ref, in check_values)."""
-    if addon_request(value) is None:
-        return ("not an add-on entry",
-                'write "name", "name==version" or "name@<commit sha>", e.g. "deepspeed" or "flash-attn==2.8.3"')
-    return None
-
-
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")  # PEP 508 names, PEP 685 extras
 
 
@@ -154,7 +146,7 @@ def check_values(source: str, data: Mapping[str, Any]) -> None:
         "transformers": transformers, "torch": torch, "variant": variant, "lock": relative_path,
     }
     each: dict[str, Callable[[str], Problem]] = {
-        "addons": addon, "extras": package_name, "exclude": package_name, "files": relative_path,
+        "extras": package_name, "exclude": package_name, "files": relative_path,
         "packages": lambda text: package(text, allow_direct),
     }
     for key, check in single.items():
@@ -167,7 +159,7 @@ def check_values(source: str, data: Mapping[str, Any]) -> None:
     transformers_ref = str(data.get("transformers") or "")
     if transformers_ref.startswith("git:"):
         _ref(source, "transformers", transformers_ref, transformers_ref[4:])
-    for entry in data.get("addons") or []:
+    for entry in data.get("addons") or []:  # a malformed entry is resolve's to refuse (it says what to write)
         parsed = addon_request(entry)
         if parsed is not None and parsed.ref is not None:
             _ref(source, "addons", entry, parsed.ref)
