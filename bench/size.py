@@ -1,9 +1,9 @@
 """How small are dockyard's images, and what do they cost at start-up? Sizes, ratios and cold imports,
 all measured in one run on the same local base, against images written by hand.
 
-    python bench/size.py                 # everything (about 10 minutes cold, 2 warm)
-    python bench/size.py --only c        # some parts: a (the transformers pattern), b (torch-light),
-                                         # c (cpu-inference)
+    python bench/size.py                 # everything (about 30 minutes cold, 10 warm)
+    python bench/size.py --only ab       # some parts: a (the transformers pattern), b (torch-light),
+                                         # c (cpu-inference), d (pipeline-torch, examples-torch)
     python bench/size.py --runs 7 --keep # more import runs; keep the images afterwards
 
 (a) bench/dockerfiles/torch-light-pattern.Dockerfile: transformers' torch-light image, step by step, with
@@ -11,7 +11,13 @@ all measured in one run on the same local base, against images written by hand.
 (b) dockyard's torch-light preset as this machine can build it (bench/dockerfiles/torch-light-here.toml);
 (c) dockyard's cpu-inference with its three bytecode choices (loaded: the preset; all; none), against
     bench/dockerfiles/cpu-inference-hand.Dockerfile and against the payload floor: the base image plus the
-    files of cpu-inference's virtualenv.
+    files of cpu-inference's virtualenv;
+(d) dockyard's pipeline-torch and examples-torch as this machine can build them (bench/dockerfiles/
+    *-here.toml), each against its transformers pattern (*-pattern.Dockerfile, adapted as in (a)).
+
+The patterns, torch-light and the (d) images are broken down the same way (bench/breakdown.py, which is
+`dockyard audit`'s reading): Debian packages by bytes on disk with what pulled each in, site-packages
+by distribution, bytecode.
 
 Cold import: a fresh container per run, `import ...` timed inside it (container start not counted), the
 median of --runs runs. The host's page cache cannot be dropped here, so "cold" means a new process in a
@@ -34,10 +40,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from breakdown import breakdown, table
+
 HERE = Path(__file__).resolve().parent
 DOCKERFILES = HERE / "dockerfiles"
 RESULTS = HERE / "results"
-PREFIX = "dockyard-bench"
+PREFIX = os.environ.get("DOCKYARD_BENCH_PREFIX", "dockyard-bench")  # unique names on a shared daemon
 IMPORT_TORCH = "import torch"
 IMPORT_BOTH = "import torch, transformers"
 
@@ -52,6 +60,7 @@ class Image:
     imports: dict[str, float] = field(default_factory=dict)  # statement -> median seconds
     layers: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    breakdown: dict[str, Any] = field(default_factory=dict)  # bench/breakdown.py
 
 
 class Bench:
@@ -159,6 +168,7 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
                                {"TRANSFORMERS_VERSION": transformers_version(spec)})
         pattern.layers = bench.layers(pattern.tag)
         pattern.imports[IMPORT_TORCH] = bench.cold_import(pattern.tag, IMPORT_TORCH)
+        pattern.breakdown = breakdown(bench.engine, pattern.tag)
         pattern.notes.append("transformers uninstalled at the end, as in the original")
         images["pattern"] = pattern
     if "b" in parts:
@@ -167,7 +177,30 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
         light.layers = bench.layers(light.tag)
         light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
         light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
+        light.breakdown = breakdown(bench.engine, light.tag)
         images["torch-light"] = light
+
+
+# The other multimodal CI presets, each against its transformers pattern. exotic-models is not here: it
+# compiles detectron2 from GitHub (not reachable) and needs torchvision (download.pytorch.org only).
+CI_PRESETS = ("pipeline-torch", "examples-torch")
+NOT_BUILT = {"exotic-models": "detectron2 is compiled from a GitHub commit and the image needs torchvision's CPU build "
+                              "(download.pytorch.org): neither is reachable here"}
+
+
+def part_d(bench: Bench, images: dict[str, Image]) -> None:
+    for preset in CI_PRESETS:
+        spec = str(DOCKERFILES / f"{preset}-here.toml")
+        pattern = Image(f"{preset}-pattern", f"transformers' {preset} pattern (d)",
+                        f"{PREFIX}/{preset}-pattern:latest")
+        bench.build_dockerfile(pattern, DOCKERFILES / f"{preset}-pattern.Dockerfile",
+                               {"TRANSFORMERS_VERSION": transformers_version(spec)})
+        pattern.breakdown = breakdown(bench.engine, pattern.tag)
+        images[pattern.key] = pattern
+        mine = Image(preset, f"dockyard {preset} preset (d)", f"{PREFIX}/{preset}:latest")
+        bench.build_spec(mine, spec)
+        mine.breakdown = breakdown(bench.engine, mine.tag)
+        images[preset] = mine
 
 
 def part_c(bench: Bench, images: dict[str, Image]) -> dict[str, int]:
@@ -213,6 +246,10 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     if "pattern" in images and "torch-light" in images:
         value = ratio(images["torch-light"].size, images["pattern"].size)
         targets["torch-light / pattern"] = {"value": round(value, 3), "target": "<= 0.70", "met": value <= 0.70}
+    for preset in CI_PRESETS:
+        if preset in images and f"{preset}-pattern" in images:
+            value = ratio(images[preset].size, images[f"{preset}-pattern"].size)
+            targets[f"{preset} / pattern"] = {"value": round(value, 3), "target": "<= 0.70", "met": value <= 0.70}
     if "cpu-inference-loaded" in images:
         loaded, full, none = (images[f"cpu-inference-{c}"] for c in ("loaded", "all", "none"))
         size = loaded.size
@@ -238,6 +275,11 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     if floor:
         lines.append(f"{'payload floor: base + venv files':44} {mb(floor['base'] + floor['venv']):>30}  "
                      f"(base {mb(floor['base'])}, venv {mb(floor['venv'])} of which bytecode {mb(floor['bytecode'])})")
+    if any(preset in images for preset in CI_PRESETS):
+        lines += [f"{'not built here: ' + name:44} {why}" for name, why in NOT_BUILT.items()]
+    broken_down = {k: (i.label, i.breakdown) for k, i in images.items() if i.breakdown}
+    if broken_down:
+        lines += table(broken_down)
     for image in images.values():
         if image.layers:
             lines += ["", f"layers over 1 MB: {image.label}"]
@@ -250,7 +292,7 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="abc", help="parts to run: a, b, c or a mix (default abc)")
+    parser.add_argument("--only", default="abcd", help="parts to run: a, b, c, d or a mix (default abcd)")
     parser.add_argument("--runs", type=int, default=5, help="cold-import runs per image (median)")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed at the end)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
@@ -263,13 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         part_a_b(bench, images, args.only)
         if "c" in args.only:
             floor = part_c(bench, images)
+        if "d" in args.only:
+            part_d(bench, images)
     finally:
         if not args.keep:
             bench.cleanup()
     text, data = report(images, floor)
     text += f"\nbench/size.py ran {time.monotonic() - started:.0f} s on {bench.engine.describe()}; base {bench.base}\n"
     print(text)
-    if not args.no_save and sorted(args.only) == list("abc"):
+    if not args.no_save and sorted(args.only) == list("abcd"):
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "size.txt").write_text(text, encoding="utf-8")
         (RESULTS / "size.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

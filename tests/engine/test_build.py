@@ -7,6 +7,8 @@ Builds use the site settings scripts/setup.sh wrote (local base, index maps, whe
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from dockyard.engine.detect import Engine
 
 from .conftest import SPECS
 
-TAG = "dockyard-test"
+TAG = os.environ.get("DOCKYARD_TEST_TAG", "dockyard-test")  # a unique prefix on a shared daemon
 
 
 def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -53,13 +55,40 @@ def test_cpu_inference_with_podman(cli, images, podman: Engine, tmp_path: Path) 
     assert "Buildah" in report["engine"]
 
 
+AUDIO_DECODE = """
+import io, numpy, soundfile
+from transformers.pipelines.audio_utils import ffmpeg_read
+wave = io.BytesIO()
+soundfile.write(wave, numpy.sin(numpy.arange(8000) / 5).astype("float32"), 8000, format="WAV")
+audio = ffmpeg_read(wave.getvalue(), 16000)
+assert 15000 < len(audio) < 17000, len(audio)
+import av
+with av.open(io.BytesIO(wave.getvalue())) as container:
+    assert sum(f.samples for f in container.decode(audio=0)) == 8000
+print("decoded")
+"""
+
+
 def test_torch_light_with_docker(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result = build(cli, images, docker, str(SPECS / "torch-light-here.toml"), "torch-light", tmp_path)
     assert result.code == 0, result.err
-    found = checks(result.json())
+    report = result.json()
+    found = checks(report)
     for probe in ("tool ffmpeg", "library sndfile", "import librosa", "import av", "import PIL",
                   "version pytest-random-order"):
         assert found[probe]["ok"], probe
+    log = Path(report["log_path"]).read_text()
+    assert "nothing left in the image links them" in log, "trim-check.sh ran after the install"
+    assert "dockyard slim: symbol tables of" in log
+    tag = images[-1][1]
+    # transformers' audio pipelines run the ffmpeg program (with dpkg's left-out drivers gone); PyAV decodes
+    run = subprocess.run([docker.client, "run", "--rm", "--network", "none", tag, "python", "-c", AUDIO_DECODE],
+                         capture_output=True, text=True, env={**os.environ, **docker.env})
+    assert run.returncode == 0 and "decoded" in run.stdout, run.stderr[-2000:]
+    audit = cli(["audit", tag, "--json", "--backend", docker.kind])
+    apt = {row["name"]: row for row in audit.json()["apt"]}
+    assert apt["libllvm15"]["size"] == 0, "left out by dpkg: listed, not on disk"
+    assert apt["libllvm15"]["pulled_by"][0] == "ffmpeg" and apt["ffmpeg"]["size"] > 0
 
 
 def test_cuda_runtime_image_without_a_gpu(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "audit", help="audit a built image: user, sizes, compilers, setuid files, secrets, entrypoint",
         description="Save IMAGE and read every layer, the config and the history: the user; size by layer, "
-                    "directory and Python package (bytecode, caches, headers, docs, tests counted); compilers; "
+                    "directory, Python package and Debian package (the bytes on disk, and the chain of "
+                    "dependencies that pulled it in; bytecode, caches, headers, docs, tests counted); compilers; "
                     "setuid/setgid files the image added to its base; secrets (token formats, private keys, and "
                     "values given with --secret-value, also in files a later layer deleted); entrypoint, init "
                     "and healthcheck. Exit 1 when a secret is found (with --strict also on a warning).")
@@ -208,6 +209,12 @@ def print_audit(report: AuditReport, top: int) -> None:
     for row in report.packages[:top]:
         packages.add_row(human_size(row.size), escape(row.name), escape(row.version))
     stdout.print(packages)
+    if report.apt:
+        apt = _table("Debian packages (bytes on disk)", "size", "package", "pulled in by")
+        for deb in report.apt[:top]:
+            chain = " > ".join(deb.pulled_by) or "(installed itself)"
+            apt.add_row(human_size(deb.size), escape(deb.name), escape(chain))
+        stdout.print(apt)
     kinds = _table("by kind (may overlap)", "size", "kind")
     for kind, size in report.categories.items():
         kinds.add_row(human_size(size), kind)

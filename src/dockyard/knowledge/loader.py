@@ -147,6 +147,18 @@ class Modality:
 
 
 @dataclass(frozen=True)
+class Trim:
+    """Files of a Debian package that dpkg leaves out of slim images (modalities.toml [[trim]])."""
+
+    package: str
+    paths: tuple[str, ...]
+    pulled_by: tuple[str, ...]
+    distros: tuple[str, ...]
+    why: str
+    source: str
+
+
+@dataclass(frozen=True)
 class TransformersRange:
     versions: SpecifierSet
     python: SpecifierSet
@@ -185,6 +197,7 @@ class Knowledge:
     python_images: tuple[str, ...]
     distro_python: dict[str, str]
     python_sources: dict[str, str] = field(default_factory=dict)
+    trims: tuple[Trim, ...] = ()
 
     @classmethod
     @functools.cache
@@ -232,6 +245,8 @@ class Knowledge:
             python_images=tuple(python["images"]["versions"]),
             distro_python={k: v for k, v in python["distro"].items() if k != "sources"},
             python_sources=python["sources"],
+            trims=tuple(Trim(r["package"], tuple(r["paths"]), tuple(r["pulled_by"]), tuple(r["distros"]),
+                             r["why"], r["source"]) for r in modalities.get("trim", [])),
         )
 
     # -- torch -------------------------------------------------------------------------------------
@@ -265,6 +280,10 @@ class Knowledge:
         if toolkit >= Version("12.8"):
             return self.cuda_default_archs["cuda12_8"]
         return self.cuda_default_archs["cuda12"]
+
+    def trims_for(self, system_packages: tuple[str, ...] | list[str], distro: str) -> tuple[Trim, ...]:
+        """The [[trim]] rows that apply: one of the packages that pulls the files in is installed."""
+        return tuple(t for t in self.trims if distro in t.distros and set(t.pulled_by) & set(system_packages))
 
     # -- python packages ------------------------------------------------------------------------------
     def pin(self, package: str, python: str) -> dict[str, Any] | None:

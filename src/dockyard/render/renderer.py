@@ -30,7 +30,7 @@ from dockyard.render.owned import OwnedFolder
 from dockyard.resolve.plan import Plan
 from dockyard.spec.grammar import brief, confine
 
-PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh")
+PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh", "trim-check.sh")
 DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n.git\n.dockyard-files\n"
 
 
@@ -168,7 +168,8 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     dockerfile = emit(header(plan, lock), tuple(global_args), stages)
 
     for name in PACKAGED_SCRIPTS:
-        if name != "build-jumanpp.sh" or any(a.script == name for a in plan.addons):
+        if ((name != "build-jumanpp.sh" or any(a.script == name for a in plan.addons))
+                and (name != "trim-check.sh" or plan.system_trim)):
             ctx.add_file(f"dockyard/{name}", packaged(name), executable=name.endswith(".sh"))
     ctx.add_file("dockyard/probe.py", packaged("probe.py"))
     ctx.add_file("dockyard/plan.json", json.dumps(expectations(plan, lock), indent=2, sort_keys=True) + "\n")

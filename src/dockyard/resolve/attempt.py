@@ -94,6 +94,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         warnings=tuple(ctx.warnings),
         notes=tuple(ctx.notes + base.notes),
         extra_paths=addon_needs.paths,
+        system_trim=tuple(p for t in k.trims_for(system, base.distro) for p in t.paths) if slim else (),
         uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
         gaps=tuple(dict.fromkeys(ctx.gaps)),
     )

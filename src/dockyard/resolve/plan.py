@@ -112,6 +112,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = field(default=())
+    system_trim: tuple[str, ...] = ()  # paths dpkg leaves out (knowledge/modalities.toml [[trim]])
     uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
     gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
 

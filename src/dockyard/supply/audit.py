@@ -1,7 +1,8 @@
 """`dockyard audit IMAGE`: what a built image carries and whether it is fit to run.
 
 Reads the saved image (every layer, the config, the history) and reports: the user; the size by layer,
-by directory and by Python package, with bytecode, caches, headers, docs, tests and static libraries
+by directory, by Python package and by Debian package (the bytes on disk, and the chain of
+dependencies that pulled each package in), with bytecode, caches, headers, docs, tests and static libraries
 counted; compilers; setuid/setgid files (and which the image added to its base); secrets in any layer
 (also files a later layer deleted), in the config and in the history; entrypoint, init and healthcheck.
 A secret is a failure; the rest are warnings.
@@ -18,7 +19,7 @@ from dockyard.engine.backends import Backend
 from dockyard.engine.maps import Maps
 from dockyard.engine.report import instruction_text
 from dockyard.spec.secrets import looks_secret
-from dockyard.supply import layout, owners
+from dockyard.supply import debian, layout, owners
 from dockyard.supply.archive import Entry, Layer, SavedImage, file_digests, read_archive, read_chunks, saved
 from dockyard.supply.scan import (
     Finding,
@@ -54,6 +55,7 @@ class AuditReport:
     layers: list[dict[str, Any]]
     directories: list[tuple[str, int]]
     packages: list[layout.PackageSize]
+    apt: list[debian.AptSize]
     categories: dict[str, int]
     compilers: list[str]
     setuid: list[dict[str, Any]]
@@ -71,7 +73,8 @@ class AuditReport:
             "entrypoint": self.entrypoint, "cmd": self.cmd, "healthcheck": self.healthcheck, "labels": self.labels,
             "layers": self.layers, "base_layers": self.base_layers,
             "directories": [{"path": p, "size": s} for p, s in self.directories],
-            "packages": [p.__dict__ for p in self.packages], "categories": self.categories,
+            "packages": [p.__dict__ for p in self.packages], "apt": [p.to_json() for p in self.apt],
+            "categories": self.categories,
             "compilers": self.compilers, "setuid": self.setuid,
             "findings": [f.to_json() for f in self.findings],
             "checks": [c.__dict__ for c in self.checks],
@@ -85,11 +88,13 @@ class _Visitor:
         self.needles = needles
         self.hits: list[tuple[Entry, str, str]] = []
         self.manifests: dict[str, str] = {}
+        self.dpkg: dict[str, str] = {}  # status and info/*.list
         self.public: set[str] = set()
 
     def __call__(self, layer: Layer, entry: Entry, handle: IO[bytes]) -> None:
         scanner = StreamScanner(self.needles)
-        keep = owners.is_manifest(entry.path) or entry.path.startswith(PUBLIC_CAS)
+        dpkg = debian.is_dpkg_record(entry.path)
+        keep = owners.is_manifest(entry.path) or dpkg or entry.path.startswith(PUBLIC_CAS)
         content = bytearray()
         for chunk in read_chunks(handle):
             scanner.feed(chunk)
@@ -97,6 +102,8 @@ class _Visitor:
                 content += chunk
         if owners.is_manifest(entry.path):
             self.manifests[entry.path] = content.decode("utf-8", "replace")
+        elif dpkg:
+            self.dpkg[entry.path] = content.decode("utf-8", "replace")
         elif keep:
             self.public |= certificate_bodies(bytes(content))
         for kind, hint in scanner.results():
@@ -184,6 +191,7 @@ def audit_archive(path: Path, image: str, needles: tuple[Needle, ...] = (), base
                  "instruction": instruction_text(redact_text(layer.created_by, needles), 110)}
                 for layer in saved_image.layers],
         directories=layout.directories(files), packages=layout.packages(files, visitor.records),
+        apt=debian.apt_sizes(files, visitor.dpkg),
         categories=layout.categories(files), compilers=layout.compilers(merged.values()), setuid=setuid_rows,
         findings=findings, base_layers=base_layers,
     )

@@ -290,3 +290,13 @@ def test_every_preset_validates_against_the_schema(preset: str) -> None:
 )
 def test_the_schema_rejects_what_the_loader_rejects(document: dict[str, Any]) -> None:
     assert not jsonschema.Draft202012Validator(json_schema()).is_valid(document)
+
+
+def test_every_trim_row_says_why_and_where_from() -> None:
+    from dockyard.knowledge.loader import Knowledge
+
+    trims = Knowledge.load().trims
+    assert {t.package for t in trims} >= {"libllvm15", "libgl1-mesa-dri", "libz3-4"}
+    for trim in trims:
+        assert trim.why and trim.source and trim.pulled_by and trim.distros, trim.package
+        assert all(p.startswith("/usr/lib/") and "'" not in p and " " not in p for p in trim.paths), trim.package

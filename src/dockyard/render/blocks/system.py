@@ -21,6 +21,12 @@ NO_DOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/
 BASE_PACKAGES = ("ca-certificates", "tini")
 
 
+def trim_config(patterns: tuple[str, ...]) -> str:
+    """dpkg leaves these files out (knowledge/modalities.toml [[trim]]); the package stays installed."""
+    lines = "".join(f"path-exclude={p}\\n" for p in patterns)
+    return f"printf '{lines}' > /etc/dpkg/dpkg.cfg.d/dockyard-trim"
+
+
 def base_stage(ctx: RenderContext) -> list[Instruction]:
     plan = ctx.plan
     items: list[Instruction] = [
@@ -30,12 +36,18 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
     packages = [*BASE_PACKAGES, *plan.system_packages]
     keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()
     nodoc = (NO_DOCS,) if plan.slim else ()
+    trim = plan.system_trim
+    trimming = (trim_config(trim),) if trim else ()
+    check = (f"sh {SCRIPTS}/trim-check.sh {' '.join(repr(p) for p in trim)}",) if trim else ()
+    comment = ("System packages of the final image, an init for signal handling, and the interpreter when the "
+               "distribution has it")
+    if trim:
+        comment += "; dpkg leaves out GPU drivers nothing links (modalities.toml [[trim]]; trim-check.sh proves it)"
     items.append(Run(
-        with_apt_cleanup(ctx, (*keep, *nodoc, *apt_install(ctx, packages),
+        with_apt_cleanup(ctx, (*keep, *nodoc, *trimming, *apt_install(ctx, packages), *check,
                                f"sh {SCRIPTS}/python.sh base {plan.python}")),
-        (*apt_mounts(ctx), script("python.sh")),
-        comment="System packages of the final image, an init for signal handling, and the interpreter when the "
-                "distribution has it",
+        (*apt_mounts(ctx), script("python.sh"), *((script("trim-check.sh"),) if trim else ())),
+        comment=comment,
     ))
     if plan.user != "root":
         comment = f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"

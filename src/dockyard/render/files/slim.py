@@ -9,11 +9,13 @@ CI images that install the repository at job time); torch/include and torch's CM
 files (unless --keep-headers); torch/test, torch's C++ test programs in torch/bin (test_api, test_jit,
 ...), its test libraries and protoc (torch_shm_manager stays); `tests` folders; type stubs (.pyi) but
 those lazy_loader reads at run time; static libraries; documentation. Identical files become hard
-links. --strip removes the symbol tables of torch's own shared libraries (`strip --strip-unneeded`: the
-dynamic symbols stay, so they load and link as before; only symbolized C++ backtraces lose names; ~90 MB
-of libtorch_cpu.so). Other wheels' libraries are left alone: auditwheel rewrites them with patchelf, and
-binutils' strip then corrupts them (seen: numpy's OpenBLAS "ELF load command address/offset not
-page-aligned").
+links. --strip removes the symbol tables of the shared libraries in site-packages
+(`strip --strip-unneeded`: the dynamic symbols stay, so they load and link as before; only symbolized
+C++ backtraces lose names; ~90 MB of libtorch_cpu.so, ~20 MB of llvmlite). A library is kept
+stripped only if that saves at least 4 KB and it still loads after (dlopen in a fresh interpreter);
+else the original comes back. auditwheel rewrites wheels' libraries with
+patchelf and binutils' strip corrupts some of them (seen: numpy's and scipy's OpenBLAS and libgfortran,
+"ELF load command address/offset not page-aligned"); the test catches exactly those.
 The warm-up below runs after the removal, so a removal that breaks an import fails the build.
 Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
 source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
@@ -31,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -113,20 +116,70 @@ def drop_tools(venv: Path, site: Path, keep_headers: bool) -> None:
 
 
 def strip_libraries(site: Path) -> None:
-    """Symbol tables of torch's shared libraries, which the warm-up then loads (a broken one fails the build)."""
+    """Symbol tables of site-packages' shared libraries, each kept only if the library still loads."""
     strip = shutil.which("strip")
     if strip is None:
         print("dockyard slim: no strip (binutils) in this stage: shared libraries kept as they are")
         return
-    saved = 0
-    for path in (site / "torch" / "lib").glob("*.so*"):
-        if not path.is_file() or path.is_symlink() or not _is_elf(path):
-            continue
+    candidates = [p for p in sorted(site.rglob("*.so*")) if p.is_file() and not p.is_symlink()
+                  and (p.suffix == ".so" or ".so." in p.name) and _is_elf(p)]
+    # vendored libraries first (auditwheel's *.libs folders, torch/lib): a module that links a broken one
+    # fails to load too, so it is tested once its dependencies are known good or restored
+    vendored = [p for p in candidates if p.parent.name.endswith(".libs") or p.parent == site / "torch" / "lib"]
+    rest = [p for p in candidates if p not in set(vendored)]
+    kept, saved, restored = 0, 0, list[str]()
+    for group in (vendored, rest):
+        group_saved, group_kept, group_restored = _strip_tested(strip, group, site)
+        saved += group_saved
+        kept += group_kept
+        restored += group_restored
+    print(f"dockyard slim: symbol tables of {kept} of {len(candidates)} shared libraries: {saved / 1e6:.1f} MB")
+    if restored:
+        print(f"dockyard slim: kept as they were, they do not load stripped: {', '.join(restored)}")
+
+
+def _strip_tested(strip: str, paths: list[Path], site: Path) -> tuple[int, int, list[str]]:
+    """Strip each library; keep it stripped if that saved MIN_SAVING bytes and it still loads."""
+    backups = Path(tempfile.mkdtemp(prefix="dockyard-strip-"))
+    stripped: list[tuple[Path, Path, int]] = []
+    for index, path in enumerate(paths):
+        backup = backups / str(index)
+        shutil.copy2(path, backup)
         before = path.stat().st_size
         done = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True)
-        if done.returncode == 0:
+        if done.returncode == 0 and before - path.stat().st_size >= MIN_SAVING:
+            stripped.append((path, backup, before))
+        else:  # nothing worth the risk of a rewritten file
+            shutil.copy2(backup, path)
+    saved = 0
+    restored = []
+    for (path, backup, before), ok in zip(stripped, _loads([p for p, _, _ in stripped]), strict=True):
+        if ok:
             saved += before - path.stat().st_size
-    print(f"dockyard slim: symbol tables of shared libraries: {saved / 1e6:.1f} MB")
+        else:
+            shutil.copy2(backup, path)
+            restored.append(str(path.relative_to(site)))
+    shutil.rmtree(backups)
+    return saved, len(stripped) - len(restored), restored
+
+
+MIN_SAVING = 4096
+LOAD = "import ctypes, sys\ntry:\n    ctypes.CDLL(sys.argv[1])\nexcept OSError:\n    sys.exit(1)\n"
+
+
+def _loads(paths: list[Path]) -> list[bool]:
+    """Whether each library loads, each in a fresh interpreter (a broken library may crash it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> bool:
+        try:
+            done = subprocess.run([sys.executable, "-c", LOAD, str(path)], capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return False
+        return done.returncode == 0
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(one, paths))
 
 
 def _is_elf(path: Path) -> bool:
