@@ -3,6 +3,8 @@ gets its original back (auditwheel-patched libraries that binutils' strip corrup
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -51,6 +53,10 @@ def test_strip_keeps_only_what_still_loads(tmp_path: Path, monkeypatch: pytest.M
     (tools / "strip").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     before = good.stat().st_size
+    info = site / "pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "RECORD").write_text(f"pkg/libgood.so,sha256=old,{before}\npkg/__init__.py,sha256=x,0\n"
+                                 "pkg-1.0.dist-info/RECORD,,\n")
     slim_module().strip_libraries(site)
     out = capsys.readouterr().out
     assert good.stat().st_size < before, "the symbol table went"
@@ -60,3 +66,6 @@ def test_strip_keeps_only_what_still_loads(tmp_path: Path, monkeypatch: pytest.M
     assert unloadable.read_bytes() == b"\x7fELF" + b"\0" * 60, "as it was: strip refuses it"
     assert "symbol tables of 1 of 3 shared libraries" in out
     assert "pkg.libs/libfragile-1234abcd.so.1" in out
+    digest = base64.urlsafe_b64encode(hashlib.sha256(good.read_bytes()).digest()).rstrip(b"=").decode()
+    assert (info / "RECORD").read_text().splitlines() == [f"pkg/libgood.so,sha256={digest},{good.stat().st_size}",
+                                                          "pkg/__init__.py,sha256=x,0", "pkg-1.0.dist-info/RECORD,,"]

@@ -127,18 +127,49 @@ def strip_libraries(site: Path) -> None:
     # fails to load too, so it is tested once its dependencies are known good or restored
     vendored = [p for p in candidates if p.parent.name.endswith(".libs") or p.parent == site / "torch" / "lib"]
     rest = [p for p in candidates if p not in set(vendored)]
-    kept, saved, restored = 0, 0, list[str]()
+    saved, stripped, restored = 0, set[Path](), list[str]()
     for group in (vendored, rest):
-        group_saved, group_kept, group_restored = _strip_tested(strip, group, site)
+        group_saved, group_stripped, group_restored = _strip_tested(strip, group, site)
         saved += group_saved
-        kept += group_kept
+        stripped |= group_stripped
         restored += group_restored
+    kept = len(stripped)
     print(f"dockyard slim: symbol tables of {kept} of {len(candidates)} shared libraries: {saved / 1e6:.1f} MB")
+    update_records(site, stripped)
     if restored:
         print(f"dockyard slim: kept as they were, they do not load stripped: {', '.join(restored)}")
 
 
-def _strip_tested(strip: str, paths: list[Path], site: Path) -> tuple[int, int, list[str]]:
+def update_records(site: Path, changed: set[Path]) -> None:
+    """Each distribution's RECORD gets the new hash and size of the libraries strip changed (only
+    those), so they still match their manifest (pip, `dockyard audit`'s ownership check)."""
+    import base64
+    import csv
+    import hashlib
+    import io
+
+    fixed = 0
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+        edited = False
+        for row in rows:
+            if len(row) != 3 or not row[1].startswith("sha256="):
+                continue
+            path = site / row[0]
+            if path not in changed:
+                continue
+            digest = base64.urlsafe_b64encode(hashlib.sha256(path.read_bytes()).digest()).rstrip(b"=").decode()
+            row[1], row[2] = f"sha256={digest}", str(path.stat().st_size)
+            edited = True
+            fixed += 1
+        if edited:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            record.write_text(out.getvalue(), encoding="utf-8")
+    print(f"dockyard slim: RECORD entries updated for {fixed} changed files")
+
+
+def _strip_tested(strip: str, paths: list[Path], site: Path) -> tuple[int, set[Path], list[str]]:
     """Strip each library; keep it stripped if that saved MIN_SAVING bytes and it still loads."""
     backups = Path(tempfile.mkdtemp(prefix="dockyard-strip-"))
     stripped: list[tuple[Path, Path, int]] = []
@@ -152,15 +183,17 @@ def _strip_tested(strip: str, paths: list[Path], site: Path) -> tuple[int, int, 
         else:  # nothing worth the risk of a rewritten file
             shutil.copy2(backup, path)
     saved = 0
+    kept = set()
     restored = []
     for (path, backup, before), ok in zip(stripped, _loads([p for p, _, _ in stripped]), strict=True):
         if ok:
             saved += before - path.stat().st_size
+            kept.add(path)
         else:
             shutil.copy2(backup, path)
             restored.append(str(path.relative_to(site)))
     shutil.rmtree(backups)
-    return saved, len(stripped) - len(restored), restored
+    return saved, kept, restored
 
 
 MIN_SAVING = 4096
