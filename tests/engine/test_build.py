@@ -77,17 +77,19 @@ def test_torch_light_with_docker(cli, images, docker: Engine, tmp_path: Path) ->
     for probe in ("tool ffmpeg", "library sndfile", "import librosa", "import av", "import PIL",
                   "version pytest-random-order"):
         assert found[probe]["ok"], probe
-    log = Path(report["log_path"]).read_text()
-    assert "nothing left in the image links them" in log, "trim-check.sh ran after the install"
-    assert "dockyard slim: symbol tables of" in log
     tag = images[-1][1]
-    # transformers' audio pipelines run the ffmpeg program (with dpkg's left-out drivers gone); PyAV decodes
-    run = subprocess.run([docker.client, "run", "--rm", "--network", "none", tag, "python", "-c", AUDIO_DECODE],
+    # dpkg left out LLVM (nothing links it: trim-check.sh ran in the base step, perhaps in an earlier
+    # build of the cache); transformers' audio pipelines run the ffmpeg program; PyAV decodes
+    run = subprocess.run([docker.client, "run", "--rm", "--network", "none", tag, "sh", "-c",
+                          "test ! -e /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1 && ! ldd /usr/bin/ffmpeg | grep -q "
+                          f"'not found' && python -c '{AUDIO_DECODE}'"],
                          capture_output=True, text=True, env={**os.environ, **docker.env})
     assert run.returncode == 0 and "decoded" in run.stdout, run.stderr[-2000:]
-    audit = cli(["audit", tag, "--json", "--backend", docker.kind])
-    apt = {row["name"]: row for row in audit.json()["apt"]}
-    assert apt["libllvm15"]["size"] == 0, "left out by dpkg: listed, not on disk"
+    audit = cli(["audit", tag, "--json", "--backend", docker.kind]).json()
+    assert {c["name"]: c["status"] for c in audit["checks"]}["secrets"] == "ok", \
+        "stripped libraries keep matching their RECORD: the PEM marker in PyAV's gnutls is public content"
+    apt = {row["name"]: row for row in audit["apt"]}
+    assert apt["libllvm15"]["size"] < 100_000, "its 117 MB library left out by dpkg: only its copyright file"
     assert apt["libllvm15"]["pulled_by"][0] == "ffmpeg" and apt["ffmpeg"]["size"] > 0
 
 
