@@ -198,7 +198,12 @@ def part_d(bench: Bench, images: dict[str, Image]) -> None:
         pattern.breakdown = breakdown(bench.engine, pattern.tag)
         images[pattern.key] = pattern
         mine = Image(preset, f"dockyard {preset} preset (d)", f"{PREFIX}/{preset}:latest")
-        bench.build_spec(mine, spec)
+        try:
+            bench.build_spec(mine, spec)
+        except SystemExit as failed:  # reported, and the other images are still measured
+            last = [line for line in str(failed).splitlines() if line.strip()][-12:]
+            pattern.notes.append(f"dockyard's {preset} did not build here:\n    " + "\n    ".join(last))
+            continue
         mine.breakdown = breakdown(bench.engine, mine.tag)
         images[preset] = mine
 
