@@ -13,9 +13,13 @@ MB = 1e6
 def breakdown(engine: Any, tag: str) -> dict[str, Any]:
     from dockyard.engine.backends import backend_for
     from dockyard.engine.maps import load_maps
+    from dockyard.errors import DockyardError
     from dockyard.supply.audit import audit_image
 
-    report = audit_image(backend_for(engine), tag, (), load_maps((), ()))
+    try:
+        report = audit_image(backend_for(engine), tag, (), load_maps((), ()))
+    except DockyardError as failed:  # e.g. no room for `docker save` on a shared disk: say so, go on
+        return {"error": str(failed)[-300:]}
     return {
         "apt_total": sum(p.size for p in report.apt),
         "apt": [[p.name, p.size, " > ".join(p.pulled_by)] for p in report.apt],
@@ -32,6 +36,9 @@ def table(images: dict[str, tuple[str, dict[str, Any]]], top: int = 15) -> list[
                         ("python", "site-packages by distribution (bytecode included)")):
         lines += ["", title]
         for label, data in images.values():
+            if "error" in data:
+                lines.append(f"  {label}: not broken down: {data['error']}")
+                continue
             lines.append(f"  {label}: {data[kind + '_total'] / MB:,.0f} MB in {len(data[kind])} packages"
                          + (f", of which bytecode {data['bytecode'] / MB:,.0f} MB" if kind == "python" else ""))
             for row in data[kind][:top]:
