@@ -1,7 +1,8 @@
 """Where an image's bytes are, the same way for every image bench/size.py builds: Debian packages by the
 bytes on disk (and what pulled each in), site-packages by distribution, and bytecode. It is
 `dockyard audit`'s own reading of the saved image (dockyard.supply.audit), so the bench and the audit
-agree by construction."""
+agree by construction. DOCKYARD_BENCH_SAVE_DIR names another folder for the saved image (it needs
+room for the largest image: /dev/shm when the disk is short)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ MB = 1e6
 
 
 def breakdown(engine: Any, tag: str) -> dict[str, Any]:
+    import os
+    import tempfile
+
     from dockyard.engine.backends import backend_for
     from dockyard.engine.maps import load_maps
     from dockyard.errors import DockyardError
     from dockyard.supply.audit import audit_image
 
+    saved_in = tempfile.tempdir  # `docker save` writes the whole image there first
+    tempfile.tempdir = os.environ.get("DOCKYARD_BENCH_SAVE_DIR") or saved_in
     try:
         report = audit_image(backend_for(engine), tag, (), load_maps((), ()))
     except DockyardError as failed:  # e.g. no room for `docker save` on a shared disk: say so, go on
         return {"error": str(failed)[-300:]}
+    finally:
+        tempfile.tempdir = saved_in
     return {
         "apt_total": sum(p.size for p in report.apt),
         "apt": [[p.name, p.size, " > ".join(p.pulled_by)] for p in report.apt],
