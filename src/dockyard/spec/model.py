@@ -22,6 +22,7 @@ from dockyard.errors import SpecError
 from dockyard.spec.grammar import brief, check_values, confine
 from dockyard.spec.references import image_reference
 from dockyard.spec.secrets import looks_secret, refuse_secret_value
+from dockyard.spec.serve import ServeSpec, parse_serve
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +30,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TARGETS = ("cpu", "intel-cpu", "cuda", "rocm", "xpu", "tpu")
-PROFILES = ("runtime", "dev", "ci")
+PROFILES = ("runtime", "dev", "ci", "serve")
 MODALITIES = ("text", "vision", "audio", "video", "ocr", "phonemes")
 BYTECODE = ("loaded", "all", "none")
 TRANSFORMERS_INSTALL = ("package", "dependencies")
@@ -51,8 +52,9 @@ FIELDS: dict[str, Field] = {
     "description": Field("string", "One line saying what the image is for.", ""),
     "extends": Field("string", "A preset name or spec path to start from; keys here override it.", ""),
     "target": Field("string", "Hardware target.", choices=TARGETS, required=True),
-    "profile": Field("string", "runtime (slim, for running models), dev (compilers, editable transformers) "
-                     "or ci (test extras, as transformers' CI images).", "runtime", PROFILES),
+    "profile": Field("string", "runtime (slim, for running models), dev (compilers, editable transformers), "
+                     "ci (test extras, as transformers' CI images) or serve (runtime plus transformers' "
+                     "OpenAI-compatible server for the [serve] table's model).", "runtime", PROFILES),
     "python": Field("string", 'Python minor version, e.g. "3.11".',
                     "newest that torch, transformers and every add-on support"),
     "torch": Field("string", 'torch release: "2.6", "2.6.0", a specifier ">=2.5,<2.7", "nightly", or "none" '
@@ -100,7 +102,8 @@ FIELDS: dict[str, Field] = {
 
 PRESET_KEYS = ("description", "reproduces", "changes", "build-here")
 MAX_EXTENDS = 16  # specs in one `extends` chain
-TOP_LEVEL = ("image", "preset", "fidelity")  # [fidelity]: a preset's record of its original (knowledge/fidelity.py)
+# [fidelity]: a preset's record of its original (knowledge/fidelity.py); [serve]: the model a serve image serves
+TOP_LEVEL = ("image", "preset", "fidelity", "serve")
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,16 @@ class ImageSpec:
     source: str = "<spec>"  # file path or "preset NAME", for messages
     root: str = "."  # directory that `files` are relative to
     preset: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    serve: ServeSpec | None = None  # the [serve] table; set exactly when profile == "serve"
 
     def digest(self) -> str:
         """sha256 of the spec's content (not of where it came from): the same request, the same digest."""
         data = {k: v for k, v in asdict(self).items()
-                if k not in ("source", "root", "preset", "lock", "allow_direct_references")}
+                if k not in ("source", "root", "preset", "lock", "allow_direct_references", "serve")}
         if self.transformers_install == "package":  # the default leaves digests of earlier specs unchanged
             del data["transformers_install"]
+        if self.serve is not None:  # as written, not where the spec lies
+            data["serve"] = self.serve.to_toml_dict()
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
@@ -321,6 +327,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         raise SpecError(f"{_where(source, 'target')} is required",
                         f"add target = \"cpu\" (one of: {', '.join(TARGETS)})")
     _validate_values(source, data)
+    serve = _serve_table(document, data.get("profile", "runtime"), source, root)
 
     def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         values = data.get(key)
@@ -360,7 +367,21 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         source=source,
         root=root,
         preset=tuple(sorted((k, str(v)) for k, v in preset_meta.items())),
+        serve=serve,
     )
+
+
+def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: str) -> ServeSpec | None:
+    """The [serve] table: required by profile = "serve", refused with any other profile."""
+    if profile == "serve":
+        if "serve" not in document:
+            raise SpecError(f"{source}: profile = \"serve\" needs a [serve] table naming the model",
+                            'add [serve] with model = "path:DIR", "hub:ORG/NAME@REVISION" or "mount:/models/NAME"')
+        return parse_serve(document["serve"], source, root)
+    if "serve" in document:
+        raise SpecError(f"{source}: a [serve] table needs profile = \"serve\" (the profile is \"{profile}\")",
+                        'set profile = "serve" in [image], or remove [serve]')
+    return None
 
 
 def name_from_stem(stem: str) -> str:

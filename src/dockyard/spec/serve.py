@@ -1,0 +1,208 @@
+"""The `[serve]` table of a spec: which model a `profile = "serve"` image serves, and how.
+
+```toml
+[serve]
+model = "path:tiny-llama"        # or "hub:ORG/NAME@REVISION", or "mount:/models/NAME"
+port = 8000
+device = "cpu"                   # default: the target's device (knowledge/targets.toml)
+dtype = "bfloat16"
+quantization = "bnb-4bit"        # needs the bitsandbytes add-on
+continuous-batching = true
+trust-remote-code = false
+grace-seconds = 30
+```
+
+The server is transformers' own `transformers serve`; dockyard bakes or mounts the model around it.
+Every error names the file and the key (`[serve].KEY`) and says what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockyard.errors import SpecError
+
+HEALTH_PATH = "/health"
+BAKED_MODEL_PATH = "/opt/model"  # where a path: or hub: model lies inside the image
+MODEL_KINDS = ("path", "hub", "mount")
+DEVICES = ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+QUANTIZATIONS = ("bnb-4bit", "bnb-8bit")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+MOUNT_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+
+
+@dataclass(frozen=True)
+class ServeModel:
+    """The model a serve image answers with."""
+
+    kind: str  # "path" | "hub" | "mount"
+    ref: str  # path: as written in the spec; hub: "ORG/NAME"; mount: "/models/NAME" (absolute, in the container)
+    revision: str | None = None  # hub only: the revision after '@'
+    path: Path | None = None  # path only: the folder resolved against the spec's folder
+
+    @property
+    def container_path(self) -> str:
+        """Where the server finds the model inside the container: baked models at /opt/model."""
+        return self.ref if self.kind == "mount" else BAKED_MODEL_PATH
+
+    @property
+    def baked(self) -> bool:
+        """True when the model lies in the image (path: and hub:), so the image runs offline."""
+        return self.kind != "mount"
+
+    @property
+    def pinned(self) -> bool:
+        """A hub model pinned to a full commit is reproducible; path: and mount: models are what they are."""
+        return self.kind != "hub" or bool(self.revision and COMMIT.match(self.revision))
+
+    def spelled(self) -> str:
+        """The model as a spec writes it."""
+        revision = f"@{self.revision}" if self.revision else ""
+        return f"{self.kind}:{self.ref}{revision}"
+
+
+@dataclass(frozen=True)
+class ServeSpec:
+    """A validated `[serve]` table."""
+
+    model: ServeModel
+    port: int = 8000
+    device: str | None = None  # None: the target's default (cpu, cuda, rocm->cuda, xpu ...), from knowledge
+    dtype: str | None = None
+    quantization: str | None = None  # "bnb-4bit" | "bnb-8bit"
+    continuous_batching: bool = False
+    trust_remote_code: bool = False
+    grace_seconds: int = 30  # stop grace period (compose stop_grace_period, k8s terminationGracePeriodSeconds)
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The table as a spec file would carry it (defaults left out, the model as written)."""
+        out: dict[str, Any] = {"model": self.model.spelled()}
+        if self.port != 8000:
+            out["port"] = self.port
+        for key, value in (("device", self.device), ("dtype", self.dtype), ("quantization", self.quantization)):
+            if value:
+                out[key] = value
+        if self.continuous_batching:
+            out["continuous-batching"] = True
+        if self.trust_remote_code:
+            out["trust-remote-code"] = True
+        if self.grace_seconds != 30:
+            out["grace-seconds"] = self.grace_seconds
+        return out
+
+
+@dataclass(frozen=True)
+class ServeKey:
+    """One key of the `[serve]` table (the schema and docs use it)."""
+
+    kind: str  # string | int | bool
+    description: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+SERVE_FIELDS: dict[str, ServeKey] = {
+    "model": ServeKey("string", '"path:DIR" (a folder relative to the spec, baked into its own layer), '
+                      '"hub:ORG/NAME@REVISION" (downloaded at build time; the token only as the BuildKit secret '
+                      'hf_token) or "mount:/models/NAME" (nothing in the image; mounted at run time).',
+                      required=True),
+    "port": ServeKey("int", "Port the server listens on (EXPOSEd).", 8000),
+    "device": ServeKey("string", "Device the server loads the model on.", "the target's device", DEVICES),
+    "dtype": ServeKey("string", "dtype the model is loaded in.", "auto", DTYPES),
+    "quantization": ServeKey("string", "bitsandbytes quantization (needs the bitsandbytes add-on).", "",
+                             QUANTIZATIONS),
+    "continuous-batching": ServeKey("bool", "Let the server batch concurrent requests continuously.", False),
+    "trust-remote-code": ServeKey("bool", "Run the model's own code (config.json auto_map); off unless you trust "
+                                  "it.", False),
+    "grace-seconds": ServeKey("int", "Stop grace period in seconds (docker stop -t, compose stop_grace_period, "
+                              "Kubernetes terminationGracePeriodSeconds).", 30),
+}
+
+
+def suggest(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"? ' if close else ""
+
+
+def _where(source: str, key: str) -> str:
+    return f"{source}: [serve].{key}"
+
+
+def parse_model(value: str, source: str, root: str) -> ServeModel:
+    """`path:DIR`, `hub:ORG/NAME@REV` or `mount:/ABS/PATH`; a missing folder is an error here."""
+    where = _where(source, "model")
+    kind, sep, rest = value.partition(":")
+    if not sep or kind not in MODEL_KINDS or not rest:
+        raise SpecError(f'{where} = "{value}": not a model reference',
+                        'write "path:DIR" (a folder next to the spec), "hub:ORG/NAME@REVISION" or '
+                        '"mount:/models/NAME"')
+    if kind == "path":
+        folder = (Path(root) / rest).resolve()
+        if not folder.is_dir():
+            raise SpecError(f'{where} = "{value}": no such folder {folder}',
+                            "the folder is relative to the spec file; save the model there with "
+                            "save_pretrained(DIR), or use hub: or mount:")
+        return ServeModel("path", rest, path=folder)
+    if kind == "hub":
+        repo, at, revision = rest.partition("@")
+        if not HUB_REPO.match(repo) or (at and not revision):
+            raise SpecError(f'{where} = "{value}": "{rest}" is not a Hub repository',
+                            'write hub:ORG/NAME@REVISION, e.g. hub:openai-community/gpt2@<40-hex commit>')
+        if revision and not re.match(r"^[A-Za-z0-9._/-]+$", revision):
+            raise SpecError(f'{where} = "{value}": "{revision}" is not a revision',
+                            "use a full 40-hex commit (reproducible), a tag or a branch")
+        return ServeModel("hub", repo, revision=revision or None)
+    if not MOUNT_PATH.match(rest) or ".." in rest.split("/") or rest.rstrip("/") == "":
+        raise SpecError(f'{where} = "{value}": "{rest}" is not an absolute path inside the container',
+                        'write e.g. mount:/models/NAME')
+    return ServeModel("mount", rest.rstrip("/"))
+
+
+def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
+    """Validate a `[serve]` table (its cross-checks with [image] live in resolve)."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{source}: serve must be a table ([serve]), got {table!r}")
+    for key, value in table.items():
+        if key not in SERVE_FIELDS:
+            raise SpecError(f"{_where(source, key)}: unknown key",
+                            f"{suggest(key, list(SERVE_FIELDS))}known keys: {', '.join(SERVE_FIELDS)}")
+        field = SERVE_FIELDS[key]
+        if field.kind == "string" and not isinstance(value, str):
+            raise SpecError(f"{_where(source, key)} must be a string, got {value!r}",
+                            f'write it in quotes, e.g. {key} = "{value}"')
+        if field.kind == "bool" and not isinstance(value, bool):
+            raise SpecError(f"{_where(source, key)} must be true or false, got {value!r}")
+        if field.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SpecError(f"{_where(source, key)} must be a whole number, got {value!r}",
+                            f"write it without quotes, e.g. {key} = {field.default}")
+        if field.choices and value not in field.choices:
+            raise SpecError(f'{_where(source, key)}: unknown value "{value}"',
+                            f"{suggest(str(value), field.choices)}choose from: {', '.join(field.choices)}")
+    if "model" not in table:
+        raise SpecError(f"{_where(source, 'model')} is required",
+                        'add model = "path:DIR" (a folder next to the spec), "hub:ORG/NAME@REVISION" or '
+                        '"mount:/models/NAME"')
+    port = table.get("port", 8000)
+    if not 1 <= port <= 65535:
+        raise SpecError(f"{_where(source, 'port')} = {port}: out of range", "use a port from 1 to 65535, e.g. 8000")
+    grace = table.get("grace-seconds", 30)
+    if not 1 <= grace <= 3600:
+        raise SpecError(f"{_where(source, 'grace-seconds')} = {grace}: out of range",
+                        "use 1 to 3600 seconds, e.g. 30")
+    return ServeSpec(
+        model=parse_model(table["model"], source, root),
+        port=port,
+        device=table.get("device"),
+        dtype=table.get("dtype"),
+        quantization=table.get("quantization"),
+        continuous_batching=table.get("continuous-batching", False),
+        trust_remote_code=table.get("trust-remote-code", False),
+        grace_seconds=grace,
+    )
