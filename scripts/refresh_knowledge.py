@@ -47,6 +47,8 @@ PACKAGES = sorted({
     "hqq", "optimum-quanto", "torchao", "torch-xla",
     # what presets keep of transformers' images (their fidelity records)
     "amd-quark", "decord", "fp-quant", "mpi4py", "onnx", "sentence-transformers", "trl",
+    # transformers' `serving` extra (the serve profile; knowledge/serve.toml)
+    "fastapi", "openai", "pydantic", "rich", "starlette", "uvicorn",
 })
 UV_VERSION_SOURCE = "uv"
 

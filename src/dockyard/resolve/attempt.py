@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dockyard.resolve.addons import resolve_addons
 from dockyard.resolve.archs import resolve_gpu_archs
 from dockyard.resolve.base import resolve_base
@@ -10,6 +12,7 @@ from dockyard.resolve.context import Context
 from dockyard.resolve.packages import resolve_modalities, resolve_packages
 from dockyard.resolve.plan import Plan, TorchPlan
 from dockyard.resolve.python import python_choices
+from dockyard.resolve.serve import resolve_serve, serve_packages
 from dockyard.resolve.torch import TorchChoice, torch_plan
 from dockyard.resolve.transformers import resolve_transformers
 
@@ -20,6 +23,7 @@ PROFILE_PACKAGES: dict[str, tuple[str, ...]] = {
     "runtime": (),
     "ci": ("git", "git-lfs"),
     "dev": ("build-essential", "git", "git-lfs"),
+    "serve": (),
 }
 # torch's C++ headers serve only an image that can compile (extension JIT builds).
 COMPILERS = frozenset({"build-essential", "g++", "gcc", "clang"})
@@ -39,7 +43,10 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
     modal = resolve_modalities(ctx, torch, choice.release, python)
     torch = TorchPlan(torch.version, torch.variant, torch.index_url, torch.channel, torch.build,
                       modal.companions, torch.cuda, torch.rocm, torch.wheel_archs, torch.xla)
-    packages, package_needs = resolve_packages(ctx, python, modal.packages)
+    serve = resolve_serve(ctx, torch, transformers, addons)
+    if serve is not None:
+        transformers = replace(transformers, extras=tuple(sorted({*transformers.extras, "serving"})))
+    packages, package_needs = resolve_packages(ctx, python, [*modal.packages, *serve_packages(ctx, python)])
     compile_needed = addon_needs.compile or package_needs.compile or spec.profile == "dev"
     base = resolve_base(ctx, torch, python, compile_needed)
     if ctx.problems:
@@ -49,7 +56,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **dict(spec.env)}
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}), **dict(spec.env)}
     system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
                      *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
     has_compiler = bool(COMPILERS & set(system))
@@ -86,8 +93,8 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         bytecode=spec.bytecode,
         files=spec.files,
         entrypoint=spec.entrypoint,
-        cmd=spec.cmd,
-        imports=tuple(dict.fromkeys((*modal.imports, *addon_needs.imports))),
+        cmd=serve.command if serve and spec.cmd == ("python",) else spec.cmd,
+        imports=tuple(dict.fromkeys((*modal.imports, *addon_needs.imports, *(serve.imports if serve else ())))),
         tools=tuple(dict.fromkeys((*modal.tools, *addon_needs.tools))),
         libraries=modal.libraries,
         max_jobs=DEFAULT_MAX_JOBS,
@@ -97,4 +104,5 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         system_trim=tuple(p for t in k.trims_for(system, base.distro) for p in t.paths) if slim else (),
         uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
         gaps=tuple(dict.fromkeys(ctx.gaps)),
+        serve=serve,
     )

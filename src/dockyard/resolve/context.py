@@ -31,17 +31,17 @@ class Context:
     torch_version: Version | None = None
     explain: bool = True  # False for the relaxed copies that compute "nearest valid choices"
 
-    def where(self, key: str, value: object | None = None) -> str:
+    def where(self, key: str, value: object | None = None, table: str = "image") -> str:
         shown = f" = {value!r}" if value is not None else ""
-        return f"{self.spec.source}: [image].{key}{shown}"
+        return f"{self.spec.source}: [{table}].{key}{shown}"
 
     def fail(self, key: str, value: object | None, message: str, fixed: bool = False, short: str = "",
-             by_python: bool = False) -> None:
+             by_python: bool = False, table: str = "image") -> None:
         """Record a problem. `fixed`: it depends only on keys the user set (no search can avoid it);
         `by_python`: another Python might avoid it; `short`: the reason as a note about a skipped choice
-        tells it (default: the message)."""
+        tells it (default: the message); `table`: the spec table of the key ([image], or [serve])."""
         at = self.fixed_count if fixed else len(self.problems)  # problems no choice avoids come first
-        self.problems.insert(at, f"{self.where(key, value)}: {message}")
+        self.problems.insert(at, f"{self.where(key, value, table)}: {message}")
         self.reasons.insert(at, short or message)
         self.fixed_count += fixed
         self.by_python |= by_python

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dockyard.spec.model import ImageSpec
+from dockyard.spec.serve import HEALTH_PATH, ServeModel
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,30 @@ class AddonPlan:
 
 
 @dataclass(frozen=True)
+class ServePlan:
+    """Everything the serve image and its deployments need to know, decided."""
+
+    model: ServeModel
+    port: int
+    device: str
+    command: tuple[str, ...]  # the image's default command (after the init)
+    imports: tuple[str, ...]  # server modules the warm-up loads and verify imports
+    modalities: tuple[str, ...]  # what a path: model needs (empty for hub: and mount:)
+    grace_seconds: int
+    health_path: str = HEALTH_PATH
+
+    @property
+    def model_id(self) -> str:
+        """The id /v1/models lists and a chat request names: the path the server preloaded."""
+        return self.model.container_path
+
+    def expectations(self) -> dict[str, Any]:
+        """What `dockyard verify` checks of the running server (kept in the image's plan.json)."""
+        return {"port": self.port, "health": self.health_path, "model_id": self.model_id,
+                "model_kind": self.model.kind, "grace_seconds": self.grace_seconds}
+
+
+@dataclass(frozen=True)
 class Plan:
     spec: ImageSpec
     name: str
@@ -115,6 +140,7 @@ class Plan:
     system_trim: tuple[str, ...] = ()  # paths dpkg leaves out (knowledge/modalities.toml [[trim]])
     uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
     gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
+    serve: ServePlan | None = None  # profile = "serve": the server and its model
 
     @property
     def digest(self) -> str:
@@ -167,16 +193,19 @@ class Plan:
             "libraries": list(self.libraries),
             "env": dict(self.env),
             "user": self.user,
-            "non_root": self.user != "root" and self.profile == "runtime",
+            "non_root": self.user != "root" and self.profile in ("runtime", "serve"),
             "spec_digest": self.digest,
             **({"transformers_for_job": True} if self.transformers_for_job else {}),
             **({"addon_probes": [{"addon": a.name, "name": n, "code": c, "gpu": g}
                                  for a in self.addons for n, c, g in a.probes]}
                if any(a.probes for a in self.addons) else {}),
+            **({"serve": self.serve.expectations()} if self.serve else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["spec"] = {"source": self.spec.source, "digest": self.digest, **self.spec.to_toml_dict()}
         data["env"] = dict(self.env)
+        if self.serve is not None and self.serve.model.path is not None:
+            data["serve"]["model"]["path"] = str(self.serve.model.path)
         return data

@@ -1,0 +1,136 @@
+"""resolve for profile = "serve": the server's command line, device, packages, and what the model needs.
+
+A `path:` model is read here (config.json, processor files): the modalities it needs must be in
+[image].modalities, and a config that names its own code (auto_map) needs [serve].trust-remote-code.
+Refusals go into the resolve context's problems, each naming the file, the table and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dockyard.knowledge.serving import ServeKnowledge, read_json, serve_knowledge
+from dockyard.resolve.context import Context
+from dockyard.resolve.plan import AddonPlan, Package, ServePlan, TorchPlan, TransformersPlan
+from dockyard.spec.serve import HEALTH_PATH, ServeSpec
+
+BNB_ADDON = "bitsandbytes"
+
+
+def _where(ctx: Context, key: str, value: object) -> str:
+    return ctx.where(key, value, "serve")
+
+
+def serve_packages(ctx: Context, python: str) -> list[Package]:
+    """The serving extra's packages, pinned (pins.toml) like every other package of the plan."""
+    if ctx.spec.serve is None:
+        return []
+    found = []
+    for name in serve_knowledge().packages:
+        pin = ctx.k.pin(name, python)
+        found.append(Package(name, pin["version"] if pin else None))
+    return found
+
+
+def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan,
+                  addons: tuple[AddonPlan, ...]) -> ServePlan | None:
+    spec, serve = ctx.spec, ctx.spec.serve
+    if serve is None:
+        return None
+    sk = serve_knowledge()
+    if spec.torch == "none":
+        ctx.fail("torch", "none", 'the serve profile runs a model, which needs torch. Nearest valid choices: '
+                 'leave torch unset (the newest that fits), or profile = "runtime" for an image without a server',
+                 fixed=True)
+        return None
+    cli = sk.cli_for(transformers.version)
+    if cli is None and transformers.version is not None:
+        ctx.fail("transformers", spec.transformers or transformers.version,
+                 f"transformers {transformers.version} has no `transformers serve` that dockyard can drive "
+                 f"(an OpenAI-compatible server with {HEALTH_PATH} starts at {sk.oldest()}; source: "
+                 f"{sk.source_text(['cli-5-0', 'cli-4'])}). Nearest valid choices: transformers = \"{sk.oldest()}\" "
+                 "or newer, or leave it unset", fixed=spec.transformers is not None,
+                 short=f"transformers {transformers.version} has no `transformers serve` that dockyard can drive")
+        return None
+    device = _device(ctx, sk, serve)
+    if serve.quantization and not any(a.name == BNB_ADDON for a in addons):
+        ctx.fail("quantization", serve.quantization, 'needs the bitsandbytes add-on, which the plan does not '
+                 'have. Nearest valid choices: addons = ["bitsandbytes"] in [image], or remove quantization',
+                 fixed=True, table="serve")
+    modalities = _model_needs(ctx, sk, serve) if serve.model.kind == "path" else ()
+    if serve.model.kind != "path":
+        ctx.notes.append(f"{_where(ctx, 'model', serve.model.spelled())}: a {serve.model.kind}: model is not read "
+                         "before the build, so the modalities it needs are not checked; [image].modalities = "
+                         f"{list(spec.modalities)} is what the image gets")
+    if serve.model.kind == "hub" and not serve.model.pinned:
+        ctx.warnings.append(f"{_where(ctx, 'model', serve.model.spelled())}: not pinned to a full 40-hex commit; a "
+                            "rebuild may bake different weights (write hub:ORG/NAME@<commit sha>)")
+    model_arg = (serve.model.container_path,) if cli is None or cli.model == "positional" \
+        else (cli.model, serve.model.container_path)
+    command = ("transformers", "serve", *model_arg, "--host", "0.0.0.0", "--port", str(serve.port),
+               "--device", device,
+               *(("--dtype", serve.dtype) if serve.dtype else ()),
+               *(("--quantization", serve.quantization) if serve.quantization else ()),
+               *(("--continuous-batching",) if serve.continuous_batching else ()),
+               *(("--trust-remote-code",) if serve.trust_remote_code else ()))
+    return ServePlan(serve.model, serve.port, device, command, cli.imports if cli else (), modalities,
+                     serve.grace_seconds)
+
+
+def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:
+    default = sk.devices.get(ctx.spec.target, "")
+    if serve.device is None:
+        if not default:
+            ctx.fail("device", None, f"transformers serve has no default device for target {ctx.spec.target} "
+                     '(knowledge/serve.toml [device]); set device = "cpu" or another device the server supports',
+                     fixed=True, table="serve")
+        return default or "cpu"
+    if serve.device not in (default, "cpu", "auto"):
+        ctx.fail("device", serve.device, f"target {ctx.spec.target} has no {serve.device} device (its torch wheels "
+                 f"answer to {default or 'no accelerator'}). Nearest valid choices: device = "
+                 f"\"{default or 'cpu'}\", \"cpu\" or \"auto\"", fixed=True, table="serve")
+    return serve.device
+
+
+def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[str, ...]:
+    """The modalities a local model folder needs; refuses remote code without consent."""
+    model = serve.model
+    folder = model.path or Path(ctx.spec.root) / model.ref
+    config_path = folder / "config.json"
+    spelled = model.spelled()
+    if not config_path.is_file():
+        ctx.fail("model", spelled, f"{folder} has no config.json, so it is not a transformers model folder. Save "
+                 "the model there with model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)",
+                 fixed=True, table="serve")
+        return ()
+    config = read_json(config_path)
+    if not config:
+        ctx.fail("model", spelled, f"{config_path} is not a JSON object", fixed=True, table="serve")
+        return ()
+    remote = [name for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json")
+              if "auto_map" in read_json(folder / name)]
+    if remote and not serve.trust_remote_code:
+        ctx.fail("trust-remote-code", None, f"the model in {folder} needs its own code (auto_map in "
+                 f"{', '.join(remote)}), which runs inside the server. Set trust-remote-code = true in [serve] if "
+                 "you trust that code, or use a model that transformers supports natively", fixed=True, table="serve")
+    needs = needed_modalities(sk, folder, config)
+    for modality, reason in needs:
+        if modality not in ctx.spec.modalities:
+            ctx.fail("model", spelled, f"the model needs the {modality} modality ({reason}), but "
+                     f"[image].modalities = {list(ctx.spec.modalities)} leaves it out. Nearest valid choices: "
+                     f"modalities = {sorted({*ctx.spec.modalities, modality})}", fixed=True, table="serve")
+    return tuple(sorted({"text", *(m for m, _ in needs)}))
+
+
+def needed_modalities(sk: ServeKnowledge, folder: Path, config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(modality, why) for a model folder: from its model_type (knowledge/model_types.toml) and its files."""
+    found: dict[str, str] = {}
+    model_type = str(config.get("model_type", ""))
+    for modality in sk.model_types.get(model_type, ()):
+        found.setdefault(modality, f"model_type {model_type}; source: {sk.model_types_source}")
+    for rule in sk.files:
+        if rule.matches(folder):
+            detail = f"{rule.key} in {rule.file}" if rule.key else rule.file
+            found.setdefault(rule.modality, detail)
+    return sorted(found.items())
