@@ -12,6 +12,8 @@ from dockyard.render.instructions import (
     Copy,
     Entrypoint,
     Env,
+    Expose,
+    Healthcheck,
     Instruction,
     Label,
     Run,
@@ -68,6 +70,11 @@ def emit_instruction(item: Instruction) -> str:
         return f"ENTRYPOINT {json_argv(item.argv)}"
     if isinstance(item, Cmd):
         return f"CMD {json_argv(item.argv)}"
+    if isinstance(item, Expose):
+        return f"EXPOSE {item.port}"
+    if isinstance(item, Healthcheck):
+        return (f"HEALTHCHECK --interval={item.interval}s --timeout={item.timeout}s "
+                f"--start-period={item.start_period}s --retries={item.retries} \\\n{INDENT}CMD {json_argv(item.argv)}")
     raise TypeError(f"unknown instruction {item!r}")
 
 

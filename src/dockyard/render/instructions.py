@@ -116,7 +116,23 @@ class Cmd:
     argv: tuple[str, ...]
 
 
-Instruction = Comment | Arg | Env | Label | Run | Copy | User | Workdir | Entrypoint | Cmd
+@dataclass(frozen=True)
+class Expose:
+    port: int
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """HEALTHCHECK in exec form; times in seconds."""
+
+    argv: tuple[str, ...]
+    interval: int = 10
+    timeout: int = 5
+    start_period: int = 60
+    retries: int = 3
+
+
+Instruction = Comment | Arg | Env | Label | Run | Copy | User | Workdir | Entrypoint | Cmd | Expose | Healthcheck
 
 
 @dataclass(frozen=True)

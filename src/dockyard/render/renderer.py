@@ -20,6 +20,7 @@ from dockyard.render.blocks.finish import finish
 from dockyard.render.blocks.packages import addon_builds, packages_install
 from dockyard.render.blocks.python import builder_python
 from dockyard.render.blocks.runtime import runtime_stage, versions
+from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage
 from dockyard.render.blocks.system import base_stage
 from dockyard.render.blocks.torch import torch_args, torch_install
 from dockyard.render.blocks.transformers import transformers_install
@@ -41,10 +42,12 @@ class Rendered:
     executables: frozenset[str]
     build_args: dict[str, str]  # the ARG defaults a build may override
     app_files: tuple[tuple[str, str], ...]  # (source path on disk, path under app/)
+    model_dir: str = ""  # a serve image's path: model folder on disk, copied to model/ in the context
 
     def paths(self, extra: Mapping[str, str] | None = None) -> list[str]:
         """What `write` puts in a folder: the files, and the folders it fills (`/` at the end)."""
-        return [*self.files, *(extra or {}), "wheels/", *(["app/"] if self.app_files else [])]
+        return [*self.files, *(extra or {}), "wheels/", *(["app/"] if self.app_files else []),
+                *([f"{MODEL_CONTEXT}/"] if self.model_dir else [])]
 
     def write(self, directory: Path, option: str = "-o", shared: bool = False,
               extra: Mapping[str, str] | None = None) -> list[Path]:
@@ -59,8 +62,29 @@ class Rendered:
             out.clear_tree("app/")
             for source, target in self.app_files:
                 out.copy_in(Path(source), f"app/{target}")
+        if self.model_dir:
+            copy_model(Path(self.model_dir), out.clear_tree(f"{MODEL_CONTEXT}/"))
         out.finish()
         return written
+
+
+def copy_model(source: Path, destination: Path) -> None:
+    """The model folder with modes every user can read (the image runs it as a non-root user), files in a
+    fixed order; symbolic links are followed (a Hub cache snapshot is made of them)."""
+    import shutil
+
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.mkdir(parents=True)
+    destination.chmod(0o755)
+    for path in sorted(source.rglob("*")):
+        target = destination / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+            target.chmod(0o755)
+        elif path.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            target.chmod(0o644)
 
 
 def packaged(name: str) -> str:
@@ -164,7 +188,8 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     runtime = StageBuilder("runtime", "base", "The final image")
     runtime.add(*runtime_stage(plan, lock))
 
-    stages: tuple[Stage, ...] = (base.build(), builder.build(), runtime.build())
+    model = model_stage(ctx)
+    stages: tuple[Stage, ...] = (base.build(), builder.build(), *((model,) if model else ()), runtime.build())
     dockerfile = emit(header(plan, lock), tuple(global_args), stages)
 
     for name in PACKAGED_SCRIPTS:
@@ -180,5 +205,6 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
         for item in stage.instructions:
             if isinstance(item, Arg) and item.name != "DEBIAN_FRONTEND":
                 build_args[item.name] = item.default or ""
+    model_dir = str(plan.serve.model.path) if plan.serve and plan.serve.model.path else ""
     return Rendered(dockerfile, dict(sorted(ctx.files.items())), frozenset(ctx.executables), build_args,
-                    app_files(plan))
+                    app_files(plan), model_dir)

@@ -67,7 +67,7 @@ def expectations_from_image(backend: Backend, image: str) -> dict[str, Any]:
 
 def run_options(expect: dict[str, Any], backend: Backend, gpu: bool) -> tuple[list[str], bool]:
     options = ["-i", "--entrypoint", "python", "--env", "DOCKYARD_EXPECT=" + json.dumps(expect, sort_keys=True)]
-    read_only = expect.get("profile") == "runtime"
+    read_only = expect.get("profile") in ("runtime", "serve")
     if read_only:
         home = "/root" if expect.get("user") == "root" else f"/home/{expect.get('user', 'dockyard')}"
         # An anonymous volume where a user would mount one: it starts as a copy of the image's folder,

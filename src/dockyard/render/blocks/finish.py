@@ -16,7 +16,7 @@ def finish(ctx: RenderContext) -> list[Instruction]:
     flags = [f"--venv {plan.venv}", f"--bytecode {plan.bytecode}"]
     if plan.slim:
         flags += ["--slim", "--strip"]
-        if plan.profile != "runtime":
+        if plan.profile not in ("runtime", "serve"):
             flags.append("--keep-tools")
     if plan.keep_torch_headers:
         flags.append("--keep-headers")

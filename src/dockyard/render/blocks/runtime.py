@@ -7,6 +7,7 @@ import json
 
 from dockyard import __version__
 from dockyard.render.blocks.python import SYSTEM_PATH
+from dockyard.render.blocks.serve import model_layer, serve_endpoint
 from dockyard.render.blocks.transformers import SOURCE
 from dockyard.render.instructions import Cmd, Comment, Copy, Entrypoint, Env, Instruction, Label, User, Workdir
 from dockyard.render.lockfile import Lock
@@ -50,7 +51,7 @@ def runtime_env(plan: Plan) -> tuple[tuple[str, str], ...]:
         "PATH": path,
         "HF_HOME": f"{plan.home}/.cache/huggingface",
     }
-    if plan.profile == "runtime":
+    if plan.profile in ("runtime", "serve"):
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(dict(plan.env))
     return tuple(sorted(env.items()))
@@ -71,6 +72,7 @@ def runtime_stage(plan: Plan, lock: Lock | None = None) -> list[Instruction]:
         Comment("What `dockyard verify` checks, kept in the image so it can verify itself anywhere"),
         Copy(("dockyard/probe.py", "dockyard/plan.json"), "/opt/dockyard/"),
     ]
+    items += model_layer(plan)
     workdir = plan.home
     if plan.files:
         items.append(Copy(("app/",), "/app/"))
@@ -78,6 +80,7 @@ def runtime_stage(plan: Plan, lock: Lock | None = None) -> list[Instruction]:
     user = f"{plan.uid}:{plan.uid}" if plan.user != "root" else "root"
     items += [
         Label(labels(plan, lock)),
+        *serve_endpoint(plan),
         User(user),
         Workdir(workdir),
         Entrypoint((TINI, "--", *plan.entrypoint)),

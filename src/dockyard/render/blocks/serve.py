@@ -1,0 +1,71 @@
+"""The serve profile's parts of the Dockerfile: the model (its own layer, before any app files), the port,
+a health check that needs no curl, and (hub: models) a stage that downloads the model with the token
+only as the BuildKit secret `hf_token`."""
+
+from __future__ import annotations
+
+from dockyard.render.blocks.common import SCRIPTS, RenderContext, fetch, script
+from dockyard.render.instructions import (
+    Comment,
+    Copy,
+    Expose,
+    Healthcheck,
+    Instruction,
+    Run,
+    SecretMount,
+    Stage,
+    StageBuilder,
+)
+from dockyard.resolve.plan import Plan
+
+MODEL_CONTEXT = "model"  # where a path: model lies in the build context
+HUB_SECRET = "hf_token"
+
+
+def model_stage(ctx: RenderContext) -> Stage | None:
+    """For a hub: model, a stage on top of the builder that downloads it (the final image copies the folder)."""
+    serve = ctx.plan.serve
+    if serve is None or serve.model.kind != "hub":
+        return None
+    model = serve.model
+    ctx.add_file("dockyard/hub_model.py", _packaged("hub_model.py"))
+    stage = StageBuilder("model", "builder", "The model, downloaded at build time; the token is a secret mount")
+    stage.add(Run(
+        (fetch(f"{ctx.plan.venv}/bin/python {SCRIPTS}/hub_model.py {model.ref} {model.revision or '-'} "
+               f"{model.container_path}"),),
+        (SecretMount(HUB_SECRET), SecretMount("ca"), script("fetch.sh"), script("hub_model.py")),
+        comment=f"{model.spelled()} from the Hugging Face Hub (token: --secret id={HUB_SECRET},env=HF_TOKEN)",
+    ))
+    return stage.build()
+
+
+def _packaged(name: str) -> str:
+    from importlib import resources
+
+    return (resources.files("dockyard") / "render" / "files" / name).read_text(encoding="utf-8")
+
+
+def model_layer(plan: Plan) -> list[Instruction]:
+    """The model's own layer in the final image: it changes less often than app files, more than the venv."""
+    serve = plan.serve
+    if serve is None or not serve.model.baked:
+        return []
+    path = serve.model.container_path
+    if serve.model.kind == "path":
+        return [Comment(f"The model ({serve.model.spelled()}), in its own layer"),
+                Copy((f"{MODEL_CONTEXT}/",), f"{path}/")]
+    return [Comment(f"The model ({serve.model.spelled()}), in its own layer"),
+            Copy((path,), path, from_stage="model")]
+
+
+def health_command(plan: Plan) -> tuple[str, ...]:
+    """The image's own Python asks the server's health endpoint (no curl in a slim image)."""
+    assert plan.serve is not None
+    url = f"http://127.0.0.1:{plan.serve.port}{plan.serve.health_path}"
+    return (f"{plan.venv}/bin/python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)")
+
+
+def serve_endpoint(plan: Plan) -> list[Instruction]:
+    if plan.serve is None:
+        return []
+    return [Expose(plan.serve.port), Healthcheck(health_command(plan))]
