@@ -51,6 +51,11 @@ COMMANDS: dict[str, dict[str, str]] = {
         "diff": "packages and sizes between two locks, two images, or a lock and an image",
         "sbom": "CycloneDX SBOM of an image's Python environment (cyclonedx-bom)",
     },
+    "dockyard.cli.deploy": {
+        "deploy": "write compose or Kubernetes files for a serve image",
+        "up": "run a serve image here and wait until it answers",
+        "down": "stop what `dockyard up` started",
+    },
 }
 COMMAND_MODULES = tuple(COMMANDS)
 

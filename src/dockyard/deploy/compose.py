@@ -1,0 +1,92 @@
+"""Deployment -> compose.yaml: one service running the serve image as its user on a read-only root,
+with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries, the
+target's devices (knowledge/deploy.toml), the stop grace period and, for a `mount:` model, its folder.
+
+Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
+read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.deploy.files import header
+from dockyard.deploy.model import Deployment
+from dockyard.scale.yamlout import dump
+
+FILE = "compose.yaml"
+CACHE_VOLUME = "hf-cache"
+MODEL_ENV = "MODEL_DIR"
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    bind: str = "127.0.0.1"  # host address the port is published on; 0.0.0.0 for every interface
+    host_port: int | None = None  # default: the serve port
+    model_dir: str | None = None  # host folder of a mount: model; default: ${MODEL_DIR}, which must be set
+    start_seconds: int = 600  # how long the model may take to load before the health check counts
+
+
+def gid_variable(group: str) -> str:
+    """`render` -> `${RENDER_GID:?...}`: a group whose GID is the host's, set by the user."""
+    name = f"{group.upper()}_GID"
+    return f"${{{name}:?set {name} to the GID of the host's {group} group: getent group {group} | cut -d: -f3}}"
+
+
+def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
+    facts = deployment.devices
+    if facts.devices:
+        service["devices"] = [f"{device}:{device}" for device in facts.devices]
+    groups = [*facts.groups, *(gid_variable(g) for g in facts.host_groups)]
+    if groups:
+        service["group_add"] = groups
+    if facts.privileged:
+        service["privileged"] = True
+    if facts.host_network:
+        service["network_mode"] = "host"
+    if facts.reservation:
+        service["deploy"] = {"resources": {"reservations": {"devices": [
+            {"driver": facts.reservation, "count": deployment.accelerators, "capabilities": ["gpu"]}]}}}
+
+
+def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
+    host_port = options.host_port or deployment.port
+    volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
+    if deployment.model.kind == "mount":
+        source = options.model_dir or f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the model}}"
+        volumes.append(f"{source}:{deployment.model.container_path}:ro")
+    service: dict[str, Any] = {
+        "image": deployment.image,
+        "user": f"{deployment.uid}:{deployment.uid}",
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "volumes": volumes,
+        "healthcheck": {
+            "test": ["CMD", *deployment.health],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 3,
+            "start_period": f"{options.start_seconds}s",
+        },
+        "stop_grace_period": f"{deployment.grace_seconds}s",
+        "restart": "unless-stopped",
+        "labels": deployment.labels,
+    }
+    if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
+        service["ports"] = [f"{options.bind}:{host_port}:{deployment.port}"]
+    _accelerator(deployment, service)
+    return service
+
+
+def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOptions()) -> dict[str, str]:
+    """file name -> text."""
+    document: dict[str, Any] = {
+        "services": {deployment.name: compose_service(deployment, options)},
+        "volumes": {CACHE_VOLUME: {}},
+    }
+    return {FILE: dump(document, header("compose", deployment.source, deployment.image))}
+
+
+FAMILY: tuple[str, ...] = (FILE,)
