@@ -78,12 +78,14 @@ def register(subparsers: Any) -> None:
         "verify", help="run dockyard's probes inside an image, or in this Python environment (--host)",
         description="Run the probes inside IMAGE as its own user: Python and package versions, imports, "
                     "dependency consistency, the torch build and compiled archs, a tiny model's forward and "
-                    "generate, modality tools, non-root user, no secrets left, target env. Runtime images run "
-                    "on a read-only root filesystem. With --host, run the same probes in the Python that runs "
-                    "dockyard (a host, a GPU or TPU VM, a running container), always with the GPU probes: "
-                    "devices, compiled archs against each device's capability, the driver against the CUDA "
-                    "minimum, bf16, NCCL/RCCL, a matmul and the tiny model on the device. Without --spec or "
-                    "--plan, --host reports what is installed and compares nothing.")
+                    "generate, modality tools, non-root user, no secrets left, target env. Runtime and serve "
+                    "images run on a read-only root filesystem; a serve image with its model baked in also "
+                    "starts its server there and checks /health, /v1/models and one chat completion. With "
+                    "--host, run the same probes in the Python that runs dockyard (a host, a GPU or TPU VM, a "
+                    "running container), always with the GPU probes: devices, compiled archs against each "
+                    "device's capability, the driver against the CUDA minimum, bf16, NCCL/RCCL, a matmul and "
+                    "the tiny model on the device. Without --spec or --plan, --host reports what is installed "
+                    "and compares nothing.")
     p.add_argument("image", nargs="?", help="image name or id (not with --host)")
     p.add_argument("--host", action="store_true", help="probe this Python environment instead of an image")
     p.add_argument("--spec", help="check against this spec or preset (default: the plan stored in the image; "

@@ -22,7 +22,7 @@ from dockyard.errors import SpecError
 from dockyard.spec.grammar import brief, check_values, confine
 from dockyard.spec.references import image_reference
 from dockyard.spec.secrets import looks_secret, refuse_secret_value
-from dockyard.spec.serve import ServeSpec, parse_serve
+from dockyard.spec.serve import ServeSpec, parse_serve, serve_schema
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -312,10 +312,12 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         _check_type(source, key, value, FIELDS[key].kind)
 
     data: dict[str, Any] = dict(image)
+    inherited: ServeSpec | None = None
     if "extends" in data:
         if loader is None:
             raise SpecError(f"{_where(source, 'extends')}: extends is not supported here")
         parent: ImageSpec = loader(data.pop("extends"), source)
+        inherited = parent.serve
         merged = parent.to_toml_dict()
         merged.pop("name", None)
         env = {**merged.get("env", {}), **data.get("env", {})}
@@ -327,7 +329,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         raise SpecError(f"{_where(source, 'target')} is required",
                         f"add target = \"cpu\" (one of: {', '.join(TARGETS)})")
     _validate_values(source, data)
-    serve = _serve_table(document, data.get("profile", "runtime"), source, root)
+    serve = _serve_table(document, data.get("profile", "runtime"), source, root, inherited)
 
     def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         values = data.get(key)
@@ -371,9 +373,13 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
     )
 
 
-def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: str) -> ServeSpec | None:
-    """The [serve] table: required by profile = "serve", refused with any other profile."""
+def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: str,
+                 inherited: ServeSpec | None) -> ServeSpec | None:
+    """The [serve] table: required by profile = "serve" (or inherited whole from the spec `extends` names),
+    refused with any other profile."""
     if profile == "serve":
+        if "serve" not in document and inherited is not None:
+            return inherited
         if "serve" not in document:
             raise SpecError(f"{source}: profile = \"serve\" needs a [serve] table naming the model",
                             'add [serve] with model = "path:DIR", "hub:ORG/NAME@REVISION" or "mount:/models/NAME"')
@@ -455,6 +461,7 @@ def json_schema() -> dict[str, Any]:
                 "description": "A preset's record of its original image: every item kept, replaced, dropped "
                                "or added, with the reason (docs/presets.md shows it).",
             },
+            "serve": serve_schema(),
         },
     }
 

@@ -206,3 +206,24 @@ def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
         trust_remote_code=table.get("trust-remote-code", False),
         grace_seconds=grace,
     )
+
+
+def serve_schema() -> dict[str, object]:
+    """JSON Schema of the [serve] table (part of `dockyard schema`)."""
+    properties: dict[str, object] = {}
+    for key, spec_key in SERVE_FIELDS.items():
+        prop: dict[str, object] = {"type": {"string": "string", "int": "integer", "bool": "boolean"}[spec_key.kind],
+                                   "description": spec_key.description}
+        if spec_key.choices:
+            prop["enum"] = list(spec_key.choices)
+        if key == "model":
+            prop["pattern"] = "^(path|hub|mount):.+$"
+        if key == "port":
+            prop.update(minimum=1, maximum=65535)
+        if key == "grace-seconds":
+            prop.update(minimum=1, maximum=3600)
+        if isinstance(spec_key.default, (bool, int)):
+            prop["default"] = spec_key.default
+        properties[key] = prop
+    return {"type": "object", "additionalProperties": False, "required": ["model"], "properties": properties,
+            "description": 'The model a profile = "serve" image serves, and how (transformers serve).'}

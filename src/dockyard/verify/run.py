@@ -1,9 +1,9 @@
 """Run dockyard's probe inside an image, as the image's own user, and read its results.
 
 The probe (verify/probe.py) is fed on standard input, so it also checks images dockyard did not build.
-Expectations come from a spec (resolved now) or from the plan.json the image carries. Runtime-profile
-images are probed on a read-only root filesystem with a writable Hugging Face cache, the way they are
-meant to run.
+Expectations come from a spec (resolved now) or from the plan.json the image carries. Runtime- and
+serve-profile images are probed on a read-only root filesystem with a writable Hugging Face cache, the
+way they are meant to run; a serve image with its model baked in then runs its server (verify/serving.py).
 """
 
 from __future__ import annotations
@@ -98,8 +98,13 @@ def verify_image(backend: Backend, image: str, expect: dict[str, Any] | None = N
         detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise EngineError(f"the probe could not run in {image} (exit {done.returncode})",
                           "; ".join(detail) or "is python on the image's PATH?")
+    checks = list(payload["checks"])
+    if expect.get("serve") and all(c["ok"] for c in checks):  # a broken image is not started
+        from dockyard.verify.serving import check_server
+
+        checks += check_server(backend, image, expect, gpu)
     results = tuple(ProbeResult(r["name"], bool(r["ok"]), r.get("expected"), r.get("actual"), r.get("detail", ""))
-                    for r in payload["checks"])
+                    for r in checks)
     return VerifyReport(image, results, read_only, gpu)
 
 

@@ -213,7 +213,8 @@ def test_digest_depends_on_content_not_location(write_spec: SpecWriter) -> None:
 def test_to_toml_dict_round_trips(write_spec: SpecWriter) -> None:
     for preset in preset_names():
         spec = load(preset)
-        again = spec_from_dict({"image": spec.to_toml_dict()}, spec.source, spec.name)
+        serve = {"serve": spec.serve.to_toml_dict()} if spec.serve else {}
+        again = spec_from_dict({"image": spec.to_toml_dict(), **serve}, spec.source, spec.name)
         assert again == spec
 
 

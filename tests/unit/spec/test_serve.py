@@ -1,0 +1,106 @@
+"""The [serve] table and profile = "serve": parsing, and every refusal with exit 2 and the key named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import EXIT_INVALID
+from dockyard.spec.model import PROFILES, json_schema, load
+from dockyard.spec.serve import BAKED_MODEL_PATH, HEALTH_PATH, ServeModel
+
+from ..conftest import CliRunner
+
+HEAD = '[image]\nname = "t"\nextends = "cpu-serve"\n'
+
+
+def model_folder(root: Path, name: str = "tiny", **config: object) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], **config}
+    (folder / "config.json").write_text(json.dumps(document))
+    return folder
+
+
+def spec_file(root: Path, serve: str, head: str = HEAD) -> Path:
+    path = root / "serve.toml"
+    path.write_text(f"{head}[serve]\n{serve}")
+    return path
+
+
+def test_six_line_spec_with_a_local_model(tmp_path: Path) -> None:
+    model_folder(tmp_path)
+    spec = load(str(spec_file(tmp_path, 'model = "path:tiny"\n')))
+    assert spec.profile == "serve" and "serve" in PROFILES
+    assert spec.serve is not None
+    assert spec.serve.model == ServeModel("path", "tiny", path=(tmp_path / "tiny").resolve())
+    assert spec.serve.model.container_path == BAKED_MODEL_PATH
+    assert (spec.serve.port, spec.serve.device, spec.serve.grace_seconds) == (8000, None, 30)
+    assert HEALTH_PATH == "/health"
+
+
+def test_every_key_parsed(tmp_path: Path) -> None:
+    spec = load(str(spec_file(tmp_path, 'model = "hub:org/name@' + "a" * 40 + '"\nport = 9000\ndevice = "cpu"\n'
+                              'dtype = "float32"\ncontinuous-batching = true\ntrust-remote-code = true\n'
+                              "grace-seconds = 5\n")))
+    serve = spec.serve
+    assert serve is not None
+    assert (serve.model.kind, serve.model.ref, serve.model.revision) == ("hub", "org/name", "a" * 40)
+    assert serve.model.pinned and serve.model.container_path == BAKED_MODEL_PATH
+    assert (serve.port, serve.device, serve.dtype, serve.continuous_batching, serve.trust_remote_code,
+            serve.grace_seconds) == (9000, "cpu", "float32", True, True, 5)
+    mount = load(str(spec_file(tmp_path, 'model = "mount:/models/llama"\n'))).serve
+    assert mount is not None and mount.model.container_path == "/models/llama" and not mount.model.baked
+
+
+def test_digest_does_not_depend_on_where_the_spec_lies(tmp_path: Path) -> None:
+    digests = []
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        model_folder(folder)
+        digests.append(load(str(spec_file(folder, 'model = "path:tiny"\n'))).digest())
+    assert digests[0] == digests[1]
+    other = tmp_path / "c"
+    model_folder(other, "other")
+    assert load(str(spec_file(other, 'model = "path:other"\n'))).digest() != digests[0]
+
+
+@pytest.mark.parametrize(("serve", "key", "fragment"), [
+    ('model = "path:missing"\n', "[serve].model", "no such folder"),
+    ('model = "tiny"\n', "[serve].model", "not a model reference"),
+    ('model = "hub:just-a-name"\n', "[serve].model", "not a Hub repository"),
+    ('model = "mount:models/x"\n', "[serve].model", "absolute path"),
+    ('model = "path:tiny"\nport = 70000\n', "[serve].port", "out of range"),
+    ('model = "path:tiny"\nport = 0\n', "[serve].port", "out of range"),
+    ('model = "path:tiny"\nport = "8000"\n', "[serve].port", "whole number"),
+    ('model = "path:tiny"\ndevice = "gpu"\n', "[serve].device", "unknown value"),
+    ('model = "path:tiny"\nquantization = "int4"\n', "[serve].quantization", "bnb-4bit"),
+    ('model = "path:tiny"\ngrace-seconds = 0\n', "[serve].grace-seconds", "out of range"),
+    ('model = "path:tiny"\nmodle = "x"\n', "[serve].modle", "unknown key"),
+    ('port = 8000\n', "[serve].model", "required"),
+])
+def test_refused_with_exit_2_and_the_key(run_cli: CliRunner, tmp_path: Path, serve: str, key: str,
+                                         fragment: str) -> None:
+    model_folder(tmp_path)
+    result = run_cli(["check", str(spec_file(tmp_path, serve))])
+    assert result.code == EXIT_INVALID
+    assert key in result.err and fragment in result.err
+    assert "Traceback" not in result.err
+
+
+def test_profile_and_table_go_together(run_cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text('[image]\ntarget = "cpu"\nprofile = "serve"\n')
+    result = run_cli(["check", str(path)])
+    assert result.code == EXIT_INVALID and "needs a [serve] table" in result.err
+    path.write_text('[image]\ntarget = "cpu"\n[serve]\nmodel = "mount:/models/x"\n')
+    result = run_cli(["check", str(path)])
+    assert result.code == EXIT_INVALID and 'needs profile = "serve"' in result.err
+
+
+def test_schema_knows_the_profile() -> None:
+    schema = json_schema()
+    assert "serve" in schema["properties"]["image"]["properties"]["profile"]["enum"]
+    serve = schema["properties"]["serve"]
+    assert serve["required"] == ["model"] and serve["properties"]["port"]["maximum"] == 65535
