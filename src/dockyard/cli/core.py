@@ -136,6 +136,13 @@ def plan_table(plan: Plan) -> Table:
         rows.append(("build packages", " ".join(plan.build_packages)))
     if plan.env:
         rows.append(("env", "\n".join(f"{k}={v}" for k, v in plan.env)))
+    if plan.serve is not None:
+        serve = plan.serve
+        rows.append(("serve", f"{serve.model.spelled()} at {serve.model_id}, port {serve.port}, device "
+                              f"{serve.device}, health {serve.health_path}"))
+        if serve.modalities:
+            rows.append(("model needs", ", ".join(serve.modalities)))
+        rows.append(("command", " ".join(plan.cmd)))
     rows += [
         ("user", f"{plan.user} (uid {plan.uid})"),
         ("slim / bytecode", f"{'yes' if plan.slim else 'no'} / {plan.bytecode}"),

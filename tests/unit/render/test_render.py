@@ -183,7 +183,10 @@ def test_dockerfile_parses_with_the_buildkit_parser(preset: str) -> None:
     assert any(c.cmd.upper() == "USER" for c in commands)
     for command in commands:
         assert command.cmd.upper() in {"ARG", "FROM", "ENV", "RUN", "COPY", "LABEL", "USER", "WORKDIR",
-                                       "ENTRYPOINT", "CMD"}, command.original
+                                       "ENTRYPOINT", "CMD", "EXPOSE", "HEALTHCHECK"}, command.original
+    serving = load(preset).profile == "serve"
+    assert serving == any(c.cmd.upper() == "HEALTHCHECK" for c in commands) \
+        == any(c.cmd.upper() == "EXPOSE" for c in commands)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
