@@ -19,8 +19,8 @@ from ..conftest import CliRunner
 HEAD = '[image]\nname = "t"\nextends = "cpu-serve"\n'
 
 
-def folder(root: Path, name: str = "tiny", files: dict[str, dict[str, object]] | None = None,
-           **config: object) -> Path:
+def folder(root: Path, files: dict[str, dict[str, object]] | None = None, **config: object) -> Path:
+    name = "tiny"
     path = root / name
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps({"model_type": "llama", **config}))
@@ -95,7 +95,7 @@ def test_an_explicit_cmd_wins(tmp_path: Path) -> None:
 def test_a_needed_modality_left_out_is_refused(run_cli: CliRunner, tmp_path: Path, config: dict[str, object],
                                                files: dict[str, dict[str, object]], modality: str,
                                                why: str) -> None:
-    folder(tmp_path, files=files, **config)
+    folder(tmp_path, files, **config)
     result = run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\n'))])
     assert result.code == EXIT_INVALID
     assert "[serve].model" in result.err and f"needs the {modality} modality" in result.err
