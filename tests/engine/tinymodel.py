@@ -89,17 +89,18 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+# The spec a user writes: the cpu-serve preset (CPU torch, transformers with its serving extra) and a
+# local model folder.
 SERVE_SPEC = """[image]
 name = "{name}"
-target = "cpu"
-profile = "serve"
+extends = "cpu-serve"
 [serve]
 model = "path:{model}"
 """
 
 
 def write_serve_spec(folder: Path, name: str, model_dir: str = "tiny-llama") -> Path:
-    """A tiny model in `folder/model_dir` and the six-line serve spec next to it; returns the spec path."""
+    """A tiny model in `folder/model_dir` and the five-line serve spec next to it; returns the spec path."""
     make_tiny_llama(folder / model_dir)
     spec = folder / "serve.toml"
     spec.write_text(SERVE_SPEC.format(name=name, model=model_dir), encoding="utf-8")
