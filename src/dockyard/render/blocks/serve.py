@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dockyard.render.blocks.common import SCRIPTS, RenderContext, fetch, script
 from dockyard.render.instructions import (
+    Arg,
     Comment,
     Copy,
     Expose,
@@ -20,6 +21,7 @@ from dockyard.resolve.plan import Plan
 
 MODEL_CONTEXT = "model"  # where a path: model lies in the build context
 HUB_SECRET = "hf_token"
+HUB_ENDPOINT = "https://huggingface.co"
 
 
 def model_stage(ctx: RenderContext) -> Stage | None:
@@ -30,7 +32,8 @@ def model_stage(ctx: RenderContext) -> Stage | None:
     model = serve.model
     ctx.add_file("dockyard/hub_model.py", _packaged("hub_model.py"))
     stage = StageBuilder("model", "builder", "The model, downloaded at build time; the token is a secret mount")
-    stage.add(Run(
+    # huggingface_hub reads HF_ENDPOINT: a Hub mirror, e.g. a company's proxy of the Hub
+    stage.add(Arg("HF_ENDPOINT", HUB_ENDPOINT), Run(
         (fetch(f"{ctx.plan.venv}/bin/python {SCRIPTS}/hub_model.py {model.ref} {model.revision or '-'} "
                f"{model.container_path}"),),
         (SecretMount(HUB_SECRET), SecretMount("ca"), script("fetch.sh"), script("hub_model.py")),
