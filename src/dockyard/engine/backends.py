@@ -135,7 +135,10 @@ class DockerBackend(_EngineCommands):
 @dataclass
 class PodmanBackend(_EngineCommands):
     def build_argv(self, request: BuildRequest) -> list[str]:
-        return [self.engine.client, "build", "--layers", *_common_build_flags(request), str(request.context)]
+        # The OCI image format has no health check: Buildah drops HEALTHCHECK unless it writes Docker's format
+        docker_format = ["--format", "docker"] if _has_healthcheck(request.context) else []
+        return [self.engine.client, "build", "--layers", *docker_format, *_common_build_flags(request),
+                str(request.context)]
 
     def build_env(self) -> dict[str, str]:
         return {}
@@ -151,6 +154,14 @@ class PodmanBackend(_EngineCommands):
 
     def run_argv(self, image: str, command: Sequence[str], options: Sequence[str] = ()) -> list[str]:
         return super().run_argv(image, command, [*podman_ulimits(), *options])
+
+
+def _has_healthcheck(context: Path) -> bool:
+    try:
+        text = (context / "Dockerfile").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(line.startswith("HEALTHCHECK ") for line in text.splitlines())
 
 
 def podman_ulimits() -> list[str]:

@@ -145,6 +145,10 @@ def test_podman_argv_and_run_limits(tmp_path: Path) -> None:
     run = backend.run_argv("img", ["python", "-"], ["-i"])
     assert run[:3] == ["/usr/bin/podman", "run", "--rm"] and run[-3:] == ["img", "python", "-"]
     assert run[3:7] == podman_ulimits()
+    assert "--format" not in argv
+    (tmp_path / "Dockerfile").write_text('FROM x\nHEALTHCHECK --interval=10s \\\n    CMD ["python", "-c", "0"]\n')
+    argv = backend.build_argv(request(tmp_path))
+    assert argv[3:5] == ["--format", "docker"], "Buildah keeps a HEALTHCHECK only in Docker's image format"
 
 
 def test_gpu_options_per_family() -> None:
