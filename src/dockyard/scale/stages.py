@@ -2,8 +2,9 @@
 
 The Apptainer emitter translates what render produced rather than composing the blocks a second time,
 so it follows every change to render. Only what dockyard's Dockerfiles use is understood: ARG, FROM,
-ENV, LABEL, RUN (with --mount), COPY (--from, --chown), USER, WORKDIR, ENTRYPOINT, CMD; anything else
-is refused with a message, never silently dropped.
+ENV, LABEL, RUN (with --mount), COPY (--from, --chown), USER, WORKDIR, ENTRYPOINT, CMD, and a serve
+image's EXPOSE and HEALTHCHECK (the emitter says in %help what stands in for them); anything else is
+refused with a message, never silently dropped.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _comment_above(lines: list[str], start_line: int) -> str:
     return "\n".join(found)
 
 
-SUPPORTED = {"ARG", "ENV", "LABEL", "RUN", "COPY", "USER", "WORKDIR", "ENTRYPOINT", "CMD"}
+SUPPORTED = {"ARG", "ENV", "LABEL", "RUN", "COPY", "USER", "WORKDIR", "ENTRYPOINT", "CMD", "EXPOSE", "HEALTHCHECK"}
 
 
 def parse(text: str) -> Parsed:

@@ -26,13 +26,13 @@ def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- presets -------------------------------------------------------------------------------------------
 
-def test_presets_lists_the_twenty_presets(run_cli: CliRunner, wide_terminal: None) -> None:
+def test_presets_lists_every_preset(run_cli: CliRunner, wide_terminal: None) -> None:
     result = run_cli(["presets"])
     assert result.code == 0
-    assert "20 presets" in result.out
+    assert "21 presets" in result.out
     listed = [line.split("│")[1].strip() for line in result.out.splitlines() if line.startswith("│")]
     assert listed == PRESETS
-    assert len(PRESETS) == 20
+    assert len(PRESETS) == 21  # one per transformers image, cpu-inference and cpu-serve
 
 
 def test_presets_json(run_cli: CliRunner) -> None:

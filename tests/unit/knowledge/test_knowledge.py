@@ -255,9 +255,9 @@ def test_every_preset_says_what_it_reproduces_and_changes(preset: str) -> None:
     assert document["image"]["name"] == preset
 
 
-def test_there_are_twenty_presets() -> None:
-    assert len(PRESETS) == 20
-    assert "cpu-inference" in PRESETS
+def test_there_are_twenty_one_presets() -> None:
+    assert len(PRESETS) == 21
+    assert "cpu-inference" in PRESETS and "cpu-serve" in PRESETS
 
 
 # -- JSON schema ---------------------------------------------------------------------------------------
