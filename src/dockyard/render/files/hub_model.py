@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
     if os.path.isfile(TOKEN_FILE):
         with open(TOKEN_FILE, encoding="utf-8") as handle:
             token = handle.read().strip() or None
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # a build fetches the model, nothing else
     from huggingface_hub import snapshot_download
 
     path = snapshot_download(repo_id=repo, revision=None if revision == "-" else revision, local_dir=dest,

@@ -1,0 +1,81 @@
+"""A `hub:` model with a token, on a machine that cannot reach the Hub (issue 10): the build downloads the
+tiny model from a local stand-in of the Hub (tests/engine/fakehub.py, on the container bridge, reached
+through the model stage's HF_ENDPOINT build argument), with the token given only as the BuildKit secret
+`hf_token`. The stand-in sees the token in the Authorization header, so the secret really reached the
+download; then the token is nowhere in `docker save` output (layers, config, history) nor in the build
+log, `dockyard audit` agrees, and the image's verify served the downloaded model read-only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dockyard.engine.detect import Engine
+
+from .fakehub import FakeHub, serve_hub
+from .test_secrets import FAKE_TOKEN, audit, leaks, saved_parts
+from .tinymodel import make_tiny_llama
+
+COMMIT = "3f1c0de5a1b2c3d4e5f60718293a4b5c6d7e8f90"
+SPEC = """[image]
+name = "serve-hub"
+extends = "cpu-serve"
+[serve]
+model = "hub:dockyard-test/tiny-llama@{commit}"
+"""
+
+
+def bridge_gateway(engine: Engine) -> str:
+    """The host's address on the engine's default bridge (its gateway; docker leaves it implicit, the first
+    address of the subnet, when the daemon made the network itself)."""
+    import ipaddress
+    import json
+
+    done = subprocess.run([engine.client, "network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}"],
+                          capture_output=True, text=True, timeout=60)
+    configs = json.loads(done.stdout or "[]") if done.returncode == 0 else []
+    for config in configs or []:
+        if config.get("Gateway"):
+            return str(config["Gateway"])
+        if config.get("Subnet"):
+            return str(ipaddress.ip_network(config["Subnet"]).network_address + 1)
+    pytest.fail(f"no address of the engine's bridge network: {done.stderr.strip() or done.stdout.strip()}")
+
+
+def test_hub_token_reaches_the_download_and_never_the_image(cli, images, docker: Engine, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = FakeHub("dockyard-test/tiny-llama", COMMIT, make_tiny_llama(tmp_path / "hub-model"))
+    spec = tmp_path / "serve-hub.toml"
+    spec.write_text(SPEC.format(commit=COMMIT))
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("DOCKYARD_TEST_TOKEN", FAKE_TOKEN)
+    tag = "dockyard-test/serve-hub:latest"
+    images.append((docker.client, tag))
+    log = tmp_path / "build.log"
+    with serve_hub(hub, bridge_gateway(docker)):
+        result = cli(["build", str(spec), "--backend", "docker", "--tag", tag, "--secret", "id=hf_token,env=HF_TOKEN",
+                      "--build-arg", f"HF_ENDPOINT={hub.url}", "--log", str(log), "--json"])
+    assert result.code == 0, result.err
+    assert any(path.startswith("GET /dockyard-test/tiny-llama/resolve/") for path in hub.paths), hub.paths
+    model_requests = [(path, auth) for path, auth in zip(hub.paths, hub.authorizations, strict=True)
+                      if hub.repo in path]
+    assert model_requests and all(auth == f"Bearer {FAKE_TOKEN}" for _, auth in model_requests), \
+        "every request for the model carried the secret token"
+    report = result.json()
+    checks = {c["name"]: c for c in report["verify"]["checks"]}
+    assert report["verify"]["read_only"] and checks["server chat completion"]["ok"], checks
+    assert checks["no secret files"]["ok"] and checks["no secret variables"]["ok"]
+    assert leaks(saved_parts(docker, tag, tmp_path), {"token": FAKE_TOKEN.encode()}) == []
+    assert FAKE_TOKEN not in log.read_text() and FAKE_TOKEN not in result.out + result.err
+    history = subprocess.run([docker.client, "history", "--no-trunc", tag], capture_output=True, text=True,
+                             timeout=60).stdout
+    assert "HF_ENDPOINT" not in history, "the download stage's argument stays out of the final image"
+    assert "COPY /opt/model /opt/model" in history or "/opt/model" in history
+    ca = tmp_path / "none.pem"
+    ca.write_text("not a secret\n")
+    audited = audit(cli, tag, ca)
+    assert audited.code == 0, audited.out
+    assert [f for f in audited.json()["findings"] if f["kind"] == "given value"] == []
