@@ -138,3 +138,4 @@ def test_hub_model_without_a_commit_is_a_warning(tmp_path: Path) -> None:
     assert any("[serve].model" in w and "40-hex commit" in w for w in plan.warnings)
     pinned = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\n')
     assert not any("[serve]" in w for w in pinned.warnings)
+    assert any("modalities it needs are not checked" in n for n in pinned.notes)
