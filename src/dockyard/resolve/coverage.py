@@ -15,10 +15,12 @@ from dockyard.knowledge.loader import Knowledge
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import PROFILES, ImageSpec
+from dockyard.spec.serve import ServeModel, ServeSpec
 
 SOURCE = "coverage"
+SERVED_MODEL = "/models/model"  # the serve column's model: mounted at run time (`[serve] model = "mount:..."`)
 COMMIT = "0" * 40  # stands for "a commit you pin" for source add-ons the knowledge base pins none for
-WHERE = re.compile(r"^\[image\]\.[a-z-]+(?: = (?:'[^']*'|\[[^\]]*\]|\S+))?: ")
+WHERE = re.compile(r"^\[(?:image|serve)\]\.[a-z-]+(?: = (?:'[^']*'|\[[^\]]*\]|\S+))?: ")
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,10 @@ def claimed(k: Knowledge, target: str, addon: str) -> bool:
 
 
 def cell(k: Knowledge, target: str, profile: str = "runtime", addon: str = "", modality: str = "") -> Cell:
+    serve = ServeSpec(ServeModel("mount", SERVED_MODEL)) if profile == "serve" else None  # no model folder to read
     spec = ImageSpec(name="coverage", target=target, profile=profile,
                      addons=(addon_entry(k, addon),) if addon else (),
-                     modalities=(modality,) if modality else ("text",), source=SOURCE)
+                     modalities=(modality,) if modality else ("text",), source=SOURCE, serve=serve)
     try:
         return Cell(target, profile, addon, modality, resolve(spec, k, explain=False), "")
     except ResolveError as exc:
@@ -87,7 +90,8 @@ def coverage_md(k: Knowledge | None = None, generated: str = "") -> str:
     every = cells(k)
     lines = ["# Coverage", "", generated, "",
              "What `dockyard check` resolves for the smallest spec asking for each target, profile and add-on "
-             "(`[image]` with only `target`, `profile` and `addons = [ADD-ON]`), and for each modality "
+             "(`[image]` with only `target`, `profile` and `addons = [ADD-ON]`; the serve profile with "
+             f"`[serve] model = \"mount:{SERVED_MODEL}\"`), and for each modality "
              "(`modalities = [MODALITY]`): the torch release and wheel variant, Python and base image it "
              "chooses, or why nothing fits (`dockyard check` on that spec names the source of each fact). "
              "Source add-ons with no pinned commit are resolved as `NAME@<commit>`. A test asserts that every "

@@ -6,20 +6,34 @@ from __future__ import annotations
 import pytest
 
 from dockyard.knowledge.loader import Knowledge
+from dockyard.knowledge.serving import serve_knowledge
 from dockyard.resolve.coverage import Cell, cell, cells, claimed
+from dockyard.spec.model import PROFILES
 
 K = Knowledge.load()
 CELLS = cells(K)
 
 
-@pytest.mark.parametrize("found", [c for c in CELLS if claimed(K, c.target, c.addon)],
+def served(target: str, profile: str) -> bool:
+    """transformers serve runs on the target (knowledge/serve.toml [device]); other profiles run anywhere."""
+    return profile != "serve" or bool(serve_knowledge().devices.get(target))
+
+
+@pytest.mark.parametrize("found", [c for c in CELLS if claimed(K, c.target, c.addon) and served(c.target, c.profile)],
                          ids=lambda c: f"{c.target}-{c.profile}-{c.addon or c.modality or 'none'}")
 def test_every_claimed_combination_resolves(found: Cell) -> None:
     assert found.plan is not None, found.reason
 
 
+def test_serve_where_the_server_has_no_device_is_refused_with_the_fact() -> None:
+    refused = [c for c in CELLS if claimed(K, c.target, c.addon) and not served(c.target, c.profile)]
+    assert refused, "some target has no serve device"
+    for found in refused:
+        assert found.plan is None and "transformers serve has no default device" in found.reason
+
+
 def test_the_matrix_covers_every_target_profile_addon_and_modality() -> None:
-    assert len(CELLS) == len(K.targets) * (3 * (len(K.addons) + 1) + len(K.modalities))
+    assert len(CELLS) == len(K.targets) * (len(PROFILES) * (len(K.addons) + 1) + len(K.modalities))
 
 
 def test_unclaimed_cells_are_refused_with_the_fact() -> None:
