@@ -238,7 +238,8 @@ def report(results: list[Result], clients: int, requests: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="rounds, each a cold start, idle memory, first tokens and the load per image (default 3)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="rounds, each a cold start, idle memory, first tokens and the load per image (default 3)")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=10, help="requests per client")
     parser.add_argument("--keep", action="store_true", help="keep the images")
