@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "engine"))
 RESULTS = HERE / "results"
-PREFIX = "dockyard-bench-serve"
+PREFIX = os.environ.get("DOCKYARD_BENCH_PREFIX", "dockyard-bench") + "-serve"  # unique names on a shared daemon
 PORT = {"dockyard": 18401, "reference": 18402}
 SPEC = '[image]\nextends = "cpu-serve"\nname = "dockyard-bench-serve"\n\n[serve]\nmodel = "path:model"\n'
 TARGETS = {"size": ("<=", 0.5), "ready_seconds": ("<=", 0.6), "requests_per_second": (">=", 0.95)}
