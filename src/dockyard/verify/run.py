@@ -16,6 +16,7 @@ from typing import Any
 
 from dockyard.engine.backends import Backend, gpu_run_options
 from dockyard.errors import EngineError, InputError
+from dockyard.verify.report import last_json
 
 PLAN_IN_IMAGE = "/opt/dockyard/plan.json"
 
@@ -93,7 +94,7 @@ def verify_image(backend: Backend, image: str, expect: dict[str, Any] | None = N
         done = subprocess.run(argv, input=probe_source(), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise EngineError(f"the probes in {image} did not finish within {timeout} s") from None
-    payload = _last_json(done.stdout)
+    payload = last_json(done.stdout)
     if payload is None:
         detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise EngineError(f"the probe could not run in {image} (exit {done.returncode})",
@@ -106,14 +107,3 @@ def verify_image(backend: Backend, image: str, expect: dict[str, Any] | None = N
     results = tuple(ProbeResult(r["name"], bool(r["ok"]), r.get("expected"), r.get("actual"), r.get("detail", ""))
                     for r in checks)
     return VerifyReport(image, results, read_only, gpu)
-
-
-def _last_json(text: str) -> dict[str, Any] | None:
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                data: dict[str, Any] = json.loads(line)
-                return data
-            except json.JSONDecodeError:
-                continue
-    return None

@@ -5,12 +5,12 @@ the health endpoint, list the models and ask for one chat completion. Nothing is
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 from typing import Any
 
 from dockyard.engine.backends import Backend, gpu_run_options
+from dockyard.verify.report import last_json
 
 # Runs inside the container (standard library only): every answer becomes a check.
 CLIENT = r"""
@@ -82,7 +82,7 @@ def check_server(backend: Backend, image: str, expect: dict[str, Any], gpu: bool
         argv = [client, "exec", name, "python", "-c", CLIENT, str(serve["port"]), serve["health"],
                 serve["model_id"], str(timeout)]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 300)
-        payload = _last_json(done.stdout)
+        payload = last_json(done.stdout)
         if payload is None or not all(c["ok"] for c in payload["checks"]):
             logs = subprocess.run([client, "logs", "--tail", "20", name], capture_output=True, text=True,
                                   timeout=60)
@@ -103,14 +103,3 @@ def check_server(backend: Backend, image: str, expect: dict[str, Any], gpu: bool
 
 def _failure(name: str, detail: str) -> dict[str, Any]:
     return {"name": name, "ok": False, "expected": None, "actual": None, "detail": detail}
-
-
-def _last_json(text: str) -> dict[str, Any] | None:
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                data: dict[str, Any] = json.loads(line)
-                return data
-            except json.JSONDecodeError:
-                continue
-    return None
