@@ -34,6 +34,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "engine"))
+from harness import Harness  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 RESULTS = HERE / "results"
 PREFIX = os.environ.get("DOCKYARD_BENCH_PREFIX", "dockyard-bench") + "-serve"  # unique names on a shared daemon
 PORT = {"dockyard": 18401, "reference": 18402}
@@ -56,24 +58,7 @@ class Result:
     idle_memory: int = 0
 
 
-class Bench:
-    def __init__(self) -> None:
-        from dockyard.engine.detect import detect
-        from dockyard.engine.maps import load_maps, site_default
-
-        self.engine = detect("docker")
-        self.env = {**os.environ, **self.engine.env}
-        self.base = load_maps((), ()).base_image("python:3.11-slim-bookworm")
-        self.ca = site_default("ca-cert") or os.environ.get("PIP_CERT", "")
-        self.wheelhouse = Path(site_default("wheelhouse") or os.environ.get("PIP_FIND_LINKS", "/opt/wheels"))
-        self.made: list[str] = []
-
-    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([self.engine.client, *args], capture_output=True, text=True, env=self.env)
-        if check and done.returncode != 0:
-            raise SystemExit(f"docker {' '.join(args[:3])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return done
-
+class Bench(Harness):
     def build_dockyard(self, folder: Path) -> Result:
         spec = folder / "spec.toml"
         spec.write_text(SPEC)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from breakdown import breakdown, table
+from harness import Harness
 
 HERE = Path(__file__).resolve().parent
 DOCKERFILES = HERE / "dockerfiles"
@@ -63,24 +64,10 @@ class Image:
     breakdown: dict[str, Any] = field(default_factory=dict)  # bench/breakdown.py
 
 
-class Bench:
+class Bench(Harness):
     def __init__(self, runs: int) -> None:
-        from dockyard.engine.detect import detect
-        from dockyard.engine.maps import load_maps, site_default
-
-        self.engine = detect("docker")
-        self.env = {**os.environ, **self.engine.env}
-        self.base = load_maps((), ()).base_image("python:3.11-slim-bookworm")
-        self.ca = site_default("ca-cert") or os.environ.get("PIP_CERT", "")
-        self.wheelhouse = Path(site_default("wheelhouse") or os.environ.get("PIP_FIND_LINKS", "/opt/wheels"))
+        super().__init__()
         self.runs = runs
-        self.made: list[str] = []
-
-    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([self.engine.client, *args], capture_output=True, text=True, env=self.env)
-        if check and done.returncode != 0:
-            raise SystemExit(f"docker {' '.join(args[:3])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return done
 
     def inspect(self, tag: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.docker("image", "inspect", tag).stdout)[0]
