@@ -20,7 +20,8 @@ from dockyard.knowledge.loader import Knowledge, preset_dir, preset_names
 from dockyard.knowledge.serving import serve_knowledge
 from dockyard.resolve.coverage import coverage_md
 from dockyard.resolve.resolver import known_variants, resolve
-from dockyard.spec.model import FIELDS, PRESET_KEYS, Field, load
+from dockyard.spec.fields import FIELDS, PRESET_KEYS, Field
+from dockyard.spec.model import load
 from dockyard.spec.serve import HEALTH_PATH, SERVE_FIELDS
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "docs"

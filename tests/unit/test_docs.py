@@ -9,7 +9,8 @@ import pytest
 from dockyard import docsgen
 from dockyard.knowledge.loader import preset_names
 from dockyard.resolve.resolver import resolve
-from dockyard.spec.model import FIELDS, PRESET_KEYS, parse_toml, spec_from_dict
+from dockyard.spec.fields import FIELDS, PRESET_KEYS
+from dockyard.spec.model import parse_toml, spec_from_dict
 
 from .conftest import REPO
 

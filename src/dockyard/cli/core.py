@@ -15,7 +15,8 @@ from dockyard.knowledge.loader import preset_dir, preset_names
 from dockyard.render.renderer import render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
-from dockyard.spec.model import json_schema, load
+from dockyard.spec.fields import json_schema
+from dockyard.spec.model import load
 
 SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
 

@@ -14,7 +14,8 @@ from dockyard.errors import ResolveError
 from dockyard.knowledge.loader import Knowledge
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
-from dockyard.spec.model import PROFILES, ImageSpec
+from dockyard.spec.fields import PROFILES
+from dockyard.spec.model import ImageSpec
 from dockyard.spec.serve import ServeModel, ServeSpec
 
 SOURCE = "coverage"

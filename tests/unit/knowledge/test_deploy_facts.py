@@ -6,7 +6,7 @@ import pytest
 
 from dockyard.errors import InputError
 from dockyard.knowledge.deploy import deploy_targets, device_facts
-from dockyard.spec.model import TARGETS
+from dockyard.spec.fields import TARGETS
 
 
 def test_a_row_per_target() -> None:

@@ -15,7 +15,8 @@ from packaging.version import Version
 from dockyard.knowledge.loader import KNOWLEDGE_DIR, Knowledge, preset_dir, preset_names
 from dockyard.render.renderer import render
 from dockyard.resolve.resolver import resolve, variant_family
-from dockyard.spec.model import MODALITIES, PRESET_KEYS, TARGETS, json_schema, load
+from dockyard.spec.fields import MODALITIES, PRESET_KEYS, TARGETS, json_schema
+from dockyard.spec.model import load
 
 if sys.version_info >= (3, 11):
     import tomllib

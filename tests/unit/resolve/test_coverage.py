@@ -8,7 +8,7 @@ import pytest
 from dockyard.knowledge.loader import Knowledge
 from dockyard.knowledge.serving import serve_knowledge
 from dockyard.resolve.coverage import Cell, cell, cells, claimed
-from dockyard.spec.model import PROFILES
+from dockyard.spec.fields import PROFILES
 
 K = Knowledge.load()
 CELLS = cells(K)

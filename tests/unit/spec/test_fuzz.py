@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from dockyard.cli import main
 from dockyard.knowledge.loader import Knowledge, preset_names
-from dockyard.spec.model import FIELDS, MODALITIES, TARGETS
+from dockyard.spec.fields import FIELDS, MODALITIES, TARGETS
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dockyard.cli import main
-from dockyard.spec.model import FIELDS
+from dockyard.spec.fields import FIELDS
 
 from .test_fuzz import toml_key, toml_value
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import EXIT_INVALID
-from dockyard.spec.model import PROFILES, json_schema, load
+from dockyard.spec.fields import PROFILES, json_schema
+from dockyard.spec.model import load
 from dockyard.spec.serve import BAKED_MODEL_PATH, HEALTH_PATH, ServeModel
 
 from ..conftest import CliRunner

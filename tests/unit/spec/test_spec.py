@@ -8,16 +8,8 @@ import pytest
 
 from dockyard.errors import SpecError
 from dockyard.knowledge.loader import preset_names
-from dockyard.spec.model import (
-    FIELDS,
-    ImageSpec,
-    json_schema,
-    load,
-    name_from_stem,
-    parse_toml,
-    spec_from_dict,
-    suggest,
-)
+from dockyard.spec.fields import FIELDS, json_schema
+from dockyard.spec.model import ImageSpec, load, name_from_stem, parse_toml, spec_from_dict, suggest
 
 from ..conftest import SpecWriter
 
