@@ -198,6 +198,7 @@ class Knowledge:
     distro_python: dict[str, str]
     python_sources: dict[str, str] = field(default_factory=dict)
     trims: tuple[Trim, ...] = ()
+    installer_env: tuple[tuple[str, str], ...] = ()  # builder-stage ENV of pip (python.toml [installer.env])
 
     @classmethod
     @functools.cache
@@ -247,6 +248,8 @@ class Knowledge:
             python_sources=python["sources"],
             trims=tuple(Trim(r["package"], tuple(r["paths"]), tuple(r["pulled_by"]), tuple(r["distros"]),
                              r["why"], r["source"]) for r in modalities.get("trim", [])),
+            installer_env=tuple(sorted((name, str(row["value"]))
+                                       for name, row in python.get("installer", {}).get("env", {}).items())),
         )
 
     # -- torch -------------------------------------------------------------------------------------

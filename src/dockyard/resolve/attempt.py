@@ -103,6 +103,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         extra_paths=addon_needs.paths,
         system_trim=tuple(p for t in k.trims_for(system, base.distro) for p in t.paths) if slim else (),
         uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
+        installer_env=k.installer_env,
         gaps=tuple(dict.fromkeys(ctx.gaps)),
         serve=serve,
     )

@@ -139,6 +139,7 @@ class Plan:
     extra_paths: tuple[str, ...] = field(default=())
     system_trim: tuple[str, ...] = ()  # paths dpkg leaves out (knowledge/modalities.toml [[trim]])
     uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
+    installer_env: tuple[tuple[str, str], ...] = ()  # builder ENV of pip (knowledge/python.toml [installer.env])
     gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
     serve: ServePlan | None = None  # profile = "serve": the server and its model
 

@@ -34,5 +34,7 @@ def builder_python(ctx: RenderContext, separate_image: bool) -> list[Instruction
         comment=f"Python {plan.python} and the virtualenv; uv {version} installs a standalone CPython only when "
                 "neither the image nor its distribution has this version",
     ))
-    items.append(Env((("VIRTUAL_ENV", plan.venv), ("PATH", f"{plan.venv}/bin:/opt/python/bin:{SYSTEM_PATH}"))))
+    # plan.installer_env: how the builder's pip builds sdists (knowledge/python.toml [installer.env])
+    items.append(Env((("VIRTUAL_ENV", plan.venv), ("PATH", f"{plan.venv}/bin:/opt/python/bin:{SYSTEM_PATH}"),
+                      *plan.installer_env)))
     return items
