@@ -1,6 +1,6 @@
-"""Real builds and verified images (issue 3): cpu-inference with docker and podman, the torch-light
-preset (as this machine can fetch it), a CUDA runtime image verified without a GPU, and the errors a
-user meets, each shown with its cause and what to do.
+"""Real builds and verified images (issue 3): cpu-inference with docker and podman, the torch-light and
+examples-torch presets (as this machine can fetch them), a CUDA runtime image verified without a GPU, and
+the errors a user meets, each shown with its cause and what to do.
 
 Builds use the site settings scripts/setup.sh wrote (local base, index maps, wheelhouse, proxy CA).
 """
@@ -91,6 +91,26 @@ def test_torch_light_with_docker(cli, images, docker: Engine, tmp_path: Path) ->
     apt = {row["name"]: row for row in audit["apt"]}
     assert apt["libllvm15"]["size"] < 100_000, "its 117 MB library left out by dpkg: only its copyright file"
     assert apt["libllvm15"]["pulled_by"][0] == "ffmpeg" and apt["ffmpeg"]["size"] > 0
+
+
+SEQEVAL = """
+from seqeval.metrics import f1_score
+assert f1_score([["B-PER", "I-PER", "O"]], [["B-PER", "I-PER", "O"]]) == 1.0
+print("scored")
+"""
+
+
+def test_examples_torch_with_docker(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """seqeval 1.2.2 has only an sdist whose setup_requires (setuptools_scm 10) need their own dependencies:
+    the builder's pip builds it through PEP 517 (knowledge/python.toml [installer.env])."""
+    result = build(cli, images, docker, str(SPECS / "examples-torch-here.toml"), "examples-torch", tmp_path)
+    assert result.code == 0, result.err
+    found = checks(result.json())
+    for probe in ("version seqeval", "version evaluate", "version jiwer", "env OMP_NUM_THREADS"):
+        assert found[probe]["ok"], probe
+    run = subprocess.run([docker.client, "run", "--rm", "--network", "none", images[-1][1], "python", "-c", SEQEVAL],
+                         capture_output=True, text=True, env={**os.environ, **docker.env})
+    assert run.returncode == 0 and "scored" in run.stdout, run.stderr[-2000:]
 
 
 def test_cuda_runtime_image_without_a_gpu(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
