@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dockyard.knowledge.serving import serve_knowledge
 from dockyard.resolve.addons import resolve_addons
 from dockyard.resolve.archs import resolve_gpu_archs
 from dockyard.resolve.base import resolve_base
@@ -56,9 +57,11 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}), **dict(spec.env)}
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}),
+           **dict(serve.settings if serve else ()), **dict(spec.env)}
     system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
-                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
+                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile],
+                     *((serve_knowledge().gateway.package,) if serve else ())})
     has_compiler = bool(COMPILERS & set(system))
     if addon_needs.keep_torch_headers and not has_compiler:
         ctx.notes.append("an add-on JIT-compiles ops at run time, but the final image has no compiler: only its "

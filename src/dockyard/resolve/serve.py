@@ -1,4 +1,5 @@
-"""resolve for profile = "serve": the server's command line, device, packages, and what the model needs.
+"""resolve for profile = "serve": the server's command line, device, packages, the gateway's routes and
+ports, the run-time settings' defaults, and what the model needs.
 
 A `path:` model is read here (config.json, processor files): the modalities it needs must be in
 [image].modalities, and a config that names its own code (auto_map) needs [serve].trust-remote-code.
@@ -13,9 +14,10 @@ from typing import Any
 from dockyard.knowledge.serving import ServeKnowledge, read_json, serve_knowledge
 from dockyard.resolve.context import Context
 from dockyard.resolve.plan import AddonPlan, Package, ServePlan, TorchPlan, TransformersPlan
-from dockyard.spec.serve import HEALTH_PATH, ServeSpec
+from dockyard.spec.serve import HEALTH_PATH, MODEL_NAME, ServeSpec
 
 BNB_ADDON = "bitsandbytes"
+LAUNCHER = ("python", "/opt/dockyard/serve.py")  # starts the server and the gateway under the image's init
 
 
 def _where(ctx: Context, key: str, value: object) -> str:
@@ -66,16 +68,44 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
     if serve.model.kind == "hub" and not serve.model.pinned:
         ctx.warnings.append(f"{_where(ctx, 'model', serve.model.spelled())}: not pinned to a full 40-hex commit; a "
                             "rebuild may bake different weights (write hub:ORG/NAME@<commit sha>)")
-    model_arg = (serve.model.container_path,) if cli is None or cli.model == "positional" \
-        else (cli.model, serve.model.container_path)
-    command = ("transformers", "serve", *model_arg, "--host", "0.0.0.0", "--port", str(serve.port),
-               "--device", device,
-               *(("--dtype", serve.dtype) if serve.dtype else ()),
-               *(("--quantization", serve.quantization) if serve.quantization else ()),
-               *(("--continuous-batching",) if serve.continuous_batching else ()),
-               *(("--trust-remote-code",) if serve.trust_remote_code else ()))
-    return ServePlan(serve.model, serve.port, device, command, cli.imports if cli else (), modalities,
-                     serve.grace_seconds)
+    gateway = sk.gateway
+    top = max(gateway.upstream_offset, gateway.metrics_offset)
+    if serve.port > 65535 - top:
+        ctx.fail("port", serve.port, f"the server and the gateway's exporter listen on 127.0.0.1 at the ports "
+                 f"after it (port + {gateway.upstream_offset}, port + {gateway.metrics_offset}). Nearest valid "
+                 f"choices: port = {65535 - top} or lower, e.g. 8000", fixed=True, table="serve")
+    model_option = "" if cli is None or cli.model == "positional" else cli.model
+    upstream = serve.port + gateway.upstream_offset
+    name = serve.name or (serve.model.ref if serve.model.kind == "hub" else
+                          spec.name if MODEL_NAME.match(spec.name) else "model")
+    cb = serve.continuous_batching
+    if cb is None:
+        cb = sk.continuous_batching.get(spec.target, False)
+    cb_memory = serve.cb_memory_percent or sk.cb_memory_percent.get(spec.target)
+    values: dict[str, str | bool] = {
+        "name": name, "device": device, "dtype": serve.dtype or "", "quantization": serve.quantization or "",
+        "continuous-batching": cb, "trust-remote-code": serve.trust_remote_code, "api-key": serve.api_key or "",
+        "cb-memory-percent": str(cb_memory) if cb_memory else "", "admin-routes": serve.admin_routes,
+        "warm-up": serve.warm_up}
+    settings = tuple((row.env, _text(values[row.key])) for row in sk.settings)
+    server = ("transformers", "serve", "--host", "127.0.0.1", "--port", str(upstream))
+    command = (*server, *((model_option, name) if model_option else (name,)))
+    for row in sk.settings:
+        value = values[row.key]
+        if row.flag and value not in ("", False):
+            command += (row.flag,) if value is True else (row.flag, str(value))
+    return ServePlan(serve.model, serve.port, device, LAUNCHER, cli.imports if cli else (), modalities,
+                     serve.grace_seconds, name=name,
+                     server=server, server_command=command,
+                     model_option=model_option, cb_memory_option=cli.cb_memory_option if cli else "",
+                     routes=cli.routes if cli else (),
+                     admin_routes=cli.admin_routes if cli else (), warm_up_route=cli.warm_up if cli else "",
+                     upstream_port=upstream, metrics_port=serve.port + gateway.metrics_offset, settings=settings)
+
+
+def _text(value: str | bool) -> str:
+    """A setting as the image's ENV carries it."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:

@@ -40,7 +40,7 @@ def test_cpu_service(make_deployment: MakeDeployment) -> None:
     assert found["ports"] == ["127.0.0.1:8000:8000"]
     assert found["stop_grace_period"] == "30s"
     test = found["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "/opt/venv/bin/python", "-c"] and "http://127.0.0.1:8000/health" in test[3]
+    assert test[:3] == ["CMD", "/opt/venv/bin/python", "-c"] and "http://127.0.0.1:8000/ready" in test[3]
     assert found["healthcheck"]["start_period"] == "600s"
     for key in ("devices", "group_add", "deploy", "privileged", "network_mode"):
         assert key not in found
@@ -75,7 +75,7 @@ def test_accelerator_count_and_options(make_deployment: MakeDeployment) -> None:
     assert found["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
     assert found["ports"] == ["0.0.0.0:8080:9000"]
     assert found["stop_grace_period"] == "45s"
-    assert "http://127.0.0.1:9000/health" in found["healthcheck"]["test"][3]
+    assert "http://127.0.0.1:9000/ready" in found["healthcheck"]["test"][3]
     assert found["healthcheck"]["start_period"] == "120s"
 
 
