@@ -144,6 +144,12 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
         ctx.fail("trust-remote-code", None, f"the model in {folder} needs its own code (auto_map in "
                  f"{', '.join(remote)}), which runs inside the server. Set trust-remote-code = true in [serve] if "
                  "you trust that code, or use a model that transformers supports natively", fixed=True, table="serve")
+    if not has_chat_template(folder):
+        ctx.warnings.append(f"{_where(ctx, 'model', spelled)}: {folder} has no chat template (chat_template in "
+                            "tokenizer_config.json, chat_template.jinja or chat_template.json), so "
+                            "/v1/chat/completions will answer 500 (the server's ValueError: tokenizer.chat_template "
+                            "is not set) and `dockyard up` will refuse the image; a chat model's tokenizer saved "
+                            "with save_pretrained carries one, a base model serves /v1/completions only")
     needs = needed_modalities(sk, folder, config)
     for modality, reason in needs:
         if modality not in ctx.spec.modalities:
@@ -151,6 +157,20 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
                      f"[image].modalities = {list(ctx.spec.modalities)} leaves it out. Nearest valid choices: "
                      f"modalities = {sorted({*ctx.spec.modalities, modality})}", fixed=True, table="serve")
     return tuple(sorted({"text", *(m for m, _ in needs)}))
+
+
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+CHAT_TEMPLATE_KEYS = ("tokenizer_config.json", "processor_config.json")
+
+
+def has_chat_template(folder: Path) -> bool:
+    """Where transformers' save_pretrained puts a chat template: its own file, or a key of the tokenizer's
+    (or processor's) config."""
+    if any((folder / name).is_file() for name in CHAT_TEMPLATE_FILES):
+        return True
+    if (folder / "additional_chat_templates").is_dir():
+        return True
+    return any(read_json(folder / name).get("chat_template") for name in CHAT_TEMPLATE_KEYS)
 
 
 def needed_modalities(sk: ServeKnowledge, folder: Path, config: dict[str, Any]) -> list[tuple[str, str]]:

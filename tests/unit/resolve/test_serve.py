@@ -151,3 +151,27 @@ def test_hub_model_without_a_commit_is_a_warning(tmp_path: Path) -> None:
     pinned = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\n')
     assert not any("[serve]" in w for w in pinned.warnings)
     assert any("modalities it needs are not checked" in n for n in pinned.notes)
+
+
+@pytest.mark.parametrize(("files", "warned"), [
+    ({}, True),
+    ({"tokenizer_config.json": {"chat_template": "{{ messages }}"}}, False),
+    ({"tokenizer_config.json": {"tokenizer_class": "PreTrainedTokenizerFast"}}, True),
+])
+def test_check_warns_about_a_model_without_a_chat_template(run_cli: CliRunner, tmp_path: Path,
+                                                          files: dict[str, dict[str, object]], warned: bool) -> None:
+    folder(tmp_path, files)
+    result = run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\n'))])
+    assert result.code == 0, result.err
+    assert ("has no chat template" in result.err) is warned, result.err
+    if warned:
+        assert "/v1/chat/completions will answer 500" in result.err
+
+
+def test_a_chat_template_file_counts(tmp_path: Path) -> None:
+    from dockyard.resolve.serve import has_chat_template
+
+    path = folder(tmp_path)
+    assert not has_chat_template(path)
+    (path / "chat_template.jinja").write_text("{{ messages }}")
+    assert has_chat_template(path)

@@ -25,9 +25,21 @@ def main(argv: list[str]) -> int:
             token = handle.read().strip() or None
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # a build fetches the model, nothing else
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    path = snapshot_download(repo_id=repo, revision=None if revision == "-" else revision, local_dir=dest,
-                             token=token)
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    try:
+        path = snapshot_download(repo_id=repo, revision=None if revision == "-" else revision, local_dir=dest,
+                                 token=token)
+    except LocalEntryNotFoundError as exc:  # no answer: offline, DNS, a firewall, a mirror that is down
+        cause = exc.__cause__ or exc.__context__ or exc
+        print(f"dockyard: cannot reach the Hugging Face Hub at {endpoint}: {type(cause).__name__}: "
+              f"{str(cause).splitlines()[0] if str(cause) else ''}", file=sys.stderr)
+        return 1
+    except (GatedRepoError, RepositoryNotFoundError) as exc:  # an answer, without access
+        print(f"dockyard: the Hugging Face Hub refused {repo}@{revision} ({type(exc).__name__}, "
+              f"{'with' if token else 'without'} a token)", file=sys.stderr)
+        return 1
     # huggingface_hub keeps download metadata beside the files; the image needs only the model
     cache = os.path.join(path, ".cache")
     if os.path.isdir(cache):
