@@ -127,7 +127,7 @@ def serve_knowledge() -> ServeKnowledge:
     gateway, cb = data["gateway"], data["continuous-batching"]
     return ServeKnowledge(
         cli=tuple(ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]),
-                           tuple(row["routes"]), tuple(row["admin-routes"]), row["warm-up"], row["cb-memory-option"],
+                           tuple(row["routes"]), tuple(row["admin"]), row["warm-up"], row["cb-memory-option"],
                            tuple(row["sources"]))
                   for row in data["cli"]),
         extra=data["extra"]["name"],
