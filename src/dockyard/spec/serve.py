@@ -291,6 +291,38 @@ def check_api_key(value: str, where: str) -> None:
                     "container at run time (`dockyard up --api-key` makes one)")
 
 
+RUN_TIME = ("name", "device", "dtype", "quantization", "continuous-batching", "cb-memory-percent",
+            "trust-remote-code", "api-key", "admin-routes", "warm-up")  # knowledge/serve.toml [[setting]]
+
+
+def check_setting(item: str, where: str = "--set") -> tuple[str, str]:
+    """`KEY=VALUE` of a run-time setting -> (key, the value as the image's environment carries it)."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or key not in RUN_TIME:
+        raise SpecError(f"{where} {item.split('=', 1)[0]!r}: not a run-time setting",
+                        f"{suggest(key, RUN_TIME)}settings: {', '.join(RUN_TIME)} (model, port and grace-seconds "
+                        "need a rebuild)")
+    field = SERVE_FIELDS[key]
+    shown = f"{where} {key}"
+    if field.kind == "bool":
+        if value.lower() not in ("true", "false"):
+            raise SpecError(f"{shown}={value}: not true or false", f"e.g. {where} {key}=true")
+        return key, value.lower()
+    if key == "cb-memory-percent":
+        if not (value.isdigit() and 1 <= int(value) <= 90):
+            raise SpecError(f"{shown}={value}: not a percent from 1 to 90", f"e.g. {where} {key}=10")
+        return key, value
+    if field.choices and value and value not in field.choices:
+        raise SpecError(f"{shown}={value}: unknown value", f"{suggest(value, field.choices)}choose from: "
+                        f"{', '.join(field.choices)}")
+    if key == "name":
+        check_name(value, shown)
+    if key == "api-key" and value:
+        check_api_key(value, shown)
+    return key, value
+
+
 def serve_schema() -> dict[str, object]:
     """JSON Schema of the [serve] table (part of `dockyard schema`)."""
     properties: dict[str, object] = {}

@@ -138,3 +138,37 @@ def test_a_key_in_the_spec_is_refused_without_repeating_it(run_cli: CliRunner, t
     assert result.code == EXIT_INVALID and "[serve].api-key" in result.err
     assert value not in result.err and value[:8] not in result.err, "the key is never repeated"
     assert "env:API_KEY" in result.err and "dockyard up --api-key" in result.err
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ("dtype=bfloat16", ("dtype", "bfloat16")), ("continuous-batching=False", ("continuous-batching", "false")),
+    ("name=acme/chat", ("name", "acme/chat")), ("api-key=env:API_KEY", ("api-key", "env:API_KEY")),
+    ("cb-memory-percent=20", ("cb-memory-percent", "20")), ("quantization=", ("quantization", "")),
+])
+def test_run_time_settings(item: str, expected: tuple[str, str]) -> None:
+    from dockyard.spec.serve import check_setting
+
+    assert check_setting(item) == expected
+
+
+@pytest.mark.parametrize(("item", "fragment"), [
+    ("port=9000", "not a run-time setting"), ("dtyp=float32", 'did you mean "dtype"'),
+    ("dtype=float8", "unknown value"), ("warm-up=maybe", "not true or false"),
+    ("cb-memory-percent=0", "1 to 90"), ("api-key=sk-abcdefghijklmnopqrstuvwxyz", "not env:NAME or file:/PATH"),
+    ("name=..", "not a model name"), ("dtype", "not a run-time setting"),
+])
+def test_run_time_settings_refused(item: str, fragment: str) -> None:
+    from dockyard.errors import SpecError
+    from dockyard.spec.serve import check_setting
+
+    with pytest.raises(SpecError) as caught:
+        check_setting(item)
+    assert fragment in str(caught.value) + str(caught.value.hint)
+    assert "abcdefghijklmnop" not in str(caught.value), "a key is never repeated"
+
+
+def test_run_time_settings_are_the_knowledge_rows() -> None:
+    from dockyard.knowledge.serving import serve_knowledge
+    from dockyard.spec.serve import RUN_TIME
+
+    assert set(RUN_TIME) == {row.key for row in serve_knowledge().settings}
