@@ -151,7 +151,8 @@ def test_runs_as_non_root_on_a_read_only_root(served: Served) -> None:
 def test_the_server_listens_on_loopback_only(served: Served) -> None:
     listening = docker_run(served.engine, "exec", served.name, "python", "-c",
                            "print(open('/proc/net/tcp').read())").stdout
-    local = {line.split()[1] for line in listening.splitlines()[1:] if line.split()[3] == "0A"}
+    rows = [line.split() for line in listening.splitlines()[1:] if len(line.split()) > 3]
+    local = {row[1] for row in rows if row[3] == "0A"}  # 0A: listening
     assert "0100007F:1F41" in local, "the server on 127.0.0.1:8001"
     assert "00000000:1F40" in local, "the gateway on every address, port 8000"
     assert not any(address.endswith(":1F41") and not address.startswith("0100007F") for address in local)

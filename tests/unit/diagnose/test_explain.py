@@ -54,6 +54,8 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
     "real/build_context.log": ("buildkit-feature", {}),
     "real/heredoc.log": ("buildkit-feature", {}),
     "real/syntax_frontend.log": ("syntax-frontend", {"frontend": "docker.io/docker/dockerfile:1.7"}),
+    "real/hub_unreachable.log": ("hub-unreachable", {"endpoint": "http://hub.invalid",
+                                                     "error": "Name or service not known"}),
 }
 UNKNOWN = ("real/unknown_buildkit.log", "real/podman_unknown.log")
 
