@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.files import write_all
 from dockyard.deploy.kubernetes import FAMILY as KUBERNETES_FILES
 from dockyard.deploy.kubernetes import KubernetesOptions, render_kubernetes
-from dockyard.deploy.model import Deployment, from_plan
+from dockyard.deploy.model import KEY_SOURCE, Deployment, from_plan
 from dockyard.engine.detect import BACKENDS
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
@@ -57,17 +59,26 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser(
         "up", help="run a serve image here and wait until it answers",
-        description="Build the spec's image if it is missing, run it as its user on a read-only root (tmpfs /tmp, "
-                    "a cache volume, no capabilities, the target's devices, the port on 127.0.0.1), wait until "
-                    "/health answers, and print the URL and an example request. Exit 1 with the container's last "
-                    "log lines when it never becomes healthy.")
+        description="Build the spec's image if it is missing (its tag covers the spec and a path: model's files), "
+                    "run it as its user on a read-only root (tmpfs /tmp, a cache volume, no capabilities, the "
+                    "target's devices, the port on 127.0.0.1), wait until the gateway's /ready answers, run verify's "
+                    "checks through the gateway (the model list, a chat completion, the API key, the hidden admin "
+                    "routes, the metrics), and only then print the URL and an example request. Exit 1 with the "
+                    "server's own error (or the container's last log lines) when it never becomes ready or a check "
+                    "fails; the container is removed then.")
     p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--port", type=int, help="host port (default: the serve port)")
     p.add_argument("--bind", default="127.0.0.1", help="host address to publish on (default 127.0.0.1)")
     p.add_argument("--model-dir", type=Path, help="host folder of a mount: model")
     p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /health")
+    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /ready")
+    p.add_argument("--set", action="append", dest="settings", metavar="KEY=VALUE",
+                   help="a run-time setting over the image's default, without a rebuild (repeatable): name, device, "
+                        "dtype, quantization, continuous-batching, cb-memory-percent, trust-remote-code, api-key, "
+                        "admin-routes, warm-up")
+    p.add_argument("--api-key", action="store_true",
+                   help="require an API key: make one, print it once, and mount it read-only in the container")
     p.add_argument("--no-build", action="store_true", help="fail instead of building a missing image")
     p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto")
     p.set_defaults(func=cmd_up)
@@ -155,21 +166,45 @@ def cmd_up(args: argparse.Namespace) -> int:
         if not args.model_dir.is_dir():
             raise InputError(f"--model-dir {args.model_dir}: no such folder", "give the folder holding config.json")
         model_dir = str(args.model_dir.resolve())
-    options = local.LocalOptions(host_port=args.port, bind=args.bind, model_dir=model_dir, name=args.name)
+    settings = up_settings(args.settings or [], deployment)
+    options = local.LocalOptions(host_port=args.port, bind=args.bind, model_dir=model_dir, name=args.name,
+                                 settings=settings)
     engine = detect(args.backend)
     name = local.container_name(deployment, options)
     running = local.state(engine, name)
+    key = None
     if running is not None and running["status"] == "running":
         if running["image"] != deployment.image:
             raise InputError(f"{name} is already running {running['image']}, not {deployment.image}",
-                             f"stop it first: dockyard down {args.spec}")
-        print_note(f"{name} is already up")
+                             f"stop it first: dockyard down {args.spec} (the spec or its model changed)")
+        print_note(f"{name} is already up" + (" (its key was printed when it started; it is in "
+                                              f"{local.key_file(name)})" if local.key_file(name).exists() else ""))
     else:
         build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
+        key_source = dict(settings).get(KEY_SOURCE, deployment.key_source)
+        if args.api_key or key_source.startswith("file:"):
+            key = local.write_key(local.key_file(name))  # a file: key the spec names is made here too
+            options = replace(options, key_file=str(local.key_file(name)))
+        elif key_source.startswith("env:") and not os.environ.get(key_source[4:]):
+            raise InputError(f"{deployment.source}: [serve].api-key = \"{key_source}\": {key_source[4:]} is not set "
+                             "here, and the container reads its key from it", f"export {key_source[4:]}=KEY, or "
+                             "use --api-key (dockyard makes a key and mounts it)")
         argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups))
         local.start(engine, argv, name)
-    wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress))
+    wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress), key)
     return 0
+
+
+def up_settings(items: list[str], deployment: Deployment) -> tuple[tuple[str, str], ...]:
+    """`--set KEY=VALUE` -> (variable, value), each checked as the spec's key would be."""
+    from dockyard.knowledge.serving import serve_knowledge
+    from dockyard.spec.serve import check_setting
+
+    found: dict[str, str] = {}
+    for item in items:
+        key, value = check_setting(item)
+        found[serve_knowledge().setting(key).env] = value
+    return tuple(sorted(found.items()))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -180,6 +215,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     options = local.LocalOptions(name=args.name)
     engine = detect(args.backend)
     name = local.container_name(deployment, options)
+    local.remove_key(name)
     if local.state(engine, name) is None:
         print_warning(f"no container {name} (nothing to stop)")
     else:

@@ -1,5 +1,6 @@
-"""`dockyard up`'s two longer steps: build the image when it is missing (the build pipeline, with the
-build command's progress view) and wait for /health with progress, then say how to talk to it."""
+"""`dockyard up`'s longer steps: build the image when it is missing (the build pipeline, with the build
+command's progress view), wait for the gateway's /ready with progress, run verify's checks through the
+gateway in the container, then say how to talk to it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dockyard.engine.maps import site_default
 from dockyard.engine.report import human_size
 from dockyard.errors import DockyardError, EngineError
 from dockyard.pipeline import BuildOptions, prepare_build, run_build
+from dockyard.verify.serving import run_client, server_error
 
 
 def build_if_missing(spec: str, deployment: Deployment, engine: Engine, no_build: bool, progress: str) -> None:
@@ -40,7 +42,7 @@ def build_if_missing(spec: str, deployment: Deployment, engine: Engine, no_build
 
 
 def wait_and_report(spec: str, engine: Engine, deployment: Deployment, options: local.LocalOptions, timeout: int,
-                    mode: str) -> None:
+                    mode: str, key: str | None = None) -> None:
     name = local.container_name(deployment, options)
     port = deployment.port if deployment.devices.host_network else local.host_port(deployment, options)
     base = f"http://127.0.0.1:{port}"
@@ -52,36 +54,56 @@ def wait_and_report(spec: str, engine: Engine, deployment: Deployment, options: 
 
     with Status("", console=stderr) if mode == "live" else _NoStatus() as status:
         def tick(elapsed: float) -> None:
-            line = f"waiting for {base}{deployment.health_path} ({name})  {elapsed:.0f}s"
+            line = f"waiting for {base}{deployment.ready_path} ({name})  {elapsed:.0f}s"
             if isinstance(status, Status):
                 status.update(escape(line))
             elif elapsed - last_plain[0] >= 10:
                 last_plain[0] = elapsed
                 stderr.print(escape(line))
 
-        seconds = local.wait_healthy(f"{base}{deployment.health_path}", alive, timeout, tick)
+        seconds = local.wait_healthy(f"{base}{deployment.ready_path}", alive, timeout, tick)
     if seconds is None:
         logs = local.logs_tail(engine, name)
         died = not alive()
         local.stop(engine, name, deployment.grace_seconds)
-        what = "exited" if died else f"did not answer /health within {timeout}s"
-        raise DockyardError(f"{name} {what}; its last log lines:\n{logs or '(no output)'}",
-                            "the container was removed; fix the cause above and run `dockyard up` again "
-                            "(a large model may need --timeout SECONDS)")
-    models = local.model_ids(base) or [deployment.model_id]
-    stdout.print(f"[bold green]up[/] {base}  healthy after {seconds:.1f}s  container {escape(name)}  "
-                 f"model {escape(models[0])}")
-    stdout.print(example_requests(base, models[0]))
+        cause = server_error(logs)
+        what = "exited" if died else f"did not answer {deployment.ready_path} within {timeout}s"
+        raise DockyardError(f"{name} {what}{'; the server said: ' + cause if cause else ''}; its last log lines:\n"
+                            f"{logs or '(no output)'}", "the container was removed; fix the cause above and run "
+                            "`dockyard up` again (a large model may need --timeout SECONDS)")
+    failed = [c for c in run_client(engine.client, name, deployment.expect(), 120) if not c["ok"]]
+    if failed:
+        local.stop(engine, name, deployment.grace_seconds)
+        lines = "\n".join(f"  {c['name']}: expected {c['expected']}, got {c['actual']}. {c['detail']}".rstrip()
+                          for c in failed)
+        raise DockyardError(f"{name} answered {deployment.ready_path}, but verify's checks through the gateway "
+                            f"failed:\n{lines}", "the container was removed: the image serves, but not correctly "
+                            "(a model without a chat template answers 500 on /v1/chat/completions: add one to "
+                            "tokenizer_config.json, `dockyard check` warns about it)")
+    model = dict(options.settings).get("DOCKYARD_SERVE_NAME") or deployment.model_id
+    stdout.print(f"[bold green]up[/] {base}  ready after {seconds:.1f}s, verified through the gateway  container "
+                 f"{escape(name)}  model {escape(model)}")
+    if key is not None:
+        stdout.print(f"API key (shown once; kept in {escape(str(local.key_file(name)))}): {key}")
+    stdout.print(example_requests(base, model, "$DOCKYARD_API_KEY" if key or _keyed(deployment, options) else None))
     print_note(f"stop it: dockyard down {spec} (within its grace period of {deployment.grace_seconds}s)")
 
 
-def example_requests(base: str, model: str) -> str:
+def _keyed(deployment: Deployment, options: local.LocalOptions) -> bool:
+    from dockyard.deploy.model import KEY_SOURCE
+
+    return bool(dict(options.settings).get(KEY_SOURCE, deployment.key_source))
+
+
+def example_requests(base: str, model: str, key: str | None = None) -> str:
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Hello!"}]})
+    auth = f" -H \"Authorization: Bearer {key}\"" if key else ""
     return "\n".join([
         "curl:",
-        f"  curl -s {base}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'",
+        f"  curl -s {base}/v1/chat/completions{auth} -H 'Content-Type: application/json' -d '{body}'",
         "python (pip install openai):",
-        "  from openai import OpenAI",
+        "  import os; from openai import OpenAI" if key else "  from openai import OpenAI",
+        f'  client = OpenAI(base_url="{base}/v1", api_key=os.environ["DOCKYARD_API_KEY"])' if key else
         f'  client = OpenAI(base_url="{base}/v1", api_key="unused")',
         f'  reply = client.chat.completions.create(model="{model}", '
         'messages=[{"role": "user", "content": "Hello!"}])',

@@ -1,6 +1,8 @@
 """Deployment -> compose.yaml: one service running the serve image as its user on a read-only root,
-with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries, the
-target's devices (knowledge/deploy.toml), the stop grace period and, for a `mount:` model, its folder.
+with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries (the
+gateway's /ready), every run-time setting in `environment` (the image's defaults, to edit there), the API
+key as a compose secret or a variable of the shell, the target's devices (knowledge/deploy.toml), the stop
+grace period and, for a `mount:` model, its folder.
 
 Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
 read it."""
@@ -11,12 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.deploy.files import header
-from dockyard.deploy.model import Deployment
+from dockyard.deploy.model import KEY_SOURCE, Deployment
 from dockyard.scale.yamlout import dump
 
 FILE = "compose.yaml"
 CACHE_VOLUME = "hf-cache"
 MODEL_ENV = "MODEL_DIR"
+KEY_SECRET = "dockyard-api-key"  # compose mounts it at /run/secrets/dockyard-api-key
+KEY_FILE_ENV = "DOCKYARD_API_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,18 @@ def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
             {"driver": facts.reservation, "count": deployment.accelerators, "capabilities": ["gpu"]}]}}}
 
 
+def environment(deployment: Deployment) -> dict[str, str]:
+    """Every run-time setting with the image's default, to edit here; the API key's wiring."""
+    env = dict(deployment.settings)
+    source = deployment.key_source
+    if source.startswith("env:"):
+        name = source[4:]
+        env[name] = f"${{{name}:?set {name} to the API key}}"
+    elif source.startswith("file:"):
+        env[KEY_SOURCE] = f"file:/run/secrets/{KEY_SECRET}"
+    return dict(sorted(env.items()))
+
+
 def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
     host_port = options.host_port or deployment.port
     volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
@@ -63,6 +79,7 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "volumes": volumes,
+        "environment": environment(deployment),
         "healthcheck": {
             "test": ["CMD", *deployment.health],
             "interval": "10s",
@@ -74,6 +91,8 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
         "restart": "unless-stopped",
         "labels": deployment.labels,
     }
+    if deployment.key_source.startswith("file:"):
+        service["secrets"] = [KEY_SECRET]
     if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
         service["ports"] = [f"{options.bind}:{host_port}:{deployment.port}"]
     _accelerator(deployment, service)
@@ -86,6 +105,9 @@ def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOpti
         "services": {deployment.name: compose_service(deployment, options)},
         "volumes": {CACHE_VOLUME: {}},
     }
+    if deployment.key_source.startswith("file:"):
+        document["secrets"] = {KEY_SECRET: {"file": f"${{{KEY_FILE_ENV}:?set {KEY_FILE_ENV} to the file holding the "
+                                                     "API key}"}}
     return {FILE: dump(document, header("compose", deployment.source, deployment.image))}
 
 

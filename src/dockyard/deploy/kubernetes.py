@@ -3,7 +3,9 @@ HorizontalPodAutoscaler and a PodDisruptionBudget, one file each (`kubectl apply
 
 The pod runs the image's user on a read-only root (runAsNonRoot, every capability dropped, no
 privilege escalation, seccomp RuntimeDefault) with emptyDir volumes for /tmp and the Hugging Face
-cache; startup, readiness and liveness probes ask /health; the target's extended resource and node
+cache; the startup and liveness probes ask /health, the readiness probe the gateway's /ready; every run-time
+setting is in the container's env (the image's defaults, to edit there), the API key comes from the
+Secret NAME-api-key (a file or a variable, as the spec says); the target's extended resource and node
 selectors come from knowledge/deploy.toml; a `mount:` model comes from a hostPath or a PVC."""
 
 from __future__ import annotations
@@ -18,6 +20,33 @@ from dockyard.scale.yamlout import dump
 
 FAMILY: tuple[str, ...] = ("deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml")
 PROBE_PERIOD = 5
+KEY_ITEM = "api-key"  # the key's entry in the Secret NAME-api-key
+
+
+def key_secret(deployment: Deployment) -> str:
+    return f"{deployment.name}-api-key"
+
+
+def _env(deployment: Deployment) -> list[dict[str, Any]]:
+    """Every run-time setting with the image's default (edit `value` to change one); the API key from the
+    Secret NAME-api-key when the spec asks for one from a variable."""
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in deployment.settings]
+    source = deployment.key_source
+    if source.startswith("env:"):
+        env.append({"name": source[4:], "valueFrom": {"secretKeyRef": {"name": key_secret(deployment),
+                                                                       "key": KEY_ITEM}}})
+    return env
+
+
+def _key_volume(deployment: Deployment) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(volume, mount) of the Secret NAME-api-key at the path the spec's `file:` names."""
+    source = deployment.key_source
+    if not source.startswith("file:"):
+        return None
+    folder, _, name = source[5:].rpartition("/")
+    volume = {"name": "api-key", "secret": {"secretName": key_secret(deployment), "defaultMode": 0o440,
+                                           "items": [{"key": KEY_ITEM, "path": name}]}}
+    return volume, {"name": "api-key", "mountPath": folder or "/", "readOnly": True}
 
 
 @dataclass(frozen=True)
@@ -79,6 +108,9 @@ def _container(deployment: Deployment, options: KubernetesOptions) -> dict[str, 
                                     {"name": "hf-cache", "mountPath": deployment.cache_dir}]
     if deployment.model.kind == "mount":
         mounts.append({"name": "model", "mountPath": deployment.model.container_path, "readOnly": True})
+    key = _key_volume(deployment)
+    if key is not None:
+        mounts.append(key[1])
     limits: dict[str, Any] = {"memory": options.memory}
     if deployment.devices.k8s_resource:
         limits[deployment.devices.k8s_resource] = deployment.accelerators
@@ -87,9 +119,10 @@ def _container(deployment: Deployment, options: KubernetesOptions) -> dict[str, 
         "image": deployment.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": deployment.port, "protocol": "TCP"}],
+        "env": _env(deployment),
         "startupProbe": _probe(deployment.health_path, PROBE_PERIOD,
                                max(1, -(-options.start_seconds // PROBE_PERIOD))),
-        "readinessProbe": _probe(deployment.health_path, 10, 3),
+        "readinessProbe": _probe(deployment.ready_path, 10, 3),
         "livenessProbe": _probe(deployment.health_path, 20, 3),
         "resources": {"requests": {"cpu": options.cpu, "memory": options.memory}, "limits": limits},
         "securityContext": {
@@ -108,6 +141,9 @@ def _pod(deployment: Deployment, options: KubernetesOptions) -> dict[str, Any]:
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}, {"name": "hf-cache", "emptyDir": {}}]
     if deployment.model.kind == "mount" and options.model_volume:
         volumes.append({"name": "model", **volume_source(options.model_volume)})
+    key = _key_volume(deployment)
+    if key is not None:
+        volumes.append(key[0])
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,

@@ -1,19 +1,24 @@
 """Run a serve image on this machine (`dockyard up` / `down`): the container as the image's user on a
 read-only root with a tmpfs /tmp, a named volume for the Hugging Face cache, no capabilities, the
-target's devices (knowledge/deploy.toml), the port on loopback; wait for /health; stop within the
-grace period. The engine is docker or podman (their `run` flags are the same here)."""
+target's devices (knowledge/deploy.toml), the port on loopback, run-time settings (`--set`) and the API
+key (a file of its own, mounted read-only); wait for the gateway's /ready; stop within the grace period.
+The engine is docker or podman (their `run` flags are the same here)."""
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
+import os
+import secrets
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from dockyard.deploy.model import Deployment
+from dockyard.deploy.model import KEY_SOURCE, Deployment
 from dockyard.engine.backends import podman_ulimits
 from dockyard.engine.detect import Engine, Runner, run_command
 from dockyard.errors import EngineError, InputError
@@ -25,12 +30,43 @@ RESERVATION_FLAGS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+KEY_MOUNT = "/run/secrets/dockyard-api-key"  # where `up --api-key` mounts the key file
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     host_port: int | None = None  # default: the serve port
     bind: str = "127.0.0.1"
     model_dir: str | None = None  # host folder of a mount: model
     name: str | None = None  # container name; default dockyard-NAME
+    settings: tuple[tuple[str, str], ...] = ()  # (variable, value) of `up --set`, over the image's defaults
+    key_file: str | None = None  # a host file holding the API key (`up --api-key`), mounted read-only
+
+
+def key_file(name: str) -> Path:
+    """Where `up --api-key` keeps the key of container `name`: a folder only its owner can read."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "dockyard" / "up" / name / "api-key"
+
+
+def write_key(path: Path) -> str:
+    """A new key (32 random bytes, URL-safe) in `path`; the folder is 0700, the file readable by the
+    container's user (the engine mounts the file itself)."""
+    key = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(key + "\n", encoding="ascii")
+    temporary.chmod(0o644)
+    temporary.replace(path)
+    return key
+
+
+def remove_key(name: str) -> None:
+    path = key_file(name)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 def container_name(deployment: Deployment, options: LocalOptions) -> str:
@@ -77,6 +113,15 @@ def run_argv(engine: Engine, deployment: Deployment, options: LocalOptions, gids
                              "time, and no folder was named", "add --model-dir HOST_DIR (the folder holding the "
                              "model's config.json)")
         argv += ["--volume", f"{options.model_dir}:{deployment.model.container_path}:ro"]
+    settings = dict(options.settings)
+    if options.key_file:
+        settings[KEY_SOURCE] = f"file:{KEY_MOUNT}"
+        argv += ["--volume", f"{options.key_file}:{KEY_MOUNT}:ro"]
+    for name, value in sorted(settings.items()):
+        argv += ["--env", f"{name}={value}"]
+    source = settings.get(KEY_SOURCE, deployment.key_source)
+    if source.startswith("env:"):
+        argv += ["--env", source[4:]]  # the engine copies the value from this process's environment
     for device in facts.devices:
         argv += ["--device", device]
     for group in facts.groups:

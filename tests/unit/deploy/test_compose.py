@@ -105,3 +105,20 @@ def test_docker_compose_reads_it(make_deployment: MakeDeployment, target: str, t
 
 def test_deterministic(make_deployment: MakeDeployment) -> None:
     assert render_compose(make_deployment("rocm")) == render_compose(make_deployment("rocm"))
+
+
+def test_settings_in_environment_and_the_key_as_a_secret(make_deployment: MakeDeployment) -> None:
+    """Issue 22: every run-time setting is in `environment` with the image's default; a `file:` key is a
+    compose secret mounted at /run/secrets/dockyard-api-key; an `env:` key comes from the shell."""
+    import yaml
+
+    document = yaml.safe_load(render_compose(make_deployment("cpu", api_key="file:/run/secrets/key"))["compose.yaml"])
+    service = document["services"]["tiny-chat"]
+    assert service["environment"]["DOCKYARD_SERVE_CONTINUOUS_BATCHING"] == "true"
+    assert service["environment"]["DOCKYARD_SERVE_KEY_SOURCE"] == "file:/run/secrets/dockyard-api-key"
+    assert service["secrets"] == ["dockyard-api-key"]
+    assert document["secrets"]["dockyard-api-key"]["file"].startswith("${DOCKYARD_API_KEY_FILE:?")
+    env = yaml.safe_load(render_compose(make_deployment("cpu", api_key="env:API_KEY"))["compose.yaml"])
+    service = env["services"]["tiny-chat"]
+    assert service["environment"]["API_KEY"] == "${API_KEY:?set API_KEY to the API key}"
+    assert "secrets" not in service and "secrets" not in env
