@@ -111,16 +111,19 @@ def test_haproxy_gets_the_keys_digest_not_the_key(launcher: ModuleType, config: 
     assert "DOCKYARD_GATEWAY_KEY_SHA256" not in off and "DOCKYARD_GATEWAY_ADMIN_ROUTES" not in off
 
 
-def test_another_name_links_the_model_under_tmpdir(launcher: ModuleType, config: dict[str, Any], tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    assert launcher.model_folder(config, "t") == config["models"], "the image's own link"
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    folder = launcher.model_folder(config, "acme/chat")
+def test_another_name_links_the_model_under_tmpdir(launcher: ModuleType, config: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    assert launcher.model_folder(config, "t", None) == config["models"], "the image's own link"
+    folder = launcher.model_folder(config, "acme/chat", str(tmp_path / "tmp"))
     assert (Path(folder) / "acme" / "chat").readlink() == Path(config["model_path"])
     (tmp_path / "file").write_text("")  # no folder can be made under a file, not even by root
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "file"))
     with pytest.raises(launcher.Refused, match="mount a tmpfs on /tmp"):
-        launcher.model_folder(config, "other")
+        launcher.model_folder(config, "other", str(tmp_path / "file"))
+
+
+def test_a_read_only_tmp_falls_back_to_dev_shm(launcher: ModuleType, tmp_path: Path) -> None:
+    assert launcher.writable_tmp({"TMPDIR": str(tmp_path)}) == str(tmp_path)
+    assert launcher.writable_tmp({"TMPDIR": str(tmp_path / "missing")}) in ("/tmp", "/dev/shm")
 
 
 def test_memory_reads_the_cgroup_limit(launcher: ModuleType) -> None:
