@@ -219,13 +219,14 @@ def supervise(server: subprocess.Popen[bytes], gateway: subprocess.Popen[bytes],
                 stop(other, signal.SIGTERM, 5)
                 return code or 1
         time.sleep(0.2)
-    say(f"stopping: the gateway finishes running requests (at most {max(1, grace - DRAIN_MARGIN)}s)")
-    deadline = time.monotonic() + max(1, grace - DRAIN_MARGIN) + 1
+    budget = max(1, grace - DRAIN_MARGIN)
+    say(f"stopping: the gateway finishes running requests (at most {budget}s)")
+    deadline = time.monotonic() + budget
     gateway.send_signal(signal.SIGUSR1)  # HAProxy's soft stop: close the listener, finish what runs
     while gateway.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    stop(gateway, signal.SIGTERM, 1)
-    stop(server, signal.SIGTERM, max(1, DRAIN_MARGIN - 1))
+    stop(gateway, signal.SIGTERM, 0.5)  # past its own hard-stop-after (the same budget): it is leaving
+    stop(server, signal.SIGTERM, DRAIN_MARGIN - 1.5)  # nothing runs any more; the engine kills at the grace
     return 0
 
 
