@@ -24,6 +24,7 @@ from dockyard.spec.grammar import brief, check_values, confine
 from dockyard.spec.references import image_reference
 from dockyard.spec.secrets import looks_secret, refuse_secret_value
 from dockyard.spec.serve import ServeSpec, parse_serve
+from dockyard.spec.servepaths import check_cache_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -197,6 +198,7 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
             if bad is not None:
                 raise SpecError(f"{_where(source, key)}: {text!r} contains the control character U+{ord(bad):04X}",
                                 "remove it")
+            refuse_secret_value(text, _where(source, key))  # every string lands in a label, a layer or a log
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -253,6 +255,8 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
                         f"add target = \"cpu\" (one of: {', '.join(TARGETS)})")
     _validate_values(source, data)
     serve = _serve_table(document, data.get("profile", "runtime"), source, root, inherited)
+    if serve is not None and "HF_HOME" in data.get("env", {}):  # the cache volume's mount point
+        check_cache_path(data["env"]["HF_HOME"], serve.model.container_path, f"{_where(source, 'env')}.HF_HOME")
 
     def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         values = data.get(key)
