@@ -187,9 +187,10 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
             raise SpecError(f"{_where(source, 'system-packages')}: {value!r} is not an apt package name")
     name = data.get("name")
     if name and not IMAGE_NAME.match(name):
+        fixed = name_from_stem(name)
         raise SpecError(f"{_where(source, 'name')}: {name!r} is not a valid image name (it becomes the tag "
                         f"dockyard/NAME)", "use lowercase letters and digits separated by '.', '_' or '-', "
-                        f'e.g. name = "{name_from_stem(name)}"')
+                        f'e.g. name = "{fixed if fixed != "image" else "my-image"}"')
     check_values(source, data)
     for key, value in data.items():  # a control character (NUL, ESC, ...) would corrupt the Dockerfile
         texts = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
@@ -318,8 +319,12 @@ def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: s
 
 
 def name_from_stem(stem: str) -> str:
-    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.")
-    return name or "image"
+    """A valid image name (IMAGE_NAME) made from any text: lowercase, other characters and separator runs
+    docker refuses (`..`, `_-`, `___`) become one '-', no separator at either end."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower())
+    name = re.sub(r"[._-]{2,}", lambda m: m.group(0) if re.fullmatch(r"__|-+", m.group(0)) else "-", name)
+    name = name.strip("-._")
+    return name if IMAGE_NAME.match(name) else "image"
 
 
 def load_file(path: Path, loader: Any = None) -> ImageSpec:

@@ -134,3 +134,30 @@ def test_tpu_host_network_is_stated_and_bind_refused(run_cli: CliRunner, tpu: Pa
 def test_up_options_refused_before_the_engine(run_cli: CliRunner, spec: Path, args: list[str],
                                               fragments: tuple[str, ...]) -> None:
     refused(run_cli(["up", str(spec), "--backend", "docker", *args]), *fragments)
+
+
+def test_down_volumes_says_when_the_engine_refused(monkeypatch: pytest.MonkeyPatch, spec: Path) -> None:
+    """`down --volumes` reports a refusal (a volume in use) as a failure, and never removes another's."""
+    from dockyard.cli import serving
+    from dockyard.deploy import local, ownership
+    from dockyard.deploy.model import from_plan
+    from dockyard.engine.detect import Completed, Engine
+    from dockyard.errors import EngineError, InputError
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
+
+    deployment = from_plan(resolve(load(str(spec))))
+    engine = Engine("docker", "/usr/bin/docker", "20.10", "20.10", "buildkit-env", None)  # type: ignore[arg-type]
+    calls: list[list[str]] = []
+    labels = ownership.volume_labels(deployment)
+    monkeypatch.setattr(local, "volume_state", lambda e, n, r=None: local.Found("", "", ownership.owner(labels)))
+    monkeypatch.setattr(serving, "run_command", lambda argv, env=None: calls.append(list(argv)) or Completed(
+        1, "", "Error response from daemon: remove dockyard-tiny-chat-hf-cache: volume is in use - [abc]"))
+    with pytest.raises(EngineError, match=r"was not removed: .*volume is in use"):
+        serving.remove_volume(engine, deployment, local.LocalOptions())
+    assert calls == [["/usr/bin/docker", "volume", "rm", "dockyard-tiny-chat-hf-cache"]]
+    monkeypatch.setattr(local, "volume_state", lambda e, n, r=None: local.Found("", "", ownership.owner({})))
+    calls.clear()
+    with pytest.raises(InputError, match="belongs to not dockyard"):
+        serving.remove_volume(engine, deployment, local.LocalOptions())
+    assert calls == [], "a volume without this spec's label is never removed"
