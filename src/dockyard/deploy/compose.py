@@ -5,16 +5,21 @@ key as a compose secret or a variable of the shell, the target's devices (knowle
 grace period and, for a `mount:` model, its folder.
 
 Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
-read it."""
+read it. Compose interpolates `$NAME` and `${NAME}` in every value with the deployer's environment, so
+every string is written with `$` doubled (`$$` reads back as one `$`), except the variables dockyard
+means (`Variable`: `${MODEL_DIR:?...}`, `${RENDER_GID:?...}`); volumes use the long syntax, so a host
+folder holding `:` or `,` stays one path."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.deploy.binding import LOOPBACK, publish_spec
 from dockyard.deploy.files import header
 from dockyard.deploy.model import KEY_SOURCE, Deployment
-from dockyard.scale.yamlout import dump
+from dockyard.scale.yamlout import Expression, Node, dump
 
 FILE = "compose.yaml"
 CACHE_VOLUME = "hf-cache"
@@ -23,9 +28,28 @@ KEY_SECRET = "dockyard-api-key"  # compose mounts it at /run/secrets/dockyard-ap
 KEY_FILE_ENV = "DOCKYARD_API_KEY_FILE"
 
 
+class Variable(str):
+    """A compose variable dockyard writes on purpose (`${NAME:?why}`); every other `$` is escaped."""
+
+
+def escape(node: Any) -> Node:
+    """Every string of a compose document with `$` written `$$` (compose reads it back as `$`), except a
+    `Variable`. The result is marked for the YAML writer as text dockyard vouches for: GitHub's `${{`
+    check does not apply to a compose file, where `$${{` is literal."""
+    if isinstance(node, Variable):
+        return Expression(node)
+    if isinstance(node, str):
+        return Expression(node.replace("$", "$$"))
+    if isinstance(node, Mapping):
+        return {key: escape(value) for key, value in node.items()}
+    if isinstance(node, Sequence):
+        return [escape(item) for item in node]
+    return node  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class ComposeOptions:
-    bind: str = "127.0.0.1"  # host address the port is published on; 0.0.0.0 for every interface
+    bind: str = LOOPBACK  # host address the port is published on (an IP address); 0.0.0.0 for every interface
     host_port: int | None = None  # default: the serve port
     model_dir: str | None = None  # host folder of a mount: model; default: ${MODEL_DIR}, which must be set
     start_seconds: int = 600  # how long the model may take to load before the health check counts
@@ -34,7 +58,8 @@ class ComposeOptions:
 def gid_variable(group: str) -> str:
     """`render` -> `${RENDER_GID:?...}`: a group whose GID is the host's, set by the user."""
     name = f"{group.upper()}_GID"
-    return f"${{{name}:?set {name} to the GID of the host's {group} group: getent group {group} | cut -d: -f3}}"
+    why = f"set {name} to the GID of the host's {group} group: getent group {group} | cut -d: -f3"
+    return Variable(f"${{{name}:?{why}}}")
 
 
 def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
@@ -54,12 +79,13 @@ def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
 
 
 def environment(deployment: Deployment) -> dict[str, str]:
-    """Every run-time setting with the image's default, to edit here; the API key's wiring."""
+    """Every run-time setting with the image's default, to edit here; the API key's wiring (for `env:NAME`,
+    the variable of the shell that runs compose)."""
     env = dict(deployment.settings)
     source = deployment.key_source
     if source.startswith("env:"):
         name = source[4:]
-        env[name] = f"${{{name}:?set {name} to the API key}}"
+        env[name] = Variable(f"${{{name}:?set {name} to the API key}}")
     elif source.startswith("file:"):
         env[KEY_SOURCE] = f"file:/run/secrets/{KEY_SECRET}"
     return dict(sorted(env.items()))
@@ -67,10 +93,12 @@ def environment(deployment: Deployment) -> dict[str, str]:
 
 def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
     host_port = options.host_port or deployment.port
-    volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
+    volumes: list[dict[str, Any]] = [{"type": "volume", "source": CACHE_VOLUME, "target": deployment.cache_dir}]
     if deployment.model.kind == "mount":
-        source = options.model_dir or f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the model}}"
-        volumes.append(f"{source}:{deployment.model.container_path}:ro")
+        source = options.model_dir or Variable(f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the "
+                                               "model}")
+        volumes.append({"type": "bind", "source": source, "target": deployment.model.container_path,
+                        "read_only": True})
     service: dict[str, Any] = {
         "image": deployment.image,
         "user": f"{deployment.uid}:{deployment.uid}",
@@ -94,7 +122,7 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
     if deployment.key_source.startswith("file:"):
         service["secrets"] = [KEY_SECRET]
     if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
-        service["ports"] = [f"{options.bind}:{host_port}:{deployment.port}"]
+        service["ports"] = [publish_spec(options.bind, host_port, deployment.port)]
     _accelerator(deployment, service)
     return service
 
@@ -106,9 +134,9 @@ def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOpti
         "volumes": {CACHE_VOLUME: {}},
     }
     if deployment.key_source.startswith("file:"):
-        document["secrets"] = {KEY_SECRET: {"file": f"${{{KEY_FILE_ENV}:?set {KEY_FILE_ENV} to the file holding the "
-                                                     "API key}"}}
-    return {FILE: dump(document, header("compose", deployment.source, deployment.image))}
+        document["secrets"] = {KEY_SECRET: {"file": Variable(f"${{{KEY_FILE_ENV}:?set {KEY_FILE_ENV} to the file "
+                                                              "holding the API key}")}}
+    escaped = escape(document)
+    assert isinstance(escaped, Mapping)
+    return {FILE: dump(escaped, header("compose", deployment.source, deployment.image))}
 
-
-FAMILY: tuple[str, ...] = (FILE,)

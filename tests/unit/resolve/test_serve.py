@@ -172,6 +172,13 @@ def test_a_chat_template_file_counts(tmp_path: Path) -> None:
     from dockyard.resolve.serve import has_chat_template
 
     path = folder(tmp_path)
-    assert not has_chat_template(path)
-    (path / "chat_template.jinja").write_text("{{ messages }}")
-    assert has_chat_template(path)
+    assert not has_chat_template({"config.json": path / "config.json"}, {})
+    assert has_chat_template({"chat_template.jinja": path / "chat_template.jinja"}, {})
+    assert has_chat_template({"additional_chat_templates/tool.jinja": path}, {})
+    assert has_chat_template({}, {"processor_config.json": {"chat_template": "{{ messages }}"}})
+
+
+def test_a_hub_model_with_remote_code_is_a_warning(tmp_path: Path) -> None:
+    """Its code is not read before the build: consent alone is not enough to stay silent (issue 21)."""
+    plan = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\ntrust-remote-code = true\n')
+    assert any("trust-remote-code = true runs the code" in w for w in plan.warnings)

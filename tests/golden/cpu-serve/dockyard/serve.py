@@ -97,12 +97,21 @@ def read_key(source: str, env: dict[str, str]) -> str | None:
     return key
 
 
-def model_folder(config: dict[str, Any], name: str) -> str:
+def writable_tmp(env: dict[str, str]) -> str | None:
+    """A folder for temporary files: TMPDIR, /tmp, or /dev/shm (a tmpfs the engine mounts in every container,
+    so a read-only root without a tmpfs on /tmp still has one); None when none is writable."""
+    for folder in (env.get("TMPDIR", ""), "/tmp", "/dev/shm"):
+        if folder and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return None
+
+
+def model_folder(config: dict[str, Any], name: str, tmp: str | None) -> str:
     """A folder where `name` is the model: the image's (made at build time for its default name), else one
-    made now under TMPDIR (a writable /tmp: every output of dockyard mounts one)."""
+    made now under the temporary folder."""
     if os.path.exists(os.path.join(config["models"], name)):
         return str(config["models"])
-    folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), "dockyard-models")
+    folder = os.path.join(tmp or "/tmp", "dockyard-models")
     link = os.path.join(folder, name)
     try:
         os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -210,13 +219,14 @@ def supervise(server: subprocess.Popen[bytes], gateway: subprocess.Popen[bytes],
                 stop(other, signal.SIGTERM, 5)
                 return code or 1
         time.sleep(0.2)
-    say(f"stopping: the gateway finishes running requests (at most {max(1, grace - DRAIN_MARGIN)}s)")
-    deadline = time.monotonic() + max(1, grace - DRAIN_MARGIN) + 1
+    budget = max(1, grace - DRAIN_MARGIN)
+    say(f"stopping: the gateway finishes running requests (at most {budget}s)")
+    deadline = time.monotonic() + budget
     gateway.send_signal(signal.SIGUSR1)  # HAProxy's soft stop: close the listener, finish what runs
     while gateway.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    stop(gateway, signal.SIGTERM, 1)
-    stop(server, signal.SIGTERM, max(1, DRAIN_MARGIN - 1))
+    stop(gateway, signal.SIGTERM, 0.5)  # past its own hard-stop-after (the same budget): it is leaving
+    stop(server, signal.SIGTERM, DRAIN_MARGIN - 1.5)  # nothing runs any more; the engine kills at the grace
     return 0
 
 
@@ -237,14 +247,20 @@ def main() -> int:
     with open(CONFIG, encoding="utf-8") as handle:
         config = json.load(handle)
     env = dict(os.environ)
+    tmp = writable_tmp(env)
     try:
         values = settings(config, env)
         key = read_key(values["api-key"], env)
-        folder = model_folder(config, values["name"])
+        folder = model_folder(config, values["name"], tmp)
+        if tmp is None:
+            raise Refused("no writable folder for temporary files (TMPDIR, /tmp, /dev/shm), which torch needs: "
+                          "mount a tmpfs on /tmp")
     except Refused as exc:
         say(f"cannot start: {exc}")
         return 2
-    clean = without_key(env, values["api-key"])
+    if tmp != env.get("TMPDIR", "/tmp"):
+        say(f"/tmp is not writable: temporary files go to {tmp}")
+    clean = {**without_key(env, values["api-key"]), "TMPDIR": tmp}
     argv = server_argv(config, values)
     say(f"server: {' '.join(argv)} (in {folder}, on {config['upstream']} only); gateway: API key "
         f"{'required' if key else 'off'}, admin routes {'open' if values['admin-routes'] == 'true' else 'closed'}, "
