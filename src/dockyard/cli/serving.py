@@ -123,8 +123,8 @@ def up_settings(items: list[str]) -> tuple[tuple[str, str], ...]:
 def up(args: argparse.Namespace) -> int:
     deployment = deployment_for(args.spec)
     options, warnings = _options(args, deployment)
+    name = local.container_name(deployment, options)  # a bad --name is refused before the engine is asked
     engine = detect(args.backend)
-    name = local.container_name(deployment, options)
     wanted = local.run_options(deployment, options)
     found = local.state(engine, name)
     if found is not None and not ownership.owns(found.owner, deployment):
