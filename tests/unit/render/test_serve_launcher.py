@@ -102,7 +102,7 @@ def test_haproxy_gets_the_keys_digest_not_the_key(launcher: ModuleType, config: 
     out = launcher.gateway_env(config, values, launcher.read_key(values["api-key"], env), clean)
     assert out["DOCKYARD_GATEWAY_KEY_SHA256"] == hashlib.sha256(f"Bearer {KEY}".encode()).hexdigest().upper()
     assert KEY not in "".join(out.values())
-    assert out["DOCKYARD_GATEWAY_ADMIN_ROUTES"] == "1" and out["DOCKYARD_GATEWAY_STOP_AFTER"] == "27s"
+    assert out["DOCKYARD_GATEWAY_ADMIN_ROUTES"] == "1" and out["DOCKYARD_GATEWAY_STOP_AFTER"] == "25s"
     assert out["DOCKYARD_GATEWAY_WARM_PATH"] == "/v1/completions"
     body = out["DOCKYARD_GATEWAY_WARM_BODY"]
     assert '"model": "t"' in body and '"max_tokens": 1' in body and '"prompt"' in body

@@ -32,7 +32,7 @@ CHOICES = {"device": ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto"),
            "quantization": ("", "bnb-4bit", "bnb-8bit")}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 KEY = re.compile(r"^[A-Za-z0-9._~+/-]{16,512}=*$")  # RFC 6750 b64token, at least 16 characters
-DRAIN_MARGIN = 3  # seconds of the grace period kept for the server to stop after the gateway drained
+DRAIN_MARGIN = 5  # seconds of the grace period kept for the server to stop after the gateway drained
 
 
 DRAINING: list[int] = []  # the signal that asked the container to stop
