@@ -138,6 +138,8 @@ def up(args: argparse.Namespace) -> int:
             raise InputError(f"{name} is running an earlier version of this spec ({found.owner.digest or 'unknown'}; "
                              f"the spec is now {deployment.spec_digest}); it keeps running",
                              f"stop it first: dockyard down {args.spec}{again}, then run up again")
+        if not options.key_file:  # without --api-key, a second `up` takes the running container's key as it is
+            wanted["api-key"] = found.owner.options.get("api-key", "")
         changed = ownership.changed_options(found.owner, wanted)
         if changed:
             raise InputError(f"{name} is already up with other options ({'; '.join(changed)}); it keeps running",
@@ -145,7 +147,7 @@ def up(args: argparse.Namespace) -> int:
                              f"with --name {name}-2 and another --port")
         kept = local.key_file(name)
         print_note(f"{name} is already up" + (f" (its key was printed when it started; it is in {kept})"
-                                              if options.key_file and kept.exists() else ""))
+                                              if kept.exists() else ""))
     else:
         build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
         local.claim_volume(engine, deployment, options)
