@@ -1,6 +1,10 @@
 """Deployment -> compose.yaml: one service running the serve image as its user on a read-only root,
 with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries, the
-target's devices (knowledge/deploy.toml), the stop grace period and, for a `mount:` model, its folder.
+target's devices and /dev/shm (knowledge/deploy.toml), the stop grace period and, for a `mount:` model,
+its folder. A `hub:` model fetched at start adds a one-shot service running the same image with the
+download command (deploy/fetch.py) into a named volume, with the token as the compose secret hf_token
+(a file, ${HF_TOKEN_FILE}); the server waits for it to complete successfully (docker-compose 1.29+)
+and mounts the volume read-only.
 
 Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
 read it."""
@@ -10,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.deploy import fetch
 from dockyard.deploy.files import header
 from dockyard.deploy.model import Deployment
 from dockyard.scale.yamlout import dump
@@ -17,6 +22,12 @@ from dockyard.scale.yamlout import dump
 FILE = "compose.yaml"
 CACHE_VOLUME = "hf-cache"
 MODEL_ENV = "MODEL_DIR"
+MODEL_VOLUME = "model"
+FETCH_SERVICE = "fetch-model"
+TOKEN_SECRET = "hf_token"
+# An empty token file (anonymous downloads) unless HF_TOKEN_FILE names one the image's user can read.
+TOKEN_FILE = "${HF_TOKEN_FILE:-/dev/null}"
+HUB_ENDPOINT = "${HF_ENDPOINT:-https://huggingface.co}"
 
 
 @dataclass(frozen=True)
@@ -49,19 +60,41 @@ def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
             {"driver": facts.reservation, "count": deployment.accelerators, "capabilities": ["gpu"]}]}}}
 
 
-def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
-    host_port = options.host_port or deployment.port
-    volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
-    if deployment.model.kind == "mount":
-        source = options.model_dir or f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the model}}"
-        volumes.append(f"{source}:{deployment.model.container_path}:ro")
-    service: dict[str, Any] = {
+def _hardened(deployment: Deployment) -> dict[str, Any]:
+    return {
         "image": deployment.image,
         "user": f"{deployment.uid}:{deployment.uid}",
         "read_only": True,
         "tmpfs": ["/tmp"],
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
+    }
+
+
+def fetch_service(deployment: Deployment) -> dict[str, Any]:
+    """The one-shot service that downloads the pinned revision into the model volume (skipped when the
+    volume holds it already), with the image's own Python and script."""
+    return {
+        **_hardened(deployment),
+        "entrypoint": fetch.command(deployment),
+        "volumes": [f"{CACHE_VOLUME}:{deployment.cache_dir}", f"{MODEL_VOLUME}:{deployment.model.container_path}"],
+        "environment": {"HF_ENDPOINT": HUB_ENDPOINT},
+        "secrets": [TOKEN_SECRET],
+        "restart": "no",
+        "labels": deployment.labels,
+    }
+
+
+def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
+    host_port = options.host_port or deployment.port
+    volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
+    if fetch.fetches(deployment):
+        volumes.append(f"{MODEL_VOLUME}:{deployment.model.container_path}:ro")
+    if deployment.model.kind == "mount":
+        source = options.model_dir or f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the model}}"
+        volumes.append(f"{source}:{deployment.model.container_path}:ro")
+    service: dict[str, Any] = {
+        **_hardened(deployment),
         "volumes": volumes,
         "healthcheck": {
             "test": ["CMD", *deployment.health],
@@ -76,17 +109,25 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
     }
     if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
         service["ports"] = [f"{options.bind}:{host_port}:{deployment.port}"]
+    if deployment.devices.shm:
+        service["shm_size"] = deployment.devices.shm.replace("Gi", "gb").replace("Mi", "mb")
+    if fetch.fetches(deployment):
+        service["depends_on"] = {FETCH_SERVICE: {"condition": "service_completed_successfully"}}
     _accelerator(deployment, service)
     return service
 
 
-def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOptions()) -> dict[str, str]:
+def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOptions(),
+                   notes: tuple[str, ...] = ()) -> dict[str, str]:
     """file name -> text."""
-    document: dict[str, Any] = {
-        "services": {deployment.name: compose_service(deployment, options)},
-        "volumes": {CACHE_VOLUME: {}},
-    }
-    return {FILE: dump(document, header("compose", deployment.source, deployment.image))}
+    services = {deployment.name: compose_service(deployment, options)}
+    volumes: dict[str, Any] = {CACHE_VOLUME: {}}
+    document: dict[str, Any] = {"services": services, "volumes": volumes}
+    if fetch.fetches(deployment):
+        services[FETCH_SERVICE] = fetch_service(deployment)
+        volumes[MODEL_VOLUME] = {}
+        document["secrets"] = {TOKEN_SECRET: {"file": TOKEN_FILE}}
+    return {FILE: dump(document, header("compose", deployment.source, deployment.image, notes))}
 
 
 FAMILY: tuple[str, ...] = (FILE,)

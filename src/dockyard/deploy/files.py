@@ -11,10 +11,11 @@ from dockyard.deploy.model import MARKER
 from dockyard.errors import InputError
 
 
-def header(kind: str, source: str, image: str) -> list[str]:
-    """Comment lines for a generated YAML file (no timestamps: the same spec, the same bytes)."""
+def header(kind: str, source: str, image: str, notes: Sequence[str] = ()) -> list[str]:
+    """Comment lines for a generated YAML file (no timestamps: the same spec, the same bytes); `notes` say
+    what an operator must know before applying it (an image not pinned by digest)."""
     return [f"{MARKER} ({kind}) from {source}; regenerate with `dockyard deploy` rather than editing.",
-            f"image: {image}"]
+            f"image: {image}", *(f"note: {note}" for note in notes)]
 
 
 def _ours(path: Path) -> bool:

@@ -1,18 +1,22 @@
 """Run a serve image on this machine (`dockyard up` / `down`): the container as the image's user on a
 read-only root with a tmpfs /tmp, a named volume for the Hugging Face cache, no capabilities, the
 target's devices (knowledge/deploy.toml), the port on loopback; wait for /health; stop within the
-grace period. The engine is docker or podman (their `run` flags are the same here)."""
+grace period. A `hub:` model fetched at start is first downloaded by the same image run with the download
+command into a named volume (skipped when the volume holds it), which the server mounts read-only. The
+engine is docker or podman (their `run` flags are the same here)."""
 
 from __future__ import annotations
 
 import grp
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dockyard.deploy import fetch
 from dockyard.deploy.model import Deployment
 from dockyard.engine.backends import podman_ulimits
 from dockyard.engine.detect import Engine, Runner, run_command
@@ -41,6 +45,11 @@ def cache_volume(deployment: Deployment) -> str:
     return f"dockyard-{deployment.name}-hf-cache"
 
 
+def model_volume(deployment: Deployment) -> str:
+    """The named volume a model fetched at start lives in (kept by `down`, removed by `down --volumes`)."""
+    return f"dockyard-{deployment.name}-model"
+
+
 def host_port(deployment: Deployment, options: LocalOptions) -> int:
     return options.host_port or deployment.port
 
@@ -57,16 +66,46 @@ def host_gids(groups: Sequence[str]) -> dict[str, int]:
     return gids
 
 
+def _hardened(engine: Engine, deployment: Deployment) -> list[str]:
+    argv = ["--user", f"{deployment.uid}:{deployment.uid}", "--read-only", "--tmpfs", "/tmp",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--volume", f"{cache_volume(deployment)}:{deployment.cache_dir}"]
+    return argv + (podman_ulimits() if engine.kind == "podman" else [])
+
+
+def fetch_argv(engine: Engine, deployment: Deployment, options: LocalOptions, env_names: Sequence[str]) -> list[str]:
+    """The one-shot container that downloads the model into its volume. `env_names`: variables handed
+    through by name (HF_TOKEN, HF_ENDPOINT): their values come from this process's environment, never
+    from the command line."""
+    command = fetch.command(deployment)
+    argv = [engine.client, "run", "--rm", "--name", f"{container_name(deployment, options)}-fetch",
+            *_hardened(engine, deployment),
+            "--volume", f"{model_volume(deployment)}:{deployment.model.container_path}",
+            *[f"--label={key}={value}" for key, value in deployment.labels.items()]]
+    for name in env_names:
+        argv += ["--env", name]
+    return [*argv, "--entrypoint", command[0], deployment.image, *command[1:]]
+
+
+def run_fetch(argv: list[str], timeout: float) -> tuple[bool, str]:
+    """(succeeded, its last output lines)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"the download did not finish within {timeout:.0f} s"
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+    return done.returncode == 0, tail
+
+
 def run_argv(engine: Engine, deployment: Deployment, options: LocalOptions, gids: Mapping[str, int]) -> list[str]:
     facts = deployment.devices
     argv = [engine.client, "run", "--detach", "--name", container_name(deployment, options),
-            "--user", f"{deployment.uid}:{deployment.uid}", "--read-only", "--tmpfs", "/tmp",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--volume", f"{cache_volume(deployment)}:{deployment.cache_dir}",
-            "--stop-timeout", str(deployment.grace_seconds)]
+            *_hardened(engine, deployment), "--stop-timeout", str(deployment.grace_seconds)]
     argv += [f"--label={key}={value}" for key, value in deployment.labels.items()]
-    if engine.kind == "podman":
-        argv += podman_ulimits()
+    if fetch.fetches(deployment):
+        argv += ["--volume", f"{model_volume(deployment)}:{deployment.model.container_path}:ro"]
+    if facts.shm:
+        argv += ["--shm-size", facts.shm.replace("Gi", "g").replace("Mi", "m")]
     if facts.host_network:
         argv += ["--network", "host"]
     else:
