@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.cli.deploy_options import KUBERNETES_ONLY, add_cluster_options, cluster_files
 from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout, view_mode
@@ -17,6 +17,10 @@ from dockyard.engine.detect import BACKENDS
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
+
+if TYPE_CHECKING:
+    from dockyard.deploy.local import LocalOptions
+    from dockyard.engine.detect import Engine
 
 SPEC_HELP = 'a spec file with profile = "serve" and a [serve] table'
 COMPOSE_ONLY = ("bind", "host_port", "model_dir")
@@ -73,7 +77,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--volumes", action="store_true", help="also remove the cache volume")
+    p.add_argument("--volumes", action="store_true", help="also remove the cache volume (and the model volume of a "
+                   "model fetched at start)")
     p.set_defaults(func=cmd_down)
 
 
@@ -154,10 +159,33 @@ def cmd_up(args: argparse.Namespace) -> int:
         print_note(f"{name} is already up")
     else:
         build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
+        if deployment.model.fetched_at_start:
+            fetch_model(engine, deployment, options, args.timeout)
         argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups))
         local.start(engine, argv, name)
     wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress))
     return 0
+
+
+def fetch_model(engine: Engine, deployment: Deployment, options: LocalOptions, timeout: int) -> None:
+    """The fetch step before the server: the image downloads its model into the model volume (or finds it
+    there). HF_TOKEN and HF_ENDPOINT are handed through by name when this process has them."""
+    import os
+
+    from dockyard.deploy import local
+    from dockyard.errors import EngineError
+
+    env_names = [name for name in ("HF_TOKEN", "HF_ENDPOINT") if os.environ.get(name)]
+    volume = local.model_volume(deployment)
+    stderr.print(f"fetching {escape(deployment.model.spelled())} into volume {escape(volume)} "
+                 f"({'with' if 'HF_TOKEN' in env_names else 'without'} HF_TOKEN)")
+    ok, tail = local.run_fetch(local.fetch_argv(engine, deployment, options, env_names), timeout)
+    if not ok:
+        raise EngineError(f"fetching {deployment.model.spelled()} failed; its last lines:\n{tail or '(no output)'}",
+                          "check the revision, the network (or HF_ENDPOINT) and, for a gated model, HF_TOKEN; a volume "
+                          "already holding the revision needs neither")
+    said = [line for line in tail.splitlines() if line.startswith("dockyard: ")]
+    stderr.print(escape(said[-1] if said else "fetched"))
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -177,6 +205,10 @@ def cmd_down(args: argparse.Namespace) -> int:
     if args.volumes:
         from dockyard.engine.detect import run_command
 
-        run_command([engine.client, "volume", "rm", "--force", local.cache_volume(deployment)])
-        stderr.print(f"removed volume {escape(local.cache_volume(deployment))}")
+        volumes = [local.cache_volume(deployment)]
+        if deployment.model.fetched_at_start:
+            volumes.append(local.model_volume(deployment))
+        for volume in volumes:
+            run_command([engine.client, "volume", "rm", "--force", volume])
+            stderr.print(f"removed volume {escape(volume)}")
     return 0

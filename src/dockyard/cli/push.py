@@ -51,17 +51,22 @@ def publish(engine: Engine, local: str, name: str, tag: str, registry: str) -> t
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from dockyard.cli.deploy import deployment_for
+    from dockyard.deploy.model import dns_label, image_reference
+    from dockyard.resolve.resolver import resolve
+    from dockyard.spec.model import load
 
-    deployment = deployment_for(args.spec)
-    remote_tag(args.registry, deployment.name, deployment.version)  # a wrong registry is exit 2, before any engine
+    plan = resolve(load(args.spec))
+    name, tag = dns_label(plan.name), plan.digest.split(":", 1)[1][:12]
+    remote_tag(args.registry, name, tag)  # a wrong registry is exit 2, before any engine
     engine = detect(args.backend)
-    reference, digest = publish(engine, deployment.image, deployment.name, deployment.version, args.registry)
+    reference, digest = publish(engine, image_reference(plan), name, tag, args.registry)
     if args.json:
         print_json({"reference": reference, "digest": digest, "record": str(state_file())})
         return 0
     stdout.print(f"[bold green]pushed[/] {escape(reference)}")
-    print_note(f"deploy it by digest: dockyard deploy {args.spec} --registry {args.registry} --to kubernetes -o DIR")
+    if plan.serve is not None:
+        print_note(f"deploy it by digest: dockyard deploy {args.spec} --registry {args.registry} --to kubernetes "
+                   "-o DIR")
     return 0
 
 

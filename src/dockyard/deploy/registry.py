@@ -41,8 +41,8 @@ class ImageRef:
 
 
 def remote_tag(registry_name: str, name: str, tag: str) -> str:
-    registry(registry_name, "--registry")
-    return image_reference(f"{registry_name.rstrip('/')}/{name}:{tag}", "--registry")
+    prefix = registry(registry_name.rstrip("/"), "--registry")
+    return image_reference(f"{prefix}/{name}:{tag}", "--registry")
 
 
 def loopback(reference: str) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,16 +62,28 @@ def validator() -> list[str]:
     return [found, "--strict"]
 
 
+def core_errors(document: dict[str, Any]) -> list[str]:
+    """kubernetes-validate --strict, in this process (its library; the command line is the same validator)."""
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [f"{'/'.join(map(str, exc.path))}: {exc.message}"]
+    return []
+
+
+def errors(document: dict[str, Any]) -> list[str]:
+    if (document["apiVersion"], document["kind"]) in CUSTOM:
+        return custom_errors(document)
+    return core_errors(document)
+
+
 def validate_files(files: Iterable[Path]) -> None:
-    """Custom resources against their CRDs, the rest with kubernetes-validate in one run."""
-    core: list[Path] = []
+    """Custom resources against their CRDs, the rest with kubernetes-validate's strict schemas."""
+    checked = 0
     for path in files:
         document = yaml.safe_load(path.read_text())
-        if (document["apiVersion"], document["kind"]) in CUSTOM:
-            assert custom_errors(document) == [], f"{path}: {custom_errors(document)}"
-        else:
-            core.append(path)
-    if core:
-        done = subprocess.run([*validator(), *map(str, core)], capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert done.stdout.count(" passed for resource ") == len(core), done.stdout
+        assert errors(document) == [], f"{path}: {errors(document)}"
+        checked += 1
+    assert checked
