@@ -81,7 +81,7 @@ def resources(args: argparse.Namespace, deployment: Deployment, endpoint: str) -
     size, why = model_size(deployment, endpoint) if args.memory is None or deployment.model.fetched_at_start \
         else (None, "")
     return pod_resources(size, deployment.dtype, deployment.quantization, deployment.devices.shm, sizing(),
-                         args.cpu, args.memory, why)
+                         args.cpu, args.memory, why, deployment.devices.runtime_mib)
 
 
 def cluster_files(args: argparse.Namespace, deployment: Deployment, notes: tuple[str, ...]) \

@@ -104,7 +104,8 @@ def _scratch_mounts(deployment: Deployment) -> list[dict[str, Any]]:
 def sized(deployment: Deployment, options: PodOptions) -> PodResources:
     if options.resources is not None:
         return options.resources
-    return pod_resources(None, deployment.dtype, deployment.quantization, deployment.devices.shm, sizing())
+    return pod_resources(None, deployment.dtype, deployment.quantization, deployment.devices.shm, sizing(),
+                         runtime_mib=deployment.devices.runtime_mib)
 
 
 def container(deployment: Deployment, options: PodOptions, name: str, port_name: str) -> dict[str, Any]:

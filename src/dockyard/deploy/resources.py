@@ -1,6 +1,7 @@
 """What a serve pod asks for, from its model (knowledge/deploy.toml [resources], docs/serve.md):
 
-    memory = weights x (bytes per parameter loaded / bytes per parameter stored) x headroom + runtime,
+    memory = weights x (bytes per parameter loaded / bytes per parameter stored) x headroom + runtime
+    (the target's runtime_mib),
 
 rounded up to a whole GiB, plus the target's memory-backed /dev/shm; the request equals the limit, so a
 pod that fits when it is scheduled is not killed while it loads. The /tmp and cache emptyDirs are
@@ -64,18 +65,20 @@ def load_factor(stored: str | None, dtype: str | None, quantization: str | None,
     return loaded / stored_bytes if loaded else 1.0
 
 
-def model_memory(size: ModelSize, dtype: str | None, quantization: str | None, sizing: Sizing) -> tuple[int, str]:
+def model_memory(size: ModelSize, dtype: str | None, quantization: str | None, runtime_mib: int,
+                 sizing: Sizing) -> tuple[int, str]:
     """(bytes, how) for the model and the runtime, before /dev/shm."""
     factor = load_factor(size.stored_dtype, dtype, quantization, sizing)
-    total = size.weights * factor * sizing.headroom + sizing.runtime_mib * MIB
+    total = size.weights * factor * sizing.headroom + runtime_mib * MIB
     how = (f"weights {human(size.weights)} ({size.source}) x {factor:g} (stored {size.stored_dtype or 'as loaded'}, "
            f"loaded {quantization or dtype or 'as stored'}) x headroom {sizing.headroom:g} + runtime "
-           f"{sizing.runtime_mib} MiB = {human(total)}")
+           f"{runtime_mib} MiB = {human(total)}")
     return math.ceil(total), how
 
 
 def pod_resources(size: ModelSize | None, dtype: str | None, quantization: str | None, shm: str, sizing: Sizing,
-                  cpu: str | None = None, memory: str | None = None, why_unknown: str = "") -> PodResources:
+                  cpu: str | None = None, memory: str | None = None, why_unknown: str = "",
+                  runtime_mib: int = 512) -> PodResources:
     """Requests and limits for one replica. `memory` (--memory) replaces the computed value; `size` None:
     the model's size is unknown (`why_unknown` says why) and the table's default applies."""
     shm_bytes = quantity_bytes(shm, "[target] shm") if shm else 0
@@ -85,7 +88,7 @@ def pod_resources(size: ModelSize | None, dtype: str | None, quantization: str |
         chosen = memory
         notes.append(f"memory {memory} (--memory)" + (f", of which /dev/shm may use {shm}" if shm else ""))
     elif size is not None and size.weights:
-        need, how = model_memory(size, dtype, quantization, sizing)
+        need, how = model_memory(size, dtype, quantization, runtime_mib, sizing)
         chosen = gib(need + shm_bytes)
         notes.append(f"memory {chosen}: {how}" + (f", + /dev/shm {shm}" if shm else "") + "; --memory overrides")
     else:

@@ -38,6 +38,7 @@ class DeviceFacts:
     tolerations: tuple[Toleration, ...] = ()
     runtime_class: str = ""  # a RuntimeClass the pods name by default ("" none)
     shm: str = ""  # size of a memory-backed /dev/shm, "" for the engine's default
+    runtime_mib: int = 512  # host memory of the runtime with no model loaded
 
     @property
     def accelerated(self) -> bool:
@@ -48,7 +49,6 @@ class DeviceFacts:
 class Sizing:
     """[resources], [dtype_bytes], [quantization_bytes]: how a serve pod is sized."""
 
-    runtime_mib: int
     headroom: float
     unknown_memory: str
     cpu: str
@@ -107,6 +107,7 @@ def _table() -> dict[str, DeviceFacts]:
             tolerations=tuple(Toleration(t["key"], t["operator"], t["effect"]) for t in row["tolerations"]),
             runtime_class=row["runtime_class"],
             shm=row["shm"],
+            runtime_mib=int(row["runtime_mib"]),
         )
     return table
 
@@ -130,7 +131,7 @@ def sizing() -> Sizing:
     data = _data()
     row = data["resources"]
     return Sizing(
-        runtime_mib=int(row["runtime_mib"]), headroom=float(row["headroom"]), unknown_memory=row["unknown_memory"],
+        headroom=float(row["headroom"]), unknown_memory=row["unknown_memory"],
         cpu=row["cpu"], tmp=row["tmp"], cache=row["cache"],
         model_volume_headroom=float(row["model_volume_headroom"]),
         model_volume_extra_gib=int(row["model_volume_extra_gib"]), unknown_model_volume=row["unknown_model_volume"],

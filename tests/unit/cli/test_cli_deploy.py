@@ -48,7 +48,8 @@ def test_kubernetes_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -> Non
     assert pod["containers"][0]["imagePullPolicy"] == "Always", "a tag may move"
     assert "registry.local/tiny:1 is a tag, not a digest" in result.err.replace("\n", " ")
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 2
-    assert "memory 3Gi: weights" in result.err.replace("\n", " "), "sized from the model folder, said how"
+    # 1 MB x 1.2 + 2048 MiB (cuda's runtime) -> 3 GiB, + 1 GiB /dev/shm
+    assert "memory 4Gi: weights" in result.err.replace("\n", " "), "sized from the model folder, said how"
     assert run_cli(["deploy", str(spec), "--to", "kubernetes", "-o", str(out)]).code == 0
     assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "networkpolicy.yaml", "service.yaml"], \
         "dropped HPA/PDB removed"
@@ -186,8 +187,8 @@ def test_hub_model_sized_from_the_hub(run_cli: CliRunner, write_spec: SpecWriter
     assert result.code == 0, result.err
     assert "the Hub's file list of org/big" in result.err.replace("\n", " ")
     container = yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["template"]["spec"]["containers"][0]
-    # 6 GiB x 1 x 1.2 + 1.5 GiB = 8.7 GiB -> 9 GiB, + 1 GiB /dev/shm (cuda)
-    assert container["resources"]["limits"]["memory"] == "10Gi"
+    # 6 GiB x 1 x 1.2 + 2 GiB (cuda's runtime) = 9.2 GiB -> 10 GiB, + 1 GiB /dev/shm
+    assert container["resources"]["limits"]["memory"] == "11Gi"
     # the claim holds every file the fetch downloads: (6 + 12 GiB + 2 MB) x 1.1 + 1 GiB = 20.8 GiB -> 21 GiB
     assert yaml.safe_load((out / "pvc.yaml").read_text())["spec"]["resources"]["requests"]["storage"] == "21Gi"
     offline = run_cli(["deploy", str(spec), "--to", "kubernetes", "-o", str(tmp_path / "offline"), "--hf-endpoint",

@@ -120,9 +120,10 @@ def test_pull_policy_follows_the_digest(make_deployment: MakeDeployment, image: 
 def test_memory_from_the_model(make_deployment: MakeDeployment) -> None:
     deployment = make_deployment("cuda", dtype="float32")
     size = ModelSize(weights=14 * 2**30, files=15 * 2**30, stored_dtype="bfloat16", source="test")
-    sized = pod_resources(size, deployment.dtype, None, deployment.devices.shm, sizing(), cpu="4")
+    sized = pod_resources(size, deployment.dtype, None, deployment.devices.shm, sizing(), cpu="4",
+                          runtime_mib=deployment.devices.runtime_mib)
     container = pod(documents(deployment, KubernetesOptions(pod=PodOptions(resources=sized))))["containers"][0]
-    # 14 GiB x (4 / 2 bytes) x 1.2 + 1.5 GiB = 35.1 GiB -> 36 GiB, + 1 GiB of /dev/shm
+    # 14 GiB x (4 / 2 bytes) x 1.2 + 2 GiB (cuda's runtime) = 35.6 GiB -> 36 GiB, + 1 GiB of /dev/shm
     assert container["resources"]["requests"] == {"cpu": "4", "memory": "37Gi", "ephemeral-storage": "3Gi"}
     assert container["resources"]["limits"]["memory"] == "37Gi", "request = limit: not killed while it loads"
 
