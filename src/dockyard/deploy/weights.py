@@ -21,19 +21,34 @@ HUB_TIMEOUT = 8.0
 @dataclass(frozen=True)
 class ModelSize:
     weights: int  # bytes of the weight files transformers loads
-    files: int  # bytes of every file (what a model volume holds)
+    files: int  # bytes of the files a model volume holds (a fetch at start skips the other weight formats)
     stored_dtype: str | None  # config.json's torch_dtype (or dtype); None when unknown
     source: str  # where the numbers come from, for notes
+
+
+NEVER = ("*.h5", "*.msgpack", "*.ot", "*.tflite")  # TensorFlow, Flax, Rust weights: never downloaded at start
+
+
+def _matches(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatch(name.rsplit("/", 1)[-1], pattern)
 
 
 def weight_bytes(sizes: dict[str, int], patterns: tuple[str, ...]) -> int:
     """Bytes of the weight files: the first pattern that matches any file wins (transformers loads one
     format: safetensors before pytorch_model*.bin)."""
     for pattern in patterns:
-        matched = [size for name, size in sizes.items() if fnmatch.fnmatch(name.rsplit("/", 1)[-1], pattern)]
+        matched = [size for name, size in sizes.items() if _matches(name, pattern)]
         if matched:
             return sum(matched)
     return 0
+
+
+def fetched_bytes(sizes: dict[str, int], patterns: tuple[str, ...]) -> int:
+    """Bytes a fetch at start downloads (render/files/hub_model.py): every file but the weight formats
+    transformers does not load."""
+    chosen = next((p for p in patterns if any(_matches(n, p) for n in sizes)), None)
+    skipped = [p for p in patterns if p != chosen] + list(NEVER)
+    return sum(size for name, size in sizes.items() if not any(_matches(name, p) for p in skipped))
 
 
 def stored_dtype(config: Any) -> str | None:
@@ -115,5 +130,5 @@ def hub_size(repo: str, revision: str | None, endpoint: str, token: str | None,
         return None, f"{base} did not answer ({type(reason).__name__})"
     if not sizes:
         return None, f"{base} lists no files for {repo}@{revision or 'main'}"
-    return ModelSize(weight_bytes(sizes, patterns), sum(sizes.values()), stored_dtype(config),
+    return ModelSize(weight_bytes(sizes, patterns), fetched_bytes(sizes, patterns), stored_dtype(config),
                      f"the Hub's file list of {repo}@{revision or 'main'} ({base})"), ""

@@ -87,7 +87,7 @@ def test_hub_size_from_the_file_list(tmp_path: Path) -> None:
         size, why = hub_size("org/m", "c" * 40, url, token, PATTERNS)
     assert why == "" and size is not None
     assert size.weights == 7 * GIB and size.stored_dtype == "float16"
-    assert size.files == 7 * GIB + 14 * GIB + 600 + 2_000_000
+    assert size.files == 7 * GIB + 600 + 2_000_000, "the fetch skips pytorch_model.bin: safetensors are there"
     assert all(auth == f"Bearer {token}" for _, auth in seen), "a gated model's token goes in the header"
 
 
@@ -97,3 +97,23 @@ def test_hub_that_does_not_answer(tmp_path: Path) -> None:
         assert size is None and "answered 404" in why and "hf_" not in why
     size, why = hub_size("org/m", None, "http://127.0.0.1:9", None, PATTERNS)
     assert size is None and "did not answer" in why
+
+
+def test_the_fetch_script_skips_what_sizing_leaves_out() -> None:
+    """render/files/hub_model.py runs in the image without dockyard: its weight preference is a copy of
+    knowledge/deploy.toml's, kept equal here, and both leave out the same files."""
+    import importlib.util
+
+    from dockyard.deploy.weights import NEVER, fetched_bytes
+
+    path = Path(__file__).parents[3] / "src" / "dockyard" / "render" / "files" / "hub_model.py"
+    spec = importlib.util.spec_from_file_location("hub_model", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.WEIGHTS == PATTERNS and script.NEVER == NEVER
+    names = {"model.safetensors": 10, "pytorch_model.bin": 20, "tf_model.h5": 40, "config.json": 1,
+             "onnx/model.onnx": 80}
+    assert sorted(script.skipped(list(names))) == sorted([*PATTERNS[1:], *NEVER])
+    assert fetched_bytes(names, PATTERNS) == 10 + 1 + 80
+    assert "*.safetensors" in script.skipped(["pytorch_model.bin"]), "no safetensors: the .bin files are kept"

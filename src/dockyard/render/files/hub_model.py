@@ -8,6 +8,10 @@ id=hf_token,env=HF_TOKEN`; a Kubernetes or compose secret at start), else from H
 environment: it is passed to huggingface_hub in memory, never written to a file, a layer or the output.
 Without one the download is anonymous (public models).
 
+Of the weight formats a repository carries, only the one transformers loads is downloaded (WEIGHTS: the
+first pattern that matches a file; safetensors before pytorch_model*.bin), and never TensorFlow, Flax or
+Rust weights: a repository with both safetensors and .bin files costs one copy, not two.
+
 A finished download leaves DEST/.dockyard-model.json naming the repository and revision; when that file
 already names them, nothing is downloaded and no network is needed (a second start, a pre-filled volume).
 """
@@ -20,6 +24,17 @@ import sys
 
 TOKEN_FILE = "/run/secrets/hf_token"
 MARKER = ".dockyard-model.json"
+# The same preference as knowledge/deploy.toml [resources] weight_files (a test keeps them equal).
+WEIGHTS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")
+NEVER = ("*.h5", "*.msgpack", "*.ot", "*.tflite")  # TensorFlow, Flax, Rust weights: not for torch
+
+
+def skipped(names: list[str]) -> list[str]:
+    """ignore_patterns for snapshot_download: every weight format but the one transformers loads."""
+    import fnmatch
+
+    chosen = next((p for p in WEIGHTS if any(fnmatch.fnmatch(n.rsplit("/", 1)[-1], p) for n in names)), None)
+    return [p for p in WEIGHTS if p != chosen] + list(NEVER)
 
 
 def token() -> str | None:
@@ -51,10 +66,13 @@ def main(argv: list[str]) -> int:
     secret = token()
     os.environ["HF_HUB_OFFLINE"] = "0"  # a serve image runs offline; this step is the one that goes online
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # fetch the model, nothing else
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import HfApi, snapshot_download
 
-    path = snapshot_download(repo_id=repo, revision=None if revision == "-" else revision, local_dir=dest,
-                             token=secret)
+    rev = None if revision == "-" else revision
+    info = HfApi().model_info(repo, revision=rev, token=secret)
+    names = [sibling.rfilename for sibling in info.siblings or []]
+    path = snapshot_download(repo_id=repo, revision=rev, local_dir=dest, token=secret,
+                             ignore_patterns=skipped(names))
     # huggingface_hub keeps download metadata beside the files; the server needs only the model
     cache = os.path.join(path, ".cache")
     if os.path.isdir(cache):
