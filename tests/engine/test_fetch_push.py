@@ -59,9 +59,9 @@ class Built:
 
 
 def _cleanup(docker: Engine, name: str, registry: str) -> None:
-    for volume in (f"dockyard-{name}-hf-cache", f"dockyard-{name}-model"):
-        subprocess.run([docker.client, "volume", "rm", "--force", volume], capture_output=True)
     subprocess.run([docker.client, "rm", "--force", f"dockyard-{name}", f"dockyard-{name}-fetch"], capture_output=True)
+    for volume in (f"dockyard-{name}-hf-cache", f"dockyard-{name}-model"):  # after the containers that use them
+        subprocess.run([docker.client, "volume", "rm", "--force", volume], capture_output=True)
     remote = subprocess.run([docker.client, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
                              f"{registry}/{name}"], capture_output=True, text=True).stdout.split()
     subprocess.run([docker.client, "image", "rm", "--force", *image_tags(docker.client, name), *remote],
