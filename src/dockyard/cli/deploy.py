@@ -1,26 +1,23 @@
-"""deploy, up, down: a serve image to compose, Kubernetes or KServe files, or running on this machine."""
+"""deploy: a serve image to compose, Kubernetes or KServe files (up and down are in cli/serving.py)."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dockyard.cli.deploy_options import KUBERNETES_ONLY, add_cluster_options, cluster_files
-from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout, view_mode
-from dockyard.deploy.compose import FAMILY as COMPOSE_FILES
+from dockyard.cli.output import escape, print_note, print_warning, stdout
+from dockyard.deploy.binding import LOOPBACK, bind_address, exposure
 from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.files import write_all
 from dockyard.deploy.model import Deployment, from_plan
-from dockyard.engine.detect import BACKENDS
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
-
-if TYPE_CHECKING:
-    from dockyard.deploy.local import LocalOptions
-    from dockyard.engine.detect import Engine
+from dockyard.spec.references import image_reference
+from dockyard.spec.secrets import refuse_secret_value
 
 SPEC_HELP = 'a spec file with profile = "serve" and a [serve] table'
 COMPOSE_ONLY = ("bind", "host_port", "model_dir")
@@ -53,37 +50,20 @@ def register(subparsers: Any) -> None:
     add_cluster_options(p.add_argument_group("kubernetes and kserve"))
     p.set_defaults(func=cmd_deploy)
 
-    p = subparsers.add_parser(
-        "up", help="run a serve image here and wait until it answers",
-        description="Build the spec's image if it is missing, run it as its user on a read-only root (tmpfs /tmp, "
-                    "a cache volume, no capabilities, the target's devices, the port on 127.0.0.1), wait until "
-                    "/health answers, and print the URL and an example request. Exit 1 with the container's last "
-                    "log lines when it never becomes healthy.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--port", type=int, help="host port (default: the serve port)")
-    p.add_argument("--bind", default="127.0.0.1", help="host address to publish on (default 127.0.0.1)")
-    p.add_argument("--model-dir", type=Path, help="host folder of a mount: model")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /health")
-    p.add_argument("--no-build", action="store_true", help="fail instead of building a missing image")
-    p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto")
-    p.set_defaults(func=cmd_up)
-
-    p = subparsers.add_parser(
-        "down", help="stop what `dockyard up` started",
-        description="Stop the spec's container within its grace period ([serve] grace-seconds; then it is "
-                    "killed) and remove it. The model cache volume stays unless --volumes.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--volumes", action="store_true", help="also remove the cache volume (and the model volume of a "
-                   "model fetched at start)")
-    p.set_defaults(func=cmd_down)
-
 
 def deployment_for(spec: str, image: str | None = None, accelerators: int = 1) -> Deployment:
+    if image is not None:
+        refuse_secret_value(image, "--image")
+        image_reference(image, "--image")
     return from_plan(resolve(load(spec)), image, accelerators)
+
+
+def host_folder(value: str, option: str) -> str:
+    """A host folder from the command line, absolute; its text is kept literally (the writers escape it)."""
+    refuse_secret_value(value, option)
+    if not value or not value.isprintable():
+        raise InputError(f"{option} {value!r}: not a folder name (empty, or a control character)")
+    return str(Path(value).resolve())
 
 
 def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> None:
@@ -93,7 +73,7 @@ def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> 
         raise InputError(f"{flag} applies to --to {to}, not --to {args.to}", f"leave {flag} out, or use --to {to}")
 
 
-def _port(value: int | None, flag: str) -> None:
+def port_option(value: int | None, flag: str) -> None:
     if value is not None and not 1 <= value <= 65535:
         raise InputError(f"{flag} {value}: out of range", "use a port from 1 to 65535")
 
@@ -103,112 +83,39 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     if args.start_timeout < 1:
         raise InputError(f"--start-timeout {args.start_timeout}: must be 1 second or more")
+    for flag, text in (("--image", args.image), ("--registry", args.registry)):
+        if text is not None:
+            refuse_secret_value(text, flag)
     deployment = deployment_for(args.spec, None, args.accelerators)
     image = deployment_image(args.spec, deployment, args.image, args.registry)
     deployment = replace(deployment, image=image.reference)
     notes = (image.note,) if image.note else ()
+    warnings: list[str] = []
+    sizing_notes: tuple[str, ...] = ()
     if args.to == "compose":
         _refuse_other(args, KUBERNETES_ONLY, "kubernetes")
-        _port(args.host_port, "--host-port")
-        model_dir = str(Path(args.model_dir).resolve()) if args.model_dir else None
+        port_option(args.host_port, "--host-port")
+        bind = bind_address(args.bind) if args.bind is not None else LOOPBACK
+        warnings = exposure(deployment, bind, args.bind is not None, "--host-port" if args.host_port else None)
+        model_dir = host_folder(args.model_dir, "--model-dir") if args.model_dir is not None else None
         if model_dir and deployment.model.kind != "mount":
             raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
                              f"({deployment.model.spelled()})", "leave --model-dir out")
-        options = ComposeOptions(bind=args.bind or "127.0.0.1", host_port=args.host_port, model_dir=model_dir,
+        options = ComposeOptions(bind=bind, host_port=args.host_port, model_dir=model_dir,
                                  start_seconds=args.start_timeout)
-        files, family = render_compose(deployment, options, notes), COMPOSE_FILES
+        files = render_compose(deployment, options, notes)
         run = f"docker-compose -f {args.output / 'compose.yaml'} up -d"
-        sizing_notes: tuple[str, ...] = ()
     else:
         _refuse_other(args, COMPOSE_ONLY, "compose")
-        files, family, sizing_notes = cluster_files(args, deployment, notes)
+        files, sizing_notes = cluster_files(args, deployment, notes)
         run = f"kubectl apply -f {args.output}"
-    written = write_all(args.output, files, family)
+    written = write_all(args.output, files)
     for path in written:
         stdout.print(f"wrote {escape(str(path))}")
+    for warning in warnings:
+        print_warning(warning)
     for note in (*sizing_notes, *notes):
         print_note(note)
     pinned = "" if image.note else " (pinned by digest)"
     print_note(f"image {deployment.image}{pinned}; run: {run}")
-    return 0
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from dockyard.cli.serving import build_if_missing, wait_and_report
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    _port(args.port, "--port")
-    deployment = deployment_for(args.spec)
-    model_dir = None
-    if args.model_dir is not None:
-        if deployment.model.kind != "mount":
-            raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
-                             f"({deployment.model.spelled()})", "leave --model-dir out")
-        if not args.model_dir.is_dir():
-            raise InputError(f"--model-dir {args.model_dir}: no such folder", "give the folder holding config.json")
-        model_dir = str(args.model_dir.resolve())
-    options = local.LocalOptions(host_port=args.port, bind=args.bind, model_dir=model_dir, name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    running = local.state(engine, name)
-    if running is not None and running["status"] == "running":
-        if running["image"] != deployment.image:
-            raise InputError(f"{name} is already running {running['image']}, not {deployment.image}",
-                             f"stop it first: dockyard down {args.spec}")
-        print_note(f"{name} is already up")
-    else:
-        build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
-        if deployment.model.fetched_at_start:
-            fetch_model(engine, deployment, options, args.timeout)
-        argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups))
-        local.start(engine, argv, name)
-    wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress))
-    return 0
-
-
-def fetch_model(engine: Engine, deployment: Deployment, options: LocalOptions, timeout: int) -> None:
-    """The fetch step before the server: the image downloads its model into the model volume (or finds it
-    there). HF_TOKEN and HF_ENDPOINT are handed through by name when this process has them."""
-    import os
-
-    from dockyard.deploy import local
-    from dockyard.errors import EngineError
-
-    env_names = [name for name in ("HF_TOKEN", "HF_ENDPOINT") if os.environ.get(name)]
-    volume = local.model_volume(deployment)
-    stderr.print(f"fetching {escape(deployment.model.spelled())} into volume {escape(volume)} "
-                 f"({'with' if 'HF_TOKEN' in env_names else 'without'} HF_TOKEN)")
-    ok, tail = local.run_fetch(local.fetch_argv(engine, deployment, options, env_names), timeout)
-    if not ok:
-        raise EngineError(f"fetching {deployment.model.spelled()} failed; its last lines:\n{tail or '(no output)'}",
-                          "check the revision, the network (or HF_ENDPOINT) and, for a gated model, HF_TOKEN; a volume "
-                          "already holding the revision needs neither")
-    said = [line for line in tail.splitlines() if line.startswith("dockyard: ")]
-    stderr.print(escape(said[-1] if said else "fetched"))
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    deployment = deployment_for(args.spec)
-    options = local.LocalOptions(name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    if local.state(engine, name) is None:
-        print_warning(f"no container {name} (nothing to stop)")
-    else:
-        seconds = local.stop(engine, name, deployment.grace_seconds)
-        stdout.print(f"[bold green]stopped[/] {escape(name)} in {seconds:.1f}s "
-                     f"(grace period {deployment.grace_seconds}s)")
-    if args.volumes:
-        from dockyard.engine.detect import run_command
-
-        volumes = [local.cache_volume(deployment)]
-        if deployment.model.fetched_at_start:
-            volumes.append(local.model_volume(deployment))
-        for volume in volumes:
-            run_command([engine.client, "volume", "rm", "--force", volume])
-            stderr.print(f"removed volume {escape(volume)}")
     return 0

@@ -9,17 +9,15 @@ import os
 from typing import Any
 
 from dockyard.deploy.keda import KedaOptions
-from dockyard.deploy.kserve import FAMILY as KSERVE_FILES
 from dockyard.deploy.kserve import render_kserve
-from dockyard.deploy.kubernetes import FAMILY as KUBERNETES_FILES
 from dockyard.deploy.kubernetes import KubernetesOptions, render_kubernetes
 from dockyard.deploy.model import Deployment
 from dockyard.deploy.pod import PodOptions
-from dockyard.deploy.registry import check_pull_secret
 from dockyard.deploy.resources import PodResources, pod_resources
 from dockyard.deploy.weights import ModelSize, folder_size, hub_size
 from dockyard.errors import InputError
 from dockyard.knowledge.deploy import sizing
+from dockyard.spec.secrets import refuse_secret_value
 
 HUB = "https://huggingface.co"
 KUBERNETES_ONLY = ("replicas", "hpa_max", "hpa_cpu", "pdb", "model_volume", "node_selector", "cpu", "memory",
@@ -59,6 +57,7 @@ def add_cluster_options(group: Any) -> None:
 def _pairs(items: list[str] | None) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in items or []:
+        refuse_secret_value(item, "--node-selector")
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--node-selector {item!r} is not KEY=VALUE", "e.g. --node-selector pool=gpu")
@@ -84,9 +83,16 @@ def resources(args: argparse.Namespace, deployment: Deployment, endpoint: str) -
                          args.cpu, args.memory, why, deployment.devices.runtime_mib)
 
 
+TEXT_OPTIONS = ("model_volume", "cpu", "memory", "namespace", "pull_secret", "prometheus", "runtime_class",
+                "hf_token_secret", "hf_endpoint")
+
+
 def cluster_files(args: argparse.Namespace, deployment: Deployment, notes: tuple[str, ...]) \
-        -> tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]:
-    """(file name -> text, the output kind's file family, notes on how the pod was sized)."""
+        -> tuple[dict[str, str], tuple[str, ...]]:
+    """(file name -> text, notes on how the pod was sized)."""
+    for name in TEXT_OPTIONS:
+        if getattr(args, name) is not None:
+            refuse_secret_value(getattr(args, name), "--" + name.replace("_", "-"))
     if args.to == "kserve" and args.pdb is not None:
         raise InputError("--pdb applies to --to kubernetes, not --to kserve", "leave --pdb out: KServe makes the "
                          "Deployment and its disruption handling itself")
@@ -102,7 +108,7 @@ def cluster_files(args: argparse.Namespace, deployment: Deployment, notes: tuple
     pod = PodOptions(
         model_volume=args.model_volume, node_selector=_pairs(args.node_selector), resources=sized,
         start_seconds=args.start_timeout,
-        pull_secret=check_pull_secret(args.pull_secret) if args.pull_secret else None,
+        pull_secret=args.pull_secret,
         runtime_class=args.runtime_class, hf_token_secret=args.hf_token_secret, hf_endpoint=args.hf_endpoint)
     options = KubernetesOptions(
         replicas=args.replicas if args.replicas is not None else 1, hpa_max=args.hpa_max,
@@ -110,5 +116,5 @@ def cluster_files(args: argparse.Namespace, deployment: Deployment, notes: tuple
         keda=KedaOptions(prometheus=args.prometheus or "", in_flight=args.in_flight), pdb=args.pdb,
         namespace=args.namespace, pod=pod)
     if args.to == "kserve":
-        return render_kserve(deployment, options, notes), KSERVE_FILES, sized.notes
-    return render_kubernetes(deployment, options, notes), KUBERNETES_FILES, sized.notes
+        return render_kserve(deployment, options, notes), sized.notes
+    return render_kubernetes(deployment, options, notes), sized.notes

@@ -33,7 +33,6 @@ from dockyard.deploy.pod import pod_spec, scrape_annotations
 from dockyard.knowledge.deploy import policy
 from dockyard.scale.yamlout import dump
 
-FAMILY: tuple[str, ...] = ("inferenceservice.yaml", "networkpolicy.yaml", "pvc.yaml")
 PORT_NAME = "http1"  # KServe's name for an HTTP/1 port
 
 

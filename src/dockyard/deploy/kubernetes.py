@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dockyard.deploy import fetch
+from dockyard.deploy import k8svalues as rules
 from dockyard.deploy.files import header
 from dockyard.deploy.keda import KedaOptions, scaled_object
 from dockyard.deploy.model import Deployment
@@ -18,8 +19,6 @@ from dockyard.errors import InputError
 from dockyard.knowledge.deploy import policy
 from dockyard.scale.yamlout import dump
 
-FAMILY: tuple[str, ...] = ("deployment.yaml", "service.yaml", "networkpolicy.yaml", "hpa.yaml", "scaledobject.yaml",
-                           "pdb.yaml", "pvc.yaml")
 AUTOSCALERS = ("hpa", "keda")
 
 
@@ -40,7 +39,19 @@ class KubernetesOptions:
 
 
 def check_options(deployment: Deployment, options: KubernetesOptions) -> None:
-    """Every option problem, before anything is written."""
+    """Every option problem, before anything is written: the API's own rules (k8svalues), then how the
+    options go together."""
+    rules.dns1035_label(deployment.name, f"{deployment.source}: the service name (from [image].name)")
+    for flag, number in (("--replicas", options.replicas), ("--hpa-max", options.hpa_max),
+                         ("--hpa-cpu", options.hpa_cpu), ("--pdb", options.pdb),
+                         ("--in-flight", options.keda.in_flight)):
+        if number is not None:  # the API's range; what makes sense (replicas >= 1 ...) is checked below
+            rules.int32(number, flag, 0)
+    if options.namespace is not None:
+        rules.dns1123_label(options.namespace, "--namespace")
+    for key, value in deployment.labels.items():
+        rules.label_key(key, "label key")
+        rules.label_value(value, f"label {key}")
     if options.replicas < 1:
         raise InputError(f"--replicas {options.replicas}: must be 1 or more")
     if options.hpa_max is not None and options.hpa_max < options.replicas:
@@ -98,13 +109,13 @@ def model_claim(deployment: Deployment, options: KubernetesOptions) -> dict[str,
 def behavior(start_seconds: int) -> dict[str, Any]:
     """Scale up only on load that lasts longer than a new pod takes to start (a pod arriving after a burst
     is wasted), one pod at a time; scale down slowly."""
-    rules = policy()
+    scaling = policy()
     return {
-        "scaleUp": {"stabilizationWindowSeconds": min(start_seconds, rules.max_window),
-                    "policies": [{"type": "Pods", "value": rules.scale_up_pods,
-                                  "periodSeconds": rules.scale_up_period}]},
-        "scaleDown": {"stabilizationWindowSeconds": rules.scale_down_window,
-                      "policies": [{"type": "Pods", "value": 1, "periodSeconds": rules.scale_up_period}]},
+        "scaleUp": {"stabilizationWindowSeconds": min(start_seconds, scaling.max_window),
+                    "policies": [{"type": "Pods", "value": scaling.scale_up_pods,
+                                  "periodSeconds": scaling.scale_up_period}]},
+        "scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_window,
+                      "policies": [{"type": "Pods", "value": 1, "periodSeconds": scaling.scale_up_period}]},
     }
 
 

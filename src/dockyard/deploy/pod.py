@@ -8,16 +8,19 @@ spread over nodes, and for a model fetched at start an initContainer that fills 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from dockyard.deploy import fetch
+from dockyard.deploy import k8svalues as rules
 from dockyard.deploy.model import Deployment
 from dockyard.deploy.resources import PodResources, pod_resources
 from dockyard.errors import InputError
 from dockyard.knowledge.deploy import policy, sizing
 
 PROBE_PERIOD = 5
+HTTP_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
 MODEL_CLAIM_SUFFIX = "-model"  # the PersistentVolumeClaim written for a model fetched at start
 
 
@@ -36,15 +39,44 @@ class PodOptions:
     scrape: bool = False  # Prometheus annotations for the gateway's /metrics
 
 
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")  # a Secret's data key (the API's ConfigMap key rule)
+
+
 def volume_source(spelled: str, flag: str = "--model-volume", read_only: bool = True) -> dict[str, Any]:
     kind, _, ref = spelled.partition(":")
     if kind == "pvc" and ref:
-        claim: dict[str, Any] = {"claimName": ref, **({"readOnly": True} if read_only else {})}
+        claim: dict[str, Any] = {"claimName": rules.dns1123_subdomain(ref, f"{flag} pvc:"),
+                                 **({"readOnly": True} if read_only else {})}
         return {"persistentVolumeClaim": claim}
-    if kind == "hostpath" and ref.startswith("/"):
+    if kind == "hostpath" and ref.startswith("/") and ref.isprintable() and ".." not in ref.split("/"):
         return {"hostPath": {"path": ref, "type": "Directory" if read_only else "DirectoryOrCreate"}}
     raise InputError(f"{flag} {spelled!r}: not pvc:CLAIM or hostpath:/ABSOLUTE/DIR",
                      "e.g. --model-volume pvc:models or --model-volume hostpath:/srv/models/tiny")
+
+
+def check_pod_options(deployment: Deployment, options: PodOptions) -> None:
+    """The API's rules for every value the pod options bring (k8svalues), and the model volume's."""
+    resources = sized(deployment, options)
+    rules.quantity(resources.cpu, "--cpu")
+    rules.quantity(resources.memory, "--memory")
+    rules.int32(options.start_seconds, "--start-timeout", 1)
+    rules.int32(deployment.accelerators, "--accelerators", 1)
+    for key, value in (*deployment.devices.node_selector, *options.node_selector):
+        rules.label_key(key, "--node-selector key")
+        rules.label_value(value, f"--node-selector {key}=")
+    for flag, name in (("--pull-secret", options.pull_secret), ("--runtime-class", options.runtime_class)):
+        if name is not None:
+            rules.dns1123_subdomain(name, flag)
+    if options.hf_token_secret:
+        secret, _, key = options.hf_token_secret.partition(":")
+        rules.dns1123_subdomain(secret, "--hf-token-secret")
+        if key and not SECRET_KEY.match(key):
+            raise InputError(f"--hf-token-secret {options.hf_token_secret!r}: {key!r} is not a Secret key",
+                             "letters, digits, '-', '_' and '.', e.g. --hf-token-secret hf-token:token")
+    if options.hf_endpoint is not None and not HTTP_URL.match(options.hf_endpoint):
+        raise InputError(f"--hf-endpoint {options.hf_endpoint!r}: not an http(s) URL of a server",
+                         "e.g. --hf-endpoint https://hf-mirror.example.com (no query string, no credentials)")
+    check_model_volume(deployment, options)
 
 
 def check_model_volume(deployment: Deployment, options: PodOptions) -> None:
@@ -182,7 +214,7 @@ def volumes(deployment: Deployment, options: PodOptions) -> list[dict[str, Any]]
 def pod_spec(deployment: Deployment, options: PodOptions, name: str = "server", port_name: str = "http") \
         -> dict[str, Any]:
     """The PodSpec (a Deployment's template.spec; KServe's predictor inlines the same fields)."""
-    check_model_volume(deployment, options)
+    check_pod_options(deployment, options)
     facts = deployment.devices
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,

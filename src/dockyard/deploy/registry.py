@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.engine.detect import Engine
-from dockyard.errors import EngineError, InputError
+from dockyard.errors import EngineError
 from dockyard.spec.references import image_reference, registry
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -155,12 +155,3 @@ def deploy_image(explicit: str | None, registry_name: str | None, name: str, tag
                         "the output names the tag (imagePullPolicy Always)")
     return ImageRef(local, False, f"{local} exists only where it was built: push it (dockyard push SPEC --registry "
                     "REGISTRY) and deploy with --registry REGISTRY, or give --image")
-
-
-def check_pull_secret(value: str) -> str:
-    """A Secret's name: a DNS-1123 subdomain."""
-    if len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", value):
-        raise InputError(f"--pull-secret {value!r}: not a Kubernetes Secret name",
-                         "lowercase letters, digits, '-' and '.', e.g. --pull-secret registry-login "
-                         "(kubectl create secret docker-registry registry-login ...)")
-    return value

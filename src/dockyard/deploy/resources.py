@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from dockyard.deploy import k8svalues as rules
 from dockyard.deploy.weights import ModelSize
 from dockyard.errors import InputError
 from dockyard.knowledge.deploy import Sizing
@@ -84,8 +85,7 @@ def pod_resources(size: ModelSize | None, dtype: str | None, quantization: str |
     shm_bytes = quantity_bytes(shm, "[target] shm") if shm else 0
     notes: list[str] = []
     if memory is not None:
-        quantity_bytes(memory, "--memory")
-        chosen = memory
+        chosen = rules.quantity(memory, "--memory")
         notes.append(f"memory {memory} (--memory)" + (f", of which /dev/shm may use {shm}" if shm else ""))
     elif size is not None and size.weights:
         need, how = model_memory(size, dtype, quantization, runtime_mib, sizing)
@@ -101,5 +101,6 @@ def pod_resources(size: ModelSize | None, dtype: str | None, quantization: str |
     volume = (gib(size.files * sizing.model_volume_headroom + sizing.model_volume_extra_gib * GIB)
               if size is not None and size.files else sizing.unknown_model_volume)
     ephemeral = quantity_bytes(sizing.tmp, "[resources] tmp") + quantity_bytes(sizing.cache, "[resources] cache")
-    return PodResources(cpu=cpu or sizing.cpu, memory=chosen, tmp=sizing.tmp, cache=sizing.cache, shm=shm,
+    return PodResources(cpu=cpu if cpu is not None else sizing.cpu, memory=chosen, tmp=sizing.tmp,
+                        cache=sizing.cache, shm=shm,
                         ephemeral=gib(ephemeral), model_volume=volume, notes=tuple(notes))

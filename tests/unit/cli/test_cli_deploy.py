@@ -40,7 +40,8 @@ def test_kubernetes_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -> Non
                       "--pdb", "2", "--node-selector", "pool=gpu", "--image", "registry.local/tiny:1",
                       "--accelerators", "2"])
     assert result.code == 0, result.err
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "hpa.yaml", "networkpolicy.yaml", "pdb.yaml",
+    assert sorted(p.name for p in out.iterdir()) == [".dockyard-files", "deployment.yaml", "hpa.yaml",
+                                                     "networkpolicy.yaml", "pdb.yaml",
                                                      "service.yaml"]
     pod = yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "gpu"}
@@ -51,7 +52,8 @@ def test_kubernetes_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -> Non
     # 1 MB x 1.2 + 2048 MiB (cuda's runtime) -> 3 GiB, + 1 GiB /dev/shm
     assert "memory 4Gi: weights" in result.err.replace("\n", " "), "sized from the model folder, said how"
     assert run_cli(["deploy", str(spec), "--to", "kubernetes", "-o", str(out)]).code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "networkpolicy.yaml", "service.yaml"], \
+    assert sorted(p.name for p in out.iterdir()) == [".dockyard-files", "deployment.yaml", "networkpolicy.yaml",
+                                                     "service.yaml"], \
         "dropped HPA/PDB removed"
 
 
@@ -72,8 +74,8 @@ def test_kubernetes_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -> Non
     (["--to", "kubernetes", "--autoscale", "keda", "--hpa-max", "3", "--prometheus", "http://p", "--hpa-cpu", "50"],
      "--hpa-cpu goes with the CPU autoscaler"),
     (["--to", "kserve", "--pdb", "1", "--replicas", "2"], "--pdb applies to --to kubernetes, not --to kserve"),
-    (["--to", "kubernetes", "--pull-secret", "Bad_Name"], "not a Kubernetes Secret name"),
-    (["--to", "kubernetes", "--memory", "4 GB"], "--memory '4 GB': not a quantity of bytes"),
+    (["--to", "kubernetes", "--pull-secret", "Bad_Name"], "--pull-secret 'Bad_Name': not a DNS-1123 subdomain"),
+    (["--to", "kubernetes", "--memory", "4 GB"], "--memory '4 GB': not a Kubernetes quantity"),
     (["--to", "kubernetes", "--registry", "https://ghcr.io/acme"], "is not a registry"),
     (["--to", "kubernetes", "--hf-token-secret", "hf"], "nothing is downloaded at start"),
 ])
@@ -162,7 +164,7 @@ def test_kserve_and_keda_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -
                       "2", "--hpa-max", "4", "--autoscale", "keda", "--prometheus", "http://prometheus.monitoring:9090",
                       "--in-flight", "8"])
     assert result.code == 0, result.err
-    assert sorted(p.name for p in out.iterdir()) == ["inferenceservice.yaml", "networkpolicy.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [".dockyard-files", "inferenceservice.yaml", "networkpolicy.yaml"]
     predictor = yaml.safe_load((out / "inferenceservice.yaml").read_text())["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 4)
     assert predictor["autoScaling"]["metrics"][0]["external"]["target"] == {"type": "Value", "value": "8"}
@@ -170,8 +172,8 @@ def test_kserve_and_keda_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -
     result = run_cli(["deploy", str(spec), "--to", "kubernetes", "-o", str(keda), "--hpa-max", "4", "--autoscale",
                       "keda", "--prometheus", "http://prometheus.monitoring:9090"])
     assert result.code == 0, result.err
-    assert sorted(p.name for p in keda.iterdir()) == ["deployment.yaml", "networkpolicy.yaml", "scaledobject.yaml",
-                                                      "service.yaml"]
+    assert sorted(p.name for p in keda.iterdir()) == [".dockyard-files", "deployment.yaml", "networkpolicy.yaml",
+                                                      "scaledobject.yaml", "service.yaml"]
 
 
 def test_hub_model_sized_from_the_hub(run_cli: CliRunner, write_spec: SpecWriter, tmp_path: Path,

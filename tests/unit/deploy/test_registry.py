@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from dockyard.deploy.registry import (
-    check_pull_secret,
     deploy_image,
     loopback,
     pinned,
@@ -90,13 +89,3 @@ def test_push_argv(tmp_path: Path) -> None:
     assert "--tls-verify=false" not in push_argv(engine("podman"), "ghcr.io/a/m:t", digest_file), \
         "TLS is skipped only for a registry on this machine"
     assert loopback("localhost:5000/m") and loopback("[::1]:5000/m") and not loopback("10.0.0.1:5000/m")
-
-
-@pytest.mark.parametrize(("value", "ok"), [("registry-login", True), ("a.b", True), ("Login", False),
-                                           ("-x", False), ("x" * 254, False)])
-def test_pull_secret_names(value: str, ok: bool) -> None:
-    if ok:
-        assert check_pull_secret(value) == value
-    else:
-        with pytest.raises(InputError, match="not a Kubernetes Secret name"):
-            check_pull_secret(value)
