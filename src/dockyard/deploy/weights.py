@@ -106,6 +106,8 @@ def hub_size(repo: str, revision: str | None, endpoint: str, token: str | None,
     """(size, "") from the Hub's file list of REPO at REVISION, or (None, why not) when it does not answer.
     The token (a gated or private model) goes only into the Authorization header."""
     base = endpoint.rstrip("/")
+    if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+        return None, f"{base!r} is not an http(s) URL of a Hub"
     rev = urllib.parse.quote(revision or "main", safe="")
     url: str | None = f"{base}/api/models/{repo}/tree/{rev}?recursive=true"
     sizes: dict[str, int] = {}

@@ -97,6 +97,8 @@ def test_hub_that_does_not_answer(tmp_path: Path) -> None:
         assert size is None and "answered 404" in why and "hf_" not in why
     size, why = hub_size("org/m", None, "http://127.0.0.1:9", None, PATTERNS)
     assert size is None and "did not answer" in why
+    size, why = hub_size("org/m", None, "file:///etc", None, PATTERNS)
+    assert size is None and "not an http(s) URL" in why, "only the Hub's API, never a local file"
 
 
 def test_the_fetch_script_skips_what_sizing_leaves_out() -> None:
