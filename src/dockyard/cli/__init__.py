@@ -66,10 +66,18 @@ EPILOG = """exit codes:
 """
 
 
+VALUE_OPTIONS = ("--knowledge",)  # top-level options that take a value
+
+
 def _command_word(argv: Sequence[str]) -> str | None:
-    """The command argv asks for: its first word that is not an option (the top level has no option
-    taking a value)."""
-    return next((word for word in argv if not word.startswith("-")), None)
+    """The command argv asks for: its first word that is neither an option nor a top-level option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -82,6 +90,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("--knowledge", metavar="DIR",
+                        help="read the knowledge tables (torch, CUDA, transformers releases ...) from DIR instead of "
+                             "the ones installed with dockyard; default: $DOCKYARD_KNOWLEDGE, then `knowledge` in "
+                             "the site config. DIR must fit this dockyard's schema (docs/knowledge.md)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = None if argv is None else _command_word(argv)
     for module_name, commands in COMMANDS.items():
@@ -106,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     try:
+        _choose_knowledge(args.knowledge)
         code: int = args.func(args)
         sys.stdout.flush()  # a full disk or a closed pipe behind stdout shows here, not at exit
         return code
@@ -123,6 +136,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else "standard output: " if exc.errno == errno.ENOSPC else ""
         _print_error(DockyardError(f"{where}{exc.strerror or exc}"))
         return EXIT_FAILURE
+
+
+def _choose_knowledge(option: str | None) -> None:
+    """Point the library at the knowledge folder the user chose: --knowledge, $DOCKYARD_KNOWLEDGE, or the
+    site config's `knowledge` (the installed folder when none is set)."""
+    from dockyard.knowledge.folder import use_knowledge
+
+    if option:
+        use_knowledge(option, "--knowledge")
+    elif os.environ.get("DOCKYARD_KNOWLEDGE"):
+        use_knowledge(os.environ["DOCKYARD_KNOWLEDGE"], "$DOCKYARD_KNOWLEDGE")
+    else:
+        from dockyard.engine.siteconfig import read_config
+
+        path, config = read_config(os.environ)
+        use_knowledge(config.get("knowledge"), f"{path} knowledge")
 
 
 def _silence_stdout() -> None:
