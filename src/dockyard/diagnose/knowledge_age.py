@@ -14,13 +14,14 @@ from dockyard.knowledge.folder import REFRESH_HINT
 from dockyard.knowledge.freshness import newer_on_index
 from dockyard.knowledge.loader import Knowledge
 
+OFFLINE = "not asked (--offline)"
 STALE_DAYS = 45  # older than this, the knowledge is reported stale even when the index cannot be asked
 
 
 def index_answers(host: Host, names: list[str]) -> tuple[dict[str, dict[str, Any]], str]:
     """Each project's JSON document, and the first error ("" when every project answered)."""
     if not host.network:
-        return {}, "not asked (--offline)"
+        return {}, OFFLINE
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         answers = dict(zip(names, pool.map(lambda name: host.index(name, host.timeout), names), strict=True))
     documents = {name: answer for name, answer in answers.items() if isinstance(answer, dict)}
@@ -53,8 +54,10 @@ def check_knowledge(facts: dict[str, Any]) -> Check:
                      group="knowledge")
     if facts["index_error"]:
         status: Status = "warn" if age > STALE_DAYS else "ok"
-        return Check("knowledge", status, f"{detail}; newer releases not checked, the index did not answer "
-                     f"({facts['index_error']})", REFRESH_HINT if status == "warn" else "", group="knowledge")
+        why = "PyPI not asked (--offline)" if facts["index_error"] == OFFLINE else \
+            f"the index did not answer ({facts['index_error']})"
+        return Check("knowledge", status, f"{detail}; newer releases not checked: {why}",
+                     REFRESH_HINT if status == "warn" else "", group="knowledge")
     if age > STALE_DAYS:
         return Check("knowledge", "warn", f"{detail}; PyPI has nothing newer of {', '.join(facts['asked'])}, "
                      f"but curated facts older than {STALE_DAYS} days may be", REFRESH_HINT, group="knowledge")
