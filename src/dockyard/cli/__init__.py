@@ -140,18 +140,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _choose_knowledge(option: str | None) -> None:
     """Point the library at the knowledge folder the user chose: --knowledge, $DOCKYARD_KNOWLEDGE, or the
-    site config's `knowledge` (the installed folder when none is set)."""
-    from dockyard.knowledge.folder import use_knowledge
+    site config's `knowledge`; the installed folder when none is set (then nothing more is imported)."""
+    from dockyard.engine.siteconfig import read_config
 
-    if option:
-        use_knowledge(option, "--knowledge")
-    elif os.environ.get("DOCKYARD_KNOWLEDGE"):
-        use_knowledge(os.environ["DOCKYARD_KNOWLEDGE"], "$DOCKYARD_KNOWLEDGE")
-    else:
-        from dockyard.engine.siteconfig import read_config
+    path, origin = option, "--knowledge"
+    if not path and os.environ.get("DOCKYARD_KNOWLEDGE"):
+        path, origin = os.environ["DOCKYARD_KNOWLEDGE"], "$DOCKYARD_KNOWLEDGE"
+    if not path:
+        config, data = read_config(os.environ)
+        path, origin = data.get("knowledge"), f"{config} knowledge"
+    chosen = sys.modules.get("dockyard.knowledge.folder")
+    if path or chosen is not None:  # a folder to use, or an earlier in-process choice to undo
+        from dockyard.knowledge.folder import use_knowledge
 
-        path, config = read_config(os.environ)
-        use_knowledge(config.get("knowledge"), f"{path} knowledge")
+        use_knowledge(path, origin)
 
 
 def _silence_stdout() -> None:
