@@ -5,7 +5,7 @@ extra's packages, each target's default device, and which modalities a model's t
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,13 +42,12 @@ class FileRule:
     key: str = ""
     value: Any = None
 
-    def matches(self, folder: Path) -> bool:
-        path = folder / self.file
-        if not path.is_file():
+    def matches(self, document: Mapping[str, Any] | None) -> bool:
+        """`document`: the rule's file as a JSON object ({} when it is not one), None when it is missing."""
+        if document is None:
             return False
         if not self.key:
             return True
-        document = read_json(path)
         if self.key not in document:
             return False
         return self.value is None or document[self.key] == self.value
@@ -84,15 +83,6 @@ class ServeKnowledge:
 
     def covers(self, version: str) -> bool:
         return self.cli_for(version) is not None
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A model file as a JSON object; {} when it is not one (the caller says what it needed)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def serve_knowledge(folder: Path | None = None) -> ServeKnowledge:
