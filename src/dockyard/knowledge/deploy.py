@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.errors import InputError
-from dockyard.knowledge.loader import _load
+from dockyard.knowledge.folder import knowledge_dir, read
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,13 @@ class DeviceFacts:
         return bool(self.reservation or self.devices or self.k8s_resource)
 
 
-@functools.cache
 def _table() -> dict[str, DeviceFacts]:
-    data = _load("deploy.toml")
+    return _table_at(knowledge_dir())
+
+
+@functools.cache
+def _table_at(folder: Path) -> dict[str, DeviceFacts]:
+    data = read("deploy.toml", folder)
     sources: dict[str, str] = data["sources"]
     table = {}
     for name, row in data["target"].items():
