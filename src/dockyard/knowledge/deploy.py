@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dockyard.errors import InputError
-from dockyard.knowledge.loader import _load
+from dockyard.knowledge.folder import knowledge_dir, read
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,22 @@ class Policy:
     kserve_container: str
 
 
-@functools.cache
 def _data() -> dict[str, Any]:
-    return _load("deploy.toml")
+    return _data_at(knowledge_dir())
 
 
 @functools.cache
+def _data_at(folder: Path) -> dict[str, Any]:
+    return read("deploy.toml", folder)
+
+
 def _table() -> dict[str, DeviceFacts]:
-    data = _data()
+    return _table_at(knowledge_dir())
+
+
+@functools.cache
+def _table_at(folder: Path) -> dict[str, DeviceFacts]:
+    data = _data_at(folder)
     sources: dict[str, str] = data["sources"]
     table = {}
     for name, row in data["target"].items():
@@ -126,7 +135,6 @@ def device_facts(target: str) -> DeviceFacts:
     return table[target]
 
 
-@functools.cache
 def sizing() -> Sizing:
     data = _data()
     row = data["resources"]
@@ -141,7 +149,6 @@ def sizing() -> Sizing:
     )
 
 
-@functools.cache
 def policy() -> Policy:
     data = _data()
     shutdown, spread, scale, kserve = data["shutdown"], data["spread"], data["autoscale"], data["kserve"]
