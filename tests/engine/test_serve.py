@@ -11,6 +11,7 @@ during streamed completions lets them end cleanly within the grace period. One i
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -26,12 +27,13 @@ from typing import Any
 import pytest
 
 from dockyard.engine.detect import Engine
+from dockyard.knowledge.serving import serve_knowledge
 from dockyard.spec.serve import ServeModel, ServeSpec
 
 from .tinymodel import write_serve_spec
 
-RUN = secrets.token_hex(3)  # container names and the tag are unique per run: others test on this daemon too
-TAG = f"dockyard-test/serve-tiny-{RUN}:latest"
+RUN = secrets.token_hex(4)  # container names and the tag are unique per run: others test on this daemon too
+TAG = f"{os.environ.get('DOCKYARD_TEST_TAG', 'dockyard-test')}/serve-tiny:{RUN}"
 MODEL_ID = "serve-tiny"  # [serve] name defaults to the image's name
 CLIENTS, REQUESTS = 4, 10  # the bounded load: 4 concurrent clients x 10 requests each, loopback only
 GRACE = ServeSpec(ServeModel("mount", "/models/m")).grace_seconds  # the spec keeps the default
@@ -138,6 +140,21 @@ def test_build_verified_server_and_gateway_read_only(served: Served) -> None:
         assert checks[name]["ok"], checks[name]
     layers = [layer["instruction"] for layer in served.build["layers"]]
     assert any("COPY model/ /opt/model/" in layer for layer in layers), "the model has its own layer"
+
+
+def test_the_release_serves_the_way_its_knowledge_row_says(served: Served) -> None:
+    """cpu-serve's transformers (5.25: the model in a process of its own, spawned beside the API server)
+    runs on the read-only root as its serve.toml row says: the command's processes are there, and the
+    routes the row lists as public answer (health and models here; chat in the tests below)."""
+    version = {c["name"]: c for c in served.build["verify"]["checks"]}["version transformers"]["actual"]
+    row = serve_knowledge().cli_for(version)
+    assert row is not None and {"GET /health", "GET /v1/models", "POST /v1/chat/completions"} <= set(row.routes)
+    top = docker_run(served.engine, "top", served.name, "-o", "pid,args").stdout.splitlines()[1:]
+    pythons = [line for line in top if "python" in line or "transformers serve" in line]
+    if row.processes == "model-process":
+        assert any("multiprocessing" in line and "spawn" in line for line in pythons), top
+    else:
+        assert not any("multiprocessing" in line and "spawn" in line for line in pythons), top
 
 
 def test_runs_as_non_root_on_a_read_only_root(served: Served) -> None:
@@ -331,4 +348,4 @@ def test_stop_during_streams_ends_them_cleanly_within_the_grace_period(served: S
     assert any(end > stopped for _, end in ends), "at least one stream was still running when the stop came"
     state = docker_run(served.engine, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
                        served.name).stdout.split()
-    assert state == ["exited", "0"], "the launcher drained and exited 0"
+    assert state == ["exited", "0"], "the launcher drained, stopped the server and exited 0 (137: killed at the grace)"

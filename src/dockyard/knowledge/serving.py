@@ -8,24 +8,46 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from dockyard.knowledge.loader import _load
+from dockyard.knowledge.folder import knowledge_dir, read
+
+COMPLETION, CHAT = "POST /v1/completions", "POST /v1/chat/completions"
+CB_MEMORY = "--cb-max-memory-percent"
 
 
 @dataclass(frozen=True)
 class ServeCli:
+    """How the releases in `transformers` spell `transformers serve` and what their server answers."""
+
     transformers: SpecifierSet
     model: str  # "positional" or the option that names the model
     imports: tuple[str, ...]
-    routes: tuple[str, ...]  # "METHOD /path" of the public API
-    admin_routes: tuple[str, ...]  # served too, but they change the server for every client
-    warm_up: str  # "METHOD /path" of the readiness check's one-token request
-    cb_memory_option: str  # caps continuous batching's KV cache (a fraction of the host's memory); "" if none
     sources: tuple[str, ...]
+    options: tuple[str, ...] = ()  # every option of the command
+    routes: tuple[str, ...] = ()  # "METHOD /path" a client may call: inference, models, health
+    admin: tuple[str, ...] = ()  # "METHOD /path" that change the server's state (unload, load a model)
+    processes: str = "one"  # "one": the model in the server's process; "model-process": in one of its own
+
+    @property
+    def lower(self) -> str:
+        """The oldest release the row covers (its >= bound)."""
+        return next(s.version for s in self.transformers if s.operator == ">=")
+
+    @property
+    def warm_up(self) -> str:
+        """The gateway's readiness request: a plain completion where the release has one (no chat template
+        needed), else a chat completion."""
+        return COMPLETION if COMPLETION in self.routes else CHAT
+
+    @property
+    def cb_memory_option(self) -> str:
+        """The option that caps continuous batching's KV cache; "" where the release has none."""
+        return CB_MEMORY if CB_MEMORY in self.options else ""
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,7 @@ class Gateway:
     binary: str
     upstream_offset: int  # the server's loopback port is [serve].port + this
     metrics_offset: int  # HAProxy's own exporter's loopback port is [serve].port + this
-    latency_buckets: tuple[float, ...]
+    latency_buckets: tuple[float, ...]  # seconds
     sources: tuple[str, ...]
 
 
@@ -101,6 +123,10 @@ class ServeKnowledge:
             return self.cli[0]
         return next((row for row in self.cli if row.transformers.contains(Version(version))), None)
 
+    def newest(self) -> str:
+        """The newest release line a row covers, as its lower bound (e.g. "5.25")."""
+        return self.cli[0].lower
+
     def oldest(self) -> str:
         return min((str(s) for row in self.cli for s in row.transformers if s.operator == ">="),
                    key=lambda text: Version(text[2:]))
@@ -108,17 +134,25 @@ class ServeKnowledge:
     def source_text(self, keys: tuple[str, ...] | list[str]) -> str:
         return "; ".join(self.sources[k] for k in keys if k in self.sources)
 
+    def covers(self, version: str) -> bool:
+        return self.cli_for(version) is not None
+
+
+def serve_knowledge(folder: Path | None = None) -> ServeKnowledge:
+    """serve.toml and model_types.toml of a knowledge folder (default: the one in use), loaded once."""
+    return _serve_at(folder or knowledge_dir())
+
 
 @functools.cache
-def serve_knowledge() -> ServeKnowledge:
-    data = _load("serve.toml")
-    types = _load("model_types.toml")
+def _serve_at(folder: Path) -> ServeKnowledge:
+    data = read("serve.toml", folder)
+    types = read("model_types.toml", folder)
     gateway, cb = data["gateway"], data["continuous-batching"]
+    rows = [ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]), tuple(row["sources"]),
+                     tuple(row["options"]), tuple(row["routes"]), tuple(row["admin"]), row["processes"])
+            for row in data["cli"]]
     return ServeKnowledge(
-        cli=tuple(ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]),
-                           tuple(row["routes"]), tuple(row["admin"]), row["warm-up"], row["cb-memory-option"],
-                           tuple(row["sources"]))
-                  for row in data["cli"]),
+        cli=tuple(sorted(rows, key=lambda row: Version(row.lower), reverse=True)),
         extra=data["extra"]["name"],
         packages=tuple(data["extra"]["packages"]),
         devices=dict(data["device"]),
@@ -128,11 +162,11 @@ def serve_knowledge() -> ServeKnowledge:
         sources=dict(data["sources"]),
         model_types_source=str(types["source"]),
         gateway=Gateway(gateway["proxy"], gateway["package"], gateway["binary"], gateway["upstream-offset"],
-                        gateway["metrics-offset"], tuple(float(b) for b in gateway["latency-buckets"]),
+                        gateway["metrics-offset"], tuple(ms / 1000 for ms in gateway["latency-buckets-ms"]),
                         tuple(gateway["sources"])),
         settings=tuple(Setting(row["key"], row["env"], row["flag"]) for row in data["setting"]),
         metrics=tuple(Metric(row["name"], row["type"], row["what"]) for row in data["metric"]),
         continuous_batching={k: bool(v) for k, v in cb.items() if k not in ("sources", "memory-percent")},
-        cb_memory_percent={k: int(v) for k, v in cb["memory-percent"].items()},
         continuous_batching_sources=dict(cb["sources"]),
+        cb_memory_percent={k: int(v) for k, v in cb["memory-percent"].items()},
     )

@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
 from dockyard.knowledge.serving import ServeKnowledge, serve_knowledge
-from dockyard.resolve.context import Context
+from dockyard.resolve.context import Context, stale_hint
 from dockyard.resolve.plan import AddonPlan, Package, ServePlan, TorchPlan, TransformersPlan
 from dockyard.spec.modelfolder import LARGE_BYTES, ModelFolder, read_model_json
 from dockyard.spec.serve import HEALTH_PATH, MODEL_NAME, ServeSpec
@@ -52,6 +54,14 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
                  fixed=True)
         return None
     cli = sk.cli_for(transformers.version)
+    if cli is None and transformers.version is not None and Version(transformers.version) >= Version(sk.newest()):
+        ctx.fail("transformers", spec.transformers or transformers.version,
+                 f"the serve CLI and routes of transformers {transformers.version} are not in the knowledge base "
+                 f"(knowledge/serve.toml reads releases up to the {sk.newest()} line; scripts/serve_routes.py reads a "
+                 f"new one). Nearest valid choices: transformers = \"{newest_served(ctx, sk)}\". "
+                 f"{stale_hint(ctx.k)}", fixed=spec.transformers is not None,
+                 short=f"transformers {transformers.version} is newer than dockyard's serve knowledge")
+        return None
     if cli is None and transformers.version is not None:
         ctx.fail("transformers", spec.transformers or transformers.version,
                  f"transformers {transformers.version} has no `transformers serve` that dockyard can drive "
@@ -103,18 +113,31 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
         value = values[row.key]
         if row.flag and value not in ("", False):
             command += (row.flag,) if value is True else (row.flag, str(value))
+    unknown = [word for word in command if word.startswith("--") and cli and cli.options and word not in cli.options
+               and word not in ("--host", "--port")]
+    for option in unknown:
+        ctx.fail("transformers", spec.transformers or transformers.version,
+                 f"`transformers serve` of transformers {transformers.version} has no {option} option (its options: "
+                 f"{', '.join(cli.options) if cli else '-'}; source: knowledge/serve.toml, "
+                 f"{sk.source_text(['routes'])}). Nearest valid choices: drop the [serve] key that sets it, or a "
+                 "release that has it", table="image")
     return ServePlan(serve.model, serve.port, device, LAUNCHER, cli.imports if cli else (), modalities,
                      serve.grace_seconds, name=name,
                      server=server, server_command=command,
                      model_option=model_option, cb_memory_option=cli.cb_memory_option if cli else "",
                      routes=cli.routes if cli else (),
-                     admin_routes=cli.admin_routes if cli else (), warm_up_route=cli.warm_up if cli else "",
+                     admin_routes=cli.admin if cli else (), warm_up_route=cli.warm_up if cli else "",
                      upstream_port=upstream, metrics_port=serve.port + gateway.metrics_offset, settings=settings)
 
 
 def _text(value: str | bool) -> str:
     """A setting as the image's ENV carries it."""
     return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+def newest_served(ctx: Context, sk: ServeKnowledge) -> str:
+    """The newest known transformers release whose serve CLI the knowledge has read."""
+    return next((v for v in reversed(ctx.k.transformers_versions) if sk.covers(v)), sk.newest())
 
 
 def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:

@@ -104,7 +104,7 @@ def test_check_prints_a_plan_table(run_cli: CliRunner, wide_terminal: None) -> N
     result = run_cli(["check", "cpu-inference"])
     assert result.code == 0
     for fragment in ("plan for cpu-inference (preset cpu-inference)", "python:3.11-slim-bookworm",
-                     "2.13.0 cpu from https://download.pytorch.org/whl/cpu", "5.24.0", "dockyard (uid 1000)"):
+                     "2.13.0 cpu from https://download.pytorch.org/whl/cpu", "5.25.0", "dockyard (uid 1000)"):
         assert fragment in result.out
     assert result.err == ""
 

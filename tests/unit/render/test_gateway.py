@@ -79,7 +79,7 @@ def test_routes_follow_the_transformers_release(tmp_path: Path, release: str, ha
 def test_every_release_row_has_routes_and_a_warm_up() -> None:
     for row in serve_knowledge().cli:
         assert "GET /health" in row.routes and "POST /v1/chat/completions" in row.routes
-        assert row.warm_up in row.routes and not set(row.routes) & set(row.admin_routes)
+        assert row.warm_up in row.routes and not set(row.routes) & set(row.admin)
 
 
 def test_backend_names_are_the_metric_labels() -> None:

@@ -57,7 +57,7 @@ def test_local_model_plan(tmp_path: Path) -> None:
     expect = plan.expectations()
     assert expect["non_root"] and expect["serve"] == {
         "port": 8000, "health": "/health", "ready": "/ready", "model_id": "t", "model_kind": "path",
-        "grace_seconds": 30, "api_key": "", "admin_routes": ["/load_model", "/reset"]}
+        "model_in_image": True, "grace_seconds": 30, "api_key": "", "admin_routes": ["/load_model", "/reset"]}
     env = dict(plan.env)
     assert env["DOCKYARD_SERVE_NAME"] == "t" and env["DOCKYARD_SERVE_CONTINUOUS_BATCHING"] == "true"
     assert env["DOCKYARD_SERVE_CB_MEMORY_PERCENT"] == "10" and env["DOCKYARD_SERVE_KEY_SOURCE"] == ""

@@ -190,7 +190,7 @@ def test_matrix_entries(generated: tuple[Path, str]) -> None:
     by_name = {entry["name"]: entry for entry in include}
     assert set(by_name) == {*preset_names(), "cpu-extra"}
     assert by_name["cpu-extra"]["spec"] == "specs/cpu-extra.toml"
-    assert by_name["cpu-inference"]["versions"] == "torch2.13.0-cpu-transformers5.24.0-py3.11"
+    assert by_name["cpu-inference"]["versions"] == "torch2.13.0-cpu-transformers5.25.0-py3.11"
     assert by_name["quality"]["versions"].startswith("transformers") and not by_name["quality"]["large"]
     assert by_name["transformers-pytorch-gpu"]["large"] is True
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", e["versions"]) for e in include)

@@ -87,6 +87,8 @@ def test_digest_does_not_depend_on_where_the_spec_lies(tmp_path: Path) -> None:
     ('model = "path:tiny"\napi-key = "env:1BAD"\n', "[serve].api-key", "env: names no variable"),
     ('model = "path:tiny"\ncb-memory-percent = 95\n', "[serve].cb-memory-percent", "out of range"),
     ('model = "path:tiny"\nadmin-routes = "yes"\n', "[serve].admin-routes", "true or false"),
+    ('model = "path:tiny"\nfetch = "start"\n', "[serve].fetch", "only a hub: model is downloaded"),
+    ('model = "hub:org/m@main"\nfetch = "later"\n', "[serve].fetch", "unknown value"),
 ])
 def test_refused_with_exit_2_and_the_key(run_cli: CliRunner, tmp_path: Path, serve: str, key: str,
                                          fragment: str) -> None:
@@ -172,3 +174,13 @@ def test_run_time_settings_are_the_knowledge_rows() -> None:
     from dockyard.spec.serve import RUN_TIME
 
     assert set(RUN_TIME) == {row.key for row in serve_knowledge().settings}
+
+
+def test_fetch_at_start_is_part_of_the_digest(tmp_path: Path) -> None:
+    baked = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\n')))
+    started = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\nfetch = "start"\n')))
+    assert baked.serve is not None and started.serve is not None
+    assert baked.serve.model.baked and not baked.serve.model.fetched_at_start
+    assert started.serve.model.fetched_at_start and not started.serve.model.baked
+    assert started.serve.model.container_path == "/opt/model"
+    assert started.digest() != baked.digest() and started.serve.to_toml_dict()["fetch"] == "start"
