@@ -364,6 +364,12 @@ def _modality(name: str, row: dict[str, Any]) -> Modality:
     )
 
 
+@functools.cache
+def imports_table() -> dict[str, Any]:
+    """knowledge/imports.toml: what a hand-written Dockerfile's items mean to dockyard (readback/)."""
+    return _load("imports.toml")
+
+
 def preset_dir() -> Path:
     return KNOWLEDGE_DIR / "presets"
 
