@@ -172,6 +172,10 @@ def _how(site: Site, install: Install) -> str:
     parts += [f"--index-url {u}" for u in primary] + [f"--extra-index-url {u}" for u in extra]
     if install.has("--no-deps"):
         parts.append("--no-deps")
+    if install.has("--pre"):
+        parts.append("--pre")
+    if site.cmd.assignments:
+        parts.append("with " + " ".join(f"{k}={site.expand(v)}" for k, v in sorted(site.cmd.assignments.items())))
     return " ".join(parts)
 
 

@@ -254,8 +254,9 @@ def _instruction_items(model: DockerfileModel, chain: list[Stage]) -> list[Item]
     """Base, env, build arguments, labels, user, workdir, shell, entrypoint and command: the last of each
     in the final stage's chain reaches the image; those of other stages are listed as not reaching it."""
     in_chain = {s.index for s in chain}
-    out: list[Item] = [Item("base", chain[0].base, line=chain[0].from_instruction.start_line)]
-    out += [Item("base", s.base, line=s.from_instruction.start_line, final=False, detail=f"build stage {s.name or s.index}")
+    out: list[Item] = [Item("base", _base(model, chain[0]), line=chain[0].from_instruction.start_line)]
+    out += [Item("base", _base(model, s), line=s.from_instruction.start_line, final=False,
+                 detail=f"build stage {s.name or s.index}")
             for s in model.stages if s.parent is None and s.index not in in_chain]
     for inst in (i for i in model.instructions if i.cmd == "ARG" and i.stage is None):
         out += [Item("args", name, value or "", inst.start_line) for name, value in inst.pairs()]
@@ -273,6 +274,15 @@ def _instruction_items(model: DockerfileModel, chain: list[Stage]) -> list[Item]
                 last[key] = len(out)
                 out.append(item)
     return out
+
+
+def _base(model: DockerfileModel, stage: Stage) -> str:
+    """The FROM image with the build arguments that have defaults filled in; one without a default stays
+    `${NAME}` (the build must pass it)."""
+    words = stage.from_instruction.value
+    if not words:
+        return stage.base
+    return expand(words[0], {k: v for k, v in model.global_args.items() if v is not None})
 
 
 def _items_of(model: DockerfileModel, inst: Instruction, stage: Stage) -> list[Item]:
