@@ -360,3 +360,24 @@ def image_accelerator(model: DockerfileModel, stage: Stage) -> acc.Accelerator |
         return found
 
     return memo(model, f"image_accelerator:{stage.index}", compute)
+
+
+_CUDA_NAMES = ("CUDA_VERSION", "CUDA_VER", "CUDA", "CUDA_TOOLKIT_VERSION", "CUDA_FULL_VERSION")
+
+
+def declared_cuda(model: DockerfileModel, inst: Instruction) -> acc.Accelerator | None:
+    """The CUDA version a stage builds with when its base does not say: a build argument's (or ENV's)
+    default visible at `inst` (`ARG CUDA_VERSION=12.4.1`, `ARG CUDA='cu126'`), else the CUDA variant of
+    torch wheels the stage chain installs (the toolkit an extension is compiled with must match it)."""
+    env = model.env_before(inst)
+    for name in _CUDA_NAMES:
+        value = expand(env.get(name) or "", env).strip().strip("'\"")
+        match = re.match(r"^(?:cu)?(\d{2})(\d)$", value) or re.match(r"^(\d{2})\.(\d+)(?:\.\d+)?$", value)
+        if match:
+            return acc.Accelerator("cuda", (int(match.group(1)), int(match.group(2))), f"the default {name}={value}")
+    stage = inst.stage
+    by_stage = _torch_installs_by_stage(model)
+    for torch in (t for s in (stage.chain() if stage else []) for t in by_stage.get(s.index, [])):
+        if torch.variant is not None and torch.variant.kind == "cuda" and torch.variant.version is not None:
+            return acc.Accelerator("cuda", torch.variant.version, f"torch {torch.variant.label} wheels")
+    return None

@@ -102,6 +102,15 @@ class _Check:
             return any(n == ref or n.startswith(ref + " ") for n in names)
         return normal(kind, ref) in names
 
+    def through_extra(self, package: str, side: Inventory) -> str:
+        """The transformers extra of `side` that installs `package` (knowledge/transformers.toml), or ""."""
+        for extra in sorted(side.final("extras")):
+            base, _, name = extra.partition("[")
+            if normal("packages", base) == "transformers" and package in self.extra_requirements.get(
+                    name.rstrip("]"), []):
+                return extra
+        return ""
+
     def provider_problem(self, entry: Entry) -> str | None:
         provider = entry.by[0] if entry.by else ""
         kind, _, name = provider.partition(":")
@@ -164,6 +173,15 @@ def _original_rows(check: _Check, kind: str, original: Inventory, used: set[tupl
         if found is not None and same(item, found):
             rows.append(Row(kind, name, _shown(item), _shown(found), "kept"))
             continue
+        provider = check.through_extra(key, check.image) if kind == "packages" and found is None else ""
+        if provider:
+            rows.append(Row(kind, name, _shown(item), "-", "provided", f"{provider} installs it (the extra's "
+                                                                         "requirements, knowledge/transformers.toml)"))
+            if entry is not None:
+                used.add((kind, key))
+                check.problems.append(f"{check.where(kind, name)} is recorded as {entry.status}, but {provider} "
+                                      "installs it: there is nothing to explain")
+            continue
         if entry is not None:
             used.add((kind, key))
         other = found or single_image
@@ -216,6 +234,14 @@ def _image_rows(check: _Check, kind: str, original: Inventory, used: set[tuple[s
         if key in in_original or single_original:
             continue  # compared on the original's row
         entry = check.record.entry(kind, name)
+        provider = check.through_extra(key, original) if kind == "packages" else ""
+        if provider:
+            rows.append(Row(kind, name, "-", _shown(item), "kept", f"the original installs it through {provider}"))
+            if entry is not None:
+                used.add((kind, key))
+                check.problems.append(f"{check.where(kind, name)} is recorded as {entry.status}, but the original "
+                                      f"installs it through {provider}: there is nothing to explain")
+            continue
         if entry is not None:
             used.add((kind, key))
             if entry.status == "added":
