@@ -115,16 +115,22 @@ def check(image: dict[str, Any], source: str) -> tuple[dict[str, Any], list[str]
     """The table with what cannot resolve taken out, and a line per thing taken out."""
     image = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v) for k, v in image.items()}
     taken: list[str] = []
+    explain = False  # the search for the smallest conflicting set of keys only when the problems name none
     for _ in range(_ATTEMPTS):
+        resolvable = False
         try:
             spec = spec_from_dict({"image": image}, f"{source} (imported)", image.get("name", "imported"))
-            render(resolve(spec))
+            render(resolve(spec, explain=explain))
             return image, taken
         except ResolveError as exc:
-            problems, keys = exc.problems, list(exc.conflict)
+            problems, keys, resolvable = exc.problems, list(exc.conflict), True
         except (SpecError, InputError) as exc:
             problems, keys = [exc.message], []
-        if not _take_out(image, problems, keys, taken):
+        if _take_out(image, problems, keys, taken):
+            explain = False
+        elif resolvable and not explain:
+            explain = True
+        else:
             raise InputError(f"{source}: the imported spec cannot resolve, and no value of the original is "
                              f"left to take out: {problems[0]}",
                              "the report (--report) lists every item; dockyard's knowledge base may lack a row "
