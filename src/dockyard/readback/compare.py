@@ -18,7 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from dockyard.knowledge.fidelity import KINDS, Entry, Record, normal
-from dockyard.readback.inventory import SINGLE, Inventory, Item
+from dockyard.readback.inventory import SINGLE, Inventory, Item, wheel_variant
 
 # What dockyard puts in every image, explained once (docs/presets.md), not per preset.
 OWN: dict[str, dict[str, str]] = {
@@ -57,7 +57,10 @@ class Comparison:
 
 
 def _shown(item: Item) -> str:
-    return item.value if item.kind not in SINGLE else item.name
+    if item.kind in SINGLE:
+        return item.name
+    variant = wheel_variant(item) if item.kind == "packages" else None
+    return f"{item.value} ({variant.label})".strip() if variant is not None and variant.label else item.value
 
 
 def _version_fits(wanted: str, pinned: str) -> bool:
@@ -76,6 +79,9 @@ def _version_fits(wanted: str, pinned: str) -> bool:
 
 def same(original: Item, image: Item) -> bool:
     if original.kind == "packages":
+        variants = (wheel_variant(original), wheel_variant(image))
+        if None not in variants and variants[0] != variants[1]:
+            return False  # torchcodec from the CPU index is not torchcodec from the CUDA one
         return _version_fits(original.value, image.value)
     if original.kind in ("env", "labels", "args", "system"):
         return original.value == image.value or (original.kind == "system" and not original.value)
@@ -242,7 +248,12 @@ def _image_rows(check: _Check, kind: str, original: Inventory, used: set[tuple[s
                 check.problems.append(f"{check.where(kind, name)} is recorded as {entry.status}, but the original "
                                       f"installs it through {provider}: there is nothing to explain")
             continue
-        if entry is not None:
+        if entry is not None and name in OWN.get(kind, {}):
+            used.add((kind, key))
+            check.problems.append(f"{check.where(kind, name)} is recorded as {entry.status}, but it is dockyard's "
+                                  "own, in every image and explained once in docs/presets.md")
+            rows.append(Row(kind, name, "-", _shown(item), "own", OWN[kind][name]))
+        elif entry is not None:
             used.add((kind, key))
             if entry.status == "added":
                 rows.append(Row(kind, name, "-", _shown(item), "added", entry.why))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from packaging.utils import canonicalize_name
+
+from dockyard.knowledge import accelerators as acc
 
 # Kinds of item, in the order reports list them.
 KINDS = ("base", "python", "packages", "extras", "system", "env", "args", "user", "workdir", "shell", "labels",
@@ -68,3 +71,19 @@ def inventory_from_dict(data: dict[str, Any]) -> Inventory:
 def package_name(name: str) -> str:
     return str(canonicalize_name(name))
 
+
+
+_INDEX = re.compile(r"--(?:extra-)?index-url (\S+)")
+
+
+def wheel_variant(item: Item) -> acc.WheelVariant | None:
+    """The wheel variant of a package from the PyTorch index: its local version (`+cu126`), else the index
+    it was installed from (the item's detail names it); None for PyPI and other indexes."""
+    local = acc.variant_from_local(item.value)
+    if local is not None:
+        return local
+    for url in _INDEX.findall(item.detail):
+        found = acc.variant_from_index(url)
+        if found is not None:
+            return found
+    return None

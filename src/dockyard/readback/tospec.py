@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 from dockyard.knowledge import accelerators as acc
 from dockyard.knowledge.loader import Knowledge, imports_table
-from dockyard.readback.inventory import Inventory, Item
+from dockyard.readback.inventory import Inventory, Item, wheel_variant
 from dockyard.spec.fields import ENV_NAME
 from dockyard.spec.secrets import looks_secret, secret_in_value
 
@@ -25,7 +25,6 @@ DOCKYARD_ENV = {"PATH", "VIRTUAL_ENV", "DEBIAN_FRONTEND", "PYTHONDONTWRITEBYTECO
 ARG_KEYS = {"PYTORCH": "torch", "TORCH_VERSION": "torch", "CUDA": "variant", "ROCM": "variant",
             "REF": "transformers", "PYTHON_VERSION": "python", "PYTHON_VER": "python",
             "TORCH_CUDA_ARCH_LIST": "gpu-archs"}
-_INDEX = re.compile(r"--(?:extra-)?index-url (\S+)")
 
 
 @dataclass(frozen=True)
@@ -55,18 +54,6 @@ class _Spec:
         self.rows.append(Mapped(item, "", note))
 
 
-def torch_variant(item: Item) -> acc.WheelVariant | None:
-    """The wheel variant of a torch install: its local version, else the index it came from."""
-    local = acc.variant_from_local(item.value)
-    if local is not None:
-        return local
-    for url in _INDEX.findall(item.detail):
-        found = acc.variant_from_index(url)
-        if found is not None:
-            return found
-    return None
-
-
 def torch_request(value: str) -> str:
     """The spec's `torch` value for a requirement's specifier: `==2.14.0.*` -> 2.14, `==2.6.0` -> 2.6.0."""
     exact = re.match(r"^==\s*(\d+\.\d+(?:\.\d+)?)(?:\.\*)?(?:\+\S+)?$", value)
@@ -80,7 +67,7 @@ def to_spec(inventory: Inventory, name: str) -> tuple[dict[str, Any], list[Mappe
     spec = _Spec(Knowledge.load(), {"name": name})
     final = {kind: inventory.final(kind) for kind in ("packages", "extras", "system")}
     torch = final["packages"].get("torch")
-    variant = torch_variant(torch) if torch is not None else None
+    variant = wheel_variant(torch) if torch is not None else None
     base = next((i for i in inventory.items if i.kind == "base" and i.final), None)
     accel = acc.base_accelerator(base.name) if base is not None else None
     target = _target(variant, accel, final["packages"])
