@@ -9,7 +9,8 @@ kind (the kinds of readback/inventory.py), by status:
 
     provided   an item of the original the image gets through something the image visibly has:
                "extra:NAME" (transformers' extra), "package:NAME" (a dependency of it), "torch" (of the
-               torch wheels), "addon:NAME"
+               torch wheels), "addon:NAME", "venv" (the image's virtualenv: pip, and setuptools and wheel
+               where the image keeps its build tools)
     replaced   an item of the original the image has something else for: { by = [items of the image],
                why = "..." }; `by` names items as "NAME" (same kind) or "KIND:NAME"
     changed    an item in both whose version or value differs: { why = "...", source = "..." }
@@ -49,7 +50,7 @@ else:  # pragma: no cover
 KINDS = ("base", "python", "packages", "extras", "system", "env", "args", "user", "workdir", "shell", "labels",
          "entrypoint", "cmd", "files", "steps")
 STATUSES = ("provided", "replaced", "changed", "dropped", "added")
-PROVIDERS = ("extra", "package", "addon", "torch")
+PROVIDERS = ("extra", "package", "addon", "venv", "torch")
 _NEEDS = {"replaced": ("by", "why"), "changed": ("why",), "dropped": ("why", "source")}
 
 
@@ -112,7 +113,7 @@ def _entry(where: str, kind: str, name: str, status: str, item: Any) -> Entry:
             raise SpecError(f"{where} must be a non-empty string")
         if status == "provided" and item.split(":", 1)[0] not in PROVIDERS:
             raise SpecError(f"{where} = {item!r}: unknown provider",
-                            f"write one of {', '.join(p + ':NAME' for p in PROVIDERS[:-1])} or torch")
+                            f"write one of {', '.join(p + ':NAME' for p in PROVIDERS[:-2])}, venv or torch")
         return Entry(kind, name, status, by=(item,) if status == "provided" else (), why=item if status == "added"
                      else "")
     if not isinstance(item, dict):

@@ -66,7 +66,7 @@ def read_command(site: Site, install: Install | None, context: ContextReader | N
         else:
             out.removed_packages = [n for n in names if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", n)]
         return out
-    line = " ".join(words)
+    line = " ".join(w for w in words if w)  # an empty argument (an unset ARG) leaves no double space
     if not words or program in PLUMBING or _HOUSEKEEPING.match(line):
         return out
     out.step = line

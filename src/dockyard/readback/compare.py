@@ -122,6 +122,11 @@ class _Check:
         kind, _, name = provider.partition(":")
         if kind == "torch":
             return None if self.has("torch", "packages") else "the image has no torch"
+        if kind == "venv":
+            if "VIRTUAL_ENV" not in self.image.final("env"):
+                return "the image has no virtualenv"
+            slims = [s for s in self.image.final("steps") if " --slim" in s and "--keep-tools" not in s]
+            return f"the image's slim step removes pip, setuptools and wheel ({slims[0][:60]}...)" if slims else None
         if kind == "extra":
             extra = name if "[" in name else f"transformers[{name}]"
             if not self.has(extra, "extras"):
