@@ -52,3 +52,14 @@ def transformers_install(ctx: RenderContext) -> list[Instruction]:
         fetch_mounts(ctx),
         comment=f"transformers {tf.version}",
     )]
+
+
+def package_data(ctx: RenderContext) -> list[Instruction]:
+    """Data a package ships without, fetched into it once everything is installed (python.toml
+    [[package_data]]): it lands in the venv, which the final image copies."""
+    steps = ctx.plan.package_data
+    if not steps:
+        return []
+    return [Run(tuple(fetch(command) for _, command in steps), fetch_mounts(ctx),
+                comment=f"Data of {', '.join(name for name, _ in steps)}, fetched at build time "
+                        "(knowledge/python.toml [[package_data]])")]
