@@ -292,10 +292,10 @@ def fidelity_intro() -> list[str]:
     own = "; ".join(f"{KIND_TITLES[kind]}: " + ", ".join(f"`{name}` ({why})" for name, why in items.items())
                     for kind, items in OWN.items())
     return [
-        "**What a preset keeps, computed.** Each section ends with what the preset keeps of the original image. Nothing there is written by hand "
-        "except the reasons: `dockyard import`'s reader reads the original (its inventory is stored in "
-        "`knowledge/originals/`, refreshed by `scripts/refresh_originals.py`) and the preset's own rendered "
-        "Dockerfile, final stage as built (a package a builder stage installs into the venv the final stage "
+        "**What a preset keeps, computed.** Each section ends with what the preset keeps of the original image. "
+        "Nothing there is written by hand except the reasons: `dockyard import`'s reader reads the original "
+        "(its inventory is stored in `knowledge/originals/`, refreshed by `scripts/refresh_originals.py`) and "
+        "the preset's own rendered Dockerfile, final stage as built (a package a builder stage installs into the venv the final stage "
         "copies counts), and compares every item: Python and apt packages, extras, env, base image, Python, "
         "user, entrypoint, command, build arguments, files and build steps. An item both have, with a compatible "
         "version or value, is kept; an item only the original has is provided (through an extra or a dependency), "

@@ -20,7 +20,8 @@ PLUMBING = frozenset({
 # Package-manager housekeeping: no item of its own.
 _HOUSEKEEPING = re.compile(
     r"^(?:apt-get|apt|aptitude) (?:update|clean|autoclean|autoremove)\b|^(?:pip\d*(?:\.\d+)?|uv) cache\b"
-    r"|^(?:conda|mamba|micromamba) clean\b|^uv pip (?:list|freeze|show|check)\b|^pip\d*(?:\.\d+)? (?:list|freeze|show)\b")
+    r"|^(?:conda|mamba|micromamba) clean\b|^uv pip (?:list|freeze|show|check)\b"
+    r"|^pip\d*(?:\.\d+)? (?:list|freeze|show)\b")
 # Commands whose argument is the Python version they install (scripts named by what they do).
 _PYTHON_SCRIPTS = re.compile(r"(?:^|/)(?:install-python|python)\.sh$")
 _CONDA = {"conda", "mamba", "micromamba"}
@@ -158,11 +159,11 @@ def _install(site: Site, install: Install, out: Read, context: ContextReader | N
         out.packages.append((req, mode))
     for raw in install.option("--requirement"):
         path = absolute(site.cwd, site.expand(raw))
-        text = _context_file(site, path, context)
-        if text is None:
+        content = _context_file(site, path, context)
+        if content is None:
             out.unread.append((f"-r {site.expand(raw)}", "a requirements file that is not in the build context"))
             continue
-        for line in requirement_lines(text):
+        for line in requirement_lines(content):
             out.packages.append((parse_requirement(line), f"{how} (from {site.expand(raw)})"))
 
 

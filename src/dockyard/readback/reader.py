@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from dockyard.knowledge.accelerators import split_image
+from dockyard.knowledge.loader import imports_table
 from dockyard.lint.analysis import Site, install_sites_of, sites
 from dockyard.lint.model import DockerfileModel, Instruction, Stage, expand
-from dockyard.knowledge.loader import imports_table
 from dockyard.lint.packages import covers, repo_name
 from dockyard.readback.commands import ContextReader, Read, absolute, read_command
 from dockyard.readback.inventory import SINGLE, Inventory, Item, package_name
@@ -190,7 +190,7 @@ def _apply(reading: _Reading, inst: Instruction, read: Read, state: _State, why:
 
 def _remove(reading: _Reading, table: dict[str, tuple[Item, str]] | dict[str, Item], name: str, kind: str,
             line: int) -> None:
-    found = table.pop(name, None)  # type: ignore[arg-type]
+    found = table.pop(name, None)
     if found is not None:
         item = found[0] if isinstance(found, tuple) else found
         reading.note(item, f"removed at line {line}")

@@ -69,12 +69,11 @@ def test_secrets_are_refused_and_reported() -> None:
 
 def test_requirements_files_beside_the_dockerfile_are_read(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("einops==0.8.2\n", encoding="utf-8")
-    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY requirements.txt /app/\n"
-                                         "RUN --mount=type=bind,source=requirements.txt,target=/r.txt pip install -r /r.txt\n",
-                                         encoding="utf-8")
-    imported = import_file(tmp_path / "Dockerfile")
-    assert imported.image["packages"] == ["einops==0.8.2"] and imported.image["name"] == tmp_path.name.lower() \
-        or imported.image["packages"] == ["einops==0.8.2"]
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.12-slim\nRUN --mount=type=bind,source=requirements.txt,target=/r.txt pip install -r /r.txt\n",
+        encoding="utf-8")
+    imported = import_file(tmp_path / "Dockerfile", "mine")
+    assert imported.image["packages"] == ["einops==0.8.2"] and imported.image["name"] == "mine"
 
 
 @pytest.mark.parametrize(("data", "message"), [

@@ -98,7 +98,8 @@ def test_a_login_shell_reads_what_earlier_runs_wrote_to_the_profile() -> None:
 
 def test_git_clones_name_local_installs_and_removals_take_items_out() -> None:
     inv = inventory("FROM python:3.12-slim\nARG REF=v5.0.0\nWORKDIR /src\n"
-                    "RUN git clone https://github.com/huggingface/transformers && cd transformers && git checkout $REF\n"
+                    "RUN git clone https://github.com/huggingface/transformers && cd transformers && "
+                    "git checkout $REF\n"
                     "RUN pip install -e ./transformers[dev,testing]\n"
                     "RUN git clone https://github.com/Dao-AILab/flash-attention.git /tmp/fa && cd /tmp/fa && "
                     "pip install --no-build-isolation .\n"
