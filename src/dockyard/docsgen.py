@@ -292,13 +292,14 @@ def fidelity_intro() -> list[str]:
     own = "; ".join(f"{KIND_TITLES[kind]}: " + ", ".join(f"`{name}` ({why})" for name, why in items.items())
                     for kind, items in OWN.items())
     return [
-        "**What a preset keeps, computed.** Each section ends with what the preset keeps of the original image. "
-        "Nothing there is written by hand except the reasons: `dockyard import`'s reader reads the original "
-        "(its inventory is stored in `knowledge/originals/`, refreshed by `scripts/refresh_originals.py`) and "
-        "the preset's own rendered Dockerfile, final stage as built (a package a builder stage installs into the venv the final stage "
-        "copies counts), and compares every item: Python and apt packages, extras, env, base image, Python, "
-        "user, entrypoint, command, build arguments, files and build steps. An item both have, with a compatible "
-        "version or value, is kept; an item only the original has is provided (through an extra or a dependency), "
+        "**What a preset keeps, computed.** Each section ends with what the preset keeps of the original "
+        "image. Nothing there is written by hand except the reasons: `dockyard import`'s reader reads the "
+        "original (its inventory is stored in `knowledge/originals/`, refreshed by "
+        "`scripts/refresh_originals.py`) and the preset's own rendered Dockerfile, final stage as built (a "
+        "package a builder stage installs into the venv the final stage copies counts), and compares every "
+        "item: Python and apt packages, extras, env, base image, Python, user, entrypoint, command, build "
+        "arguments, files and build steps. An item both have, with a compatible version or value (and wheel "
+        "index), is kept; an item only the original has is provided (through an extra or a dependency), "
         "replaced, changed or dropped, and an item only the image has is added, each with the reason from the "
         "preset's `[fidelity]` record (a test fails when a reason is missing or explains a difference that does "
         "not exist). `dockyard fidelity PRESET` prints the same comparison; `--original FILE` compares with a "
