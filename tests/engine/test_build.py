@@ -17,6 +17,7 @@ import pytest
 from dockyard.engine.detect import Engine
 
 from .conftest import SPECS
+from .fidelity_check import mismatches
 
 TAG = os.environ.get("DOCKYARD_TEST_TAG", "dockyard-test")  # a unique prefix on a shared daemon
 
@@ -91,6 +92,8 @@ def test_torch_light_with_docker(cli, images, docker: Engine, tmp_path: Path) ->
     apt = {row["name"]: row for row in audit["apt"]}
     assert apt["libllvm15"]["size"] < 100_000, "its 117 MB library left out by dpkg: only its copyright file"
     assert apt["libllvm15"]["pulled_by"][0] == "ffmpeg" and apt["ffmpeg"]["size"] > 0
+    wrong = mismatches(docker, tag, str(SPECS / "torch-light-here.toml"), "torch-light")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
 
 
 SEQEVAL = """
@@ -111,6 +114,8 @@ def test_examples_torch_with_docker(cli, images, docker: Engine, tmp_path: Path)
     run = subprocess.run([docker.client, "run", "--rm", "--network", "none", images[-1][1], "python", "-c", SEQEVAL],
                          capture_output=True, text=True, env={**os.environ, **docker.env})
     assert run.returncode == 0 and "scored" in run.stdout, run.stderr[-2000:]
+    wrong = mismatches(docker, images[-1][1], str(SPECS / "examples-torch-here.toml"), "examples-torch")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
 
 
 def test_cuda_runtime_image_without_a_gpu(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -172,6 +177,8 @@ def test_pip_conflict_names_the_requirements(cli, images, docker: Engine, tmp_pa
 def test_probe_failure_shows_expected_and_actual(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     built = build(cli, images, docker, "quality", "quality", tmp_path)
     assert built.code == 0, built.err
+    wrong = mismatches(docker, f"{TAG}/quality:docker", "quality", "quality")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
     other = failing(tmp_path, '[image]\nextends = "quality"\ntransformers = "5.21.0"\n')
     result = cli(["verify", f"{TAG}/quality:docker", "--spec", other, "--backend", "docker", "--json"])
     assert result.code == 1
