@@ -12,6 +12,7 @@ in docs/presets.md). Whatever does not add up is a problem, as a sentence naming
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -56,11 +57,23 @@ class Comparison:
         return [r for r in self.rows if r.status in statuses]
 
 
+_BUILD_FLAG = re.compile(r"\b((?:DS_BUILD_\w+|SKIP_CUDA_BUILD|FORCE_CUDA|BUILD_CUDA_EXT)=\S+)")
+
+
+def build_flags(item: Item) -> frozenset[str]:
+    """The switches an install sets that decide what is compiled into a package (DeepSpeed's DS_BUILD_*
+    ops, SKIP_CUDA_BUILD ...), from the install's environment the reader noted."""
+    return frozenset(_BUILD_FLAG.findall(item.detail.split(" with ", 1)[1])) if " with " in item.detail \
+        else frozenset()
+
+
 def _shown(item: Item) -> str:
     if item.kind in SINGLE:
         return item.name
     variant = wheel_variant(item) if item.kind == "packages" else None
-    return f"{item.value} ({variant.label})".strip() if variant is not None and variant.label else item.value
+    shown = f"{item.value} ({variant.label})".strip() if variant is not None and variant.label else item.value
+    flags = build_flags(item) if item.kind == "packages" else frozenset()
+    return f"{shown} [{' '.join(sorted(flags))}]".strip() if flags else shown
 
 
 def _version_fits(wanted: str, pinned: str) -> bool:
@@ -82,6 +95,8 @@ def same(original: Item, image: Item) -> bool:
         variants = (wheel_variant(original), wheel_variant(image))
         if None not in variants and variants[0] != variants[1]:
             return False  # torchcodec from the CPU index is not torchcodec from the CUDA one
+        if build_flags(original) != build_flags(image):
+            return False  # DeepSpeed with its ops prebuilt is not DeepSpeed without
         return _version_fits(original.value, image.value)
     if original.kind in ("env", "labels", "args", "system"):
         return original.value == image.value or (original.kind == "system" and not original.value)
@@ -103,7 +118,7 @@ class _Check:
         head, sep, rest = ref.partition(":")
         if sep and head in KINDS:
             kind, ref = head, rest
-        names = {normal(kind, n) for n in self.image.final(kind)}
+        names = {normal(kind, i.name) for i in self.image.of(kind) if i.final or kind == "args"}  # any stage's ARG
         if kind == "steps":
             return any(n == ref or n.startswith(ref + " ") for n in names)
         return normal(kind, ref) in names

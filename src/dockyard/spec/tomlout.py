@@ -63,5 +63,7 @@ def _table(table: dict[str, Any], path: list[str], lines: list[str]) -> None:
 
 
 def _is_table(item: dict[str, Any]) -> bool:
-    """A dict below the top is written inline when it holds a few scalars, else as a [table]."""
-    return any(isinstance(v, (dict, list, tuple)) for v in item.values()) or len(item) > 3
+    """A dict below the top is written inline when it holds a few scalars or lists of them, else as a [table]."""
+    nested = any(isinstance(v, dict) or (isinstance(v, (list, tuple)) and any(isinstance(x, dict) for x in v))
+                 for v in item.values())
+    return nested or len(item) > 3
