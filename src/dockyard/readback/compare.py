@@ -92,12 +92,16 @@ def _version_fits(wanted: str, pinned: str) -> bool:
 
 def same(original: Item, image: Item) -> bool:
     if original.kind == "packages":
-        variants = (wheel_variant(original), wheel_variant(image))
+        found = (wheel_variant(original), wheel_variant(image))
+        variants = tuple(None if v is None else (v.kind, v.label) for v in found)
         if None not in variants and variants[0] != variants[1]:
             return False  # torchcodec from the CPU index is not torchcodec from the CUDA one
         if build_flags(original) != build_flags(image):
             return False  # DeepSpeed with its ops prebuilt is not DeepSpeed without
-        return _version_fits(original.value, image.value)
+        wanted = original.value
+        if None not in variants:  # the same index: `==0.18.0+xpu` is its `==0.18.0`
+            wanted = re.sub(r"\+[A-Za-z0-9.]+", "", wanted)
+        return _version_fits(wanted, image.value)
     if original.kind in ("env", "labels", "args", "system"):
         return original.value == image.value or (original.kind == "system" and not original.value)
     return True
