@@ -134,3 +134,19 @@ def test_generated_dockerfiles_never_end_in_a_traceback(lines: list[str]) -> Non
     except InputError:
         return  # a clear refusal
     assert len(imported.rows) == len(imported.inventory.items)
+
+
+def test_import_reads_standard_input_and_prints_json(run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import json
+    import sys
+
+    text = b"FROM python:3.12-slim\nRUN pip install --no-cache-dir einops==0.8.2 && apt-get install -y git\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    result = run_cli(["import", "-", "--json", "--name", "from-stdin"])
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["spec"]["image"]["name"] == "from-stdin"
+    assert data["spec"]["image"]["packages"] == ["einops==0.8.2"]
+    assert {row["item"]: row["key"] for row in data["report"]}["git"] == "system-packages"
+    assert "items:" in result.err
