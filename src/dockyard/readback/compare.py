@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from dockyard.knowledge.fidelity import KINDS, Entry, Record, normal
+from dockyard.knowledge.fidelity import KINDS, PLACEHOLDER, Entry, Record, normal
 from dockyard.readback.inventory import SINGLE, Inventory, Item, wheel_variant
 
 # What dockyard puts in every image, explained once (docs/presets.md), not per preset.
@@ -175,6 +175,9 @@ def compare(original: Inventory, image: Inventory, record: Record,
         rows += _original_rows(check, kind, original, used)
         rows += _image_rows(check, kind, original, used, named_by)
     for entry in record.entries:
+        if PLACEHOLDER.match(entry.why) or PLACEHOLDER.match(entry.source):
+            check.problems.append(f"{check.where(entry.kind, entry.name)}: the record holds a placeholder, not a "
+                                  "reason (say why the image differs, with the source)")
         if (entry.kind, normal(entry.kind, entry.name)) not in used:
             check.problems.append(f"{check.where(entry.kind, entry.name)} is recorded as {entry.status}, but "
                                   f"{_neither(entry, original, image)}")
