@@ -131,7 +131,11 @@ def test_quantization_keeps_the_originals_libraries() -> None:
             "auto-round", "torchao"} <= packages(plan)
     record = record_of("transformers-quantization-latest-gpu")
     dropped = {e.name for e in record.select("packages", "dropped")}
-    assert {"gptqmodel", "autoawq", "fouroversix"} <= dropped
+    assert {"gptqmodel", "autoawq"} <= dropped
+    # fouroversix: its sdist built in a step of its own, without build isolation, as the original builds it
+    (fouroversix,) = [a for a in plan.addons if a.name == "fouroversix"]
+    assert fouroversix.own_step and fouroversix.no_build_isolation and not fouroversix.compile
+    assert dict(fouroversix.build_env) == {"SKIP_CUDA_BUILD": "1"}
 
 
 def test_xpu_keeps_oneccl_mpi_deepspeed_and_numactl() -> None:
@@ -139,8 +143,17 @@ def test_xpu_keeps_oneccl_mpi_deepspeed_and_numactl() -> None:
     env = dict(plan.env)
     assert env["CCL_ATL_TRANSPORT"] == "ofi"
     assert {"mpi4py", "deepspeed", "onnx", "onnxruntime", "optimum", "diffusers", "sentence-transformers", "trl",
-            "evaluate", "pypi-kenlm", "decord"} <= packages(plan)
+            "evaluate", "kenlm", "decord"} <= packages(plan)
     assert {"numactl", "clinfo"} <= set(plan.system_packages)
+    # what the original installs and no fact rules out, pinned (issue 20)
+    assert {"fire", "rouge-score", "sacrebleu", "requests-mock", "schedulefree", "hf-transfer", "pytorch-msssim",
+            "mergekit", "torchdata", "essentia", "pretty-midi", "resampy"} <= packages(plan)
+    # torchao's +xpu build from the XPU index, torchcodec's CPU build, Triton's run-time compilers
+    (torchao,) = [a for a in plan.addons if a.name == "torchao"]
+    assert torchao.index_url == "https://download.pytorch.org/whl/xpu"
+    codec = {c.name: c for c in plan.torch.companions}["torchcodec"]
+    assert codec.index_url == "https://download.pytorch.org/whl/cpu"
+    assert {"build-essential", "libze-dev"} <= set(plan.system_packages) and plan.python_headers
     decided = {e.name for e in record_of("transformers-pytorch-xpu").entries}
     assert "intel-ocloc" in decided and any("intel-media-va-driver-non-free" in name for name in decided)
 
@@ -149,7 +162,8 @@ def test_intel_cpu_has_jemalloc_and_says_why_not_the_oneapi_base() -> None:
     plan = plan_of("transformers-intel-cpu")
     assert "libjemalloc2" in plan.system_packages and "mpi4py" in packages(plan)
     record = record_of("transformers-intel-cpu")
-    assert any("deep-learning-essentials" in e.name for e in record.select("system", "replaced"))
+    assert any("deep-learning-essentials" in e.name for e in record.select("steps", "replaced"))
+    assert {"galore-torch", "fire", "rouge-score", "pytorch-msssim", "kenlm"} <= packages(plan)
     assert any("IPEX" in e.why for e in record.select("packages", "dropped"))
 
 
@@ -184,3 +198,55 @@ def test_what_every_image_carries_counts_as_in_the_plan() -> None:
     claim = replace(record, entries=(*record.entries, Entry("system", "tini", "dropped", why="x", source="y")))
     assert drift(claim, plan_of("transformers-gpu")) == [
         "preset transformers-gpu [fidelity].system: 'tini' is recorded as dropped, but the plan has it"]
+
+
+# -- issue 20: the originals' content, as facts of the plans ------------------------------------------------
+
+def test_all_latest_excludes_ninja_and_pairs_the_originals_companions() -> None:
+    """ninja reaches no final image of all-latest (quanto pulls it in; the original uninstalls it); torchaudio
+    2.11.0 pairs with torch 2.14 (cu130); torchcodec comes from the CPU index; onnxruntime-gpu."""
+    plan = plan_of("transformers-all-latest-gpu")
+    assert plan.excluded() == ("ninja",) and "ninja" in plan.expectations()["excluded"]
+    companions = {c.name: c for c in plan.torch.companions}
+    assert companions["torchaudio"].version == "2.11.0" and not companions["torchaudio"].index_url
+    assert companions["torchcodec"].index_url == "https://download.pytorch.org/whl/cpu"
+    assert "onnxruntime-gpu" in packages(plan) and "onnxruntime" not in packages(plan)
+    assert "git lfs install --skip-repo --system" in plan.system_setup
+
+
+def test_deepspeed_images_keep_their_toolchain_where_the_job_rebuilds_ops() -> None:
+    for name in ("transformers-pytorch-deepspeed-latest-gpu", "transformers-pytorch-deepspeed-nightly-gpu"):
+        plan = plan_of(name)
+        assert plan.runtime_base == "nvidia/cuda:12.6.3-devel-ubuntu24.04", name
+        assert {"build-essential", "libaio-dev"} <= set(plan.system_packages), name
+        assert plan.keep_torch_headers and plan.python_headers, name
+    assert dict(plan_of("transformers-pytorch-deepspeed-latest-gpu").env)["TORCH_CUDA_ARCH_LIST"] == "8.0;8.6;8.9;9.0"
+    assert "libaio-dev" not in plan_of("transformers-pytorch-deepspeed-amd-gpu").system_packages
+
+
+def test_amd_has_the_audio_extra_and_no_curl() -> None:
+    plan = plan_of("transformers-pytorch-amd-gpu")
+    assert "audio" in plan.transformers.extras and "curl" not in plan.system_packages
+    assert {c.name: c.version for c in plan.torch.companions}["torchaudio"] == "2.11.0"
+
+
+def test_cpu_presets_honour_the_originals_torch_caps() -> None:
+    assert plan_of("torch-light").torch.version == "2.11.0"
+    assert {c.name: c.version for c in plan_of("torch-light").torch.companions} == {
+        "torchaudio": "2.11.0", "torchcodec": "0.11.1", "torchvision": "0.26.0"}
+    assert plan_of("consistency").torch.version == "2.11.0"
+    assert plan_of("exotic-models").torch.version == "2.14.0"
+
+
+def test_custom_tokenizers_downloads_unidic_and_swaps_catch() -> None:
+    plan = plan_of("custom-tokenizers")
+    assert plan.package_data == (("unidic", "python -m unidic download"),)
+    (jumanpp,) = plan.addons
+    assert dict(jumanpp.script_env)["CATCH_URL"].endswith("/v2.13.8/catch.hpp")
+
+
+def test_tpu_checks_torch_xla_and_runs_bash() -> None:
+    plan = plan_of("transformers-pytorch-tpu")
+    assert "torch_xla" in plan.imports and plan.cmd == ("bash",)
+    steps = {e.name for e in record_of("transformers-pytorch-tpu").select("steps")}
+    assert not any("pytest at build time" in name for name in steps), "the original installs pytest, never runs it"
