@@ -85,6 +85,7 @@ class Target:
     uninstall: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     jit_packages: tuple[str, ...] = ()  # the final image compiles at run time (Triton's XPU launchers)
+    imports: tuple[str, ...] = ()  # modules the probe imports on this target (torch_xla)
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,7 @@ def _target(name: str, row: dict[str, Any]) -> Target:
         env=dict(row.get("env", {})), runtime_packages=tuple(row.get("runtime_packages", [])),
         packages=tuple(row.get("packages", [])), uninstall=tuple(row.get("uninstall", [])),
         sources=tuple(row.get("sources", [])), jit_packages=tuple(row.get("jit_packages", [])),
+        imports=tuple(row.get("imports", [])),
     )
 
 

@@ -31,6 +31,17 @@ COMPILERS = frozenset({"build-essential", "g++", "gcc", "clang"})
 TOOLCHAIN = ("build-essential",)
 
 
+def jit_arch_env(torch: TorchPlan, gpu_archs: tuple[str, ...]) -> dict[str, str]:
+    """runtime-toolchain: ops compiled at run time target the plan's GPU archs, as the builder's did."""
+    cuda = [a for a in gpu_archs if not a.startswith("gfx")]
+    rocm = [a for a in gpu_archs if a.startswith("gfx")]
+    if torch.build == "cuda" and cuda:
+        return {"TORCH_CUDA_ARCH_LIST": ";".join(cuda)}
+    if torch.build == "rocm" and rocm:
+        return {"PYTORCH_ROCM_ARCH": ";".join(rocm)}
+    return {}
+
+
 def resolve_archives(ctx: Context, distro: str) -> tuple[tuple[str, str, str, str], ...]:
     """(name, key URL, keyring path, sources line) of each apt archive the spec asks for."""
     found = []
@@ -75,7 +86,8 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}), **dict(spec.env)}
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}),
+           **(jit_arch_env(torch, gpu_archs) if spec.runtime_toolchain else {}), **dict(spec.env)}
     toolchain = (*TOOLCHAIN, *addon_needs.build_packages) if spec.runtime_toolchain else ()
     system = sorted({*target.runtime_packages, *target.jit_packages, *modal.system, *addon_needs.runtime_packages,
                      *spec.system_packages, *PROFILE_PACKAGES[spec.profile], *toolchain})
@@ -117,7 +129,8 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         files=spec.files,
         entrypoint=spec.entrypoint,
         cmd=serve.command if serve and spec.cmd == ("python",) else spec.cmd,
-        imports=tuple(dict.fromkeys((*modal.imports, *addon_needs.imports, *(serve.imports if serve else ())))),
+        imports=tuple(dict.fromkeys((*modal.imports, *target.imports, *addon_needs.imports,
+                                     *(serve.imports if serve else ())))),
         tools=tuple(dict.fromkeys((*modal.tools, *addon_needs.tools))),
         libraries=modal.libraries,
         max_jobs=DEFAULT_MAX_JOBS,

@@ -77,8 +77,9 @@ FIELDS: dict[str, Field] = {
     "runtime-toolchain": Field("bool", "Keep the toolchain that compiles add-on ops in the final image, for add-ons "
                                "that compile ops at run time (DeepSpeed's JIT op builds): the builder's base image "
                                "(CUDA devel with nvcc, rocm/dev with hipcc), build-essential, each compiling add-on's "
-                               "build packages (libaio-dev) and torch's headers. Off: compilers stay in the builder "
-                               "stage and only prebuilt ops run; on costs the size of the devel base.", False),
+                               "build packages (libaio-dev), torch's and Python's headers, and the arch list of "
+                               "gpu-archs as TORCH_CUDA_ARCH_LIST (PYTORCH_ROCM_ARCH). Off: compilers stay in the "
+                               "builder stage and only prebuilt ops run; on costs the size of the devel base.", False),
     "bytecode": Field("string", "Which bytecode to keep: loaded (what an import and a tiny model run load), "
                       "all, or none.", "loaded", BYTECODE),
     "lock": Field("string", "A lock file made by `dockyard lock` (relative to the spec): install exactly its "

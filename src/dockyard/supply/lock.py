@@ -62,7 +62,8 @@ def other_indexes(plan: Plan) -> dict[str, str]:
 
 
 def requirements(plan: Plan) -> list[str]:
-    """Every requirement a build of this plan installs with pip (compiled add-ons are built, not locked)."""
+    """Every requirement a build of this plan installs with pip (compiled add-ons and source builds of their
+    own step are built, not locked)."""
     reqs: list[str] = []
     torch = plan.torch
     if torch.build != "none":
@@ -71,7 +72,7 @@ def requirements(plan: Plan) -> list[str]:
     reqs += [p.requirement() for p in plan.packages]
     if torch.xla:
         reqs.append(torch.xla.requirement())
-    reqs += [a.requirement for a in plan.addons if not a.compile and a.requirement]
+    reqs += [a.requirement for a in plan.addons if not a.compile and not a.own_step and a.requirement]
     tf = plan.transformers
     extras = f"[{','.join(tf.extras)}]" if tf.extras else ""
     if tf.url:
@@ -174,7 +175,8 @@ def make_lock(request: LockRequest, uv: str | None = None) -> Lock:
         indexes += [f"{name} {url}" for name, url in sorted(other_indexes(plan).items())]
     if wheels:
         indexes.append(f"wheelhouse {request.wheelhouse}: {', '.join(p.name for p in wheels.values())}")
-    notes = [f"{a.name} is compiled from source in the build and not locked" for a in plan.addons if a.compile]
+    notes = [f"{a.name} is {'compiled' if a.compile else 'built'} from source in the build and not locked"
+             for a in plan.addons if a.compile or a.own_step]
     if plan.transformers.editable:
         notes.append("transformers is installed editable from its source archive; its dependencies are locked")
     uv = uv or find_uv()

@@ -3,6 +3,8 @@ checkout of that source at /opt/transformers. Never a full git clone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dockyard.render.blocks.common import (
     CONSTRAINTS,
     RenderContext,
@@ -54,12 +56,16 @@ def transformers_install(ctx: RenderContext) -> list[Instruction]:
     )]
 
 
-def package_data(ctx: RenderContext) -> list[Instruction]:
+def with_package_data(ctx: RenderContext, items: list[Instruction]) -> list[Instruction]:
     """Data a package ships without, fetched into it once everything is installed (python.toml
-    [[package_data]]): it lands in the venv, which the final image copies."""
+    [[package_data]]), in the step that installs transformers: it lands in the venv, which the final image
+    copies."""
     steps = ctx.plan.package_data
-    if not steps:
-        return []
-    return [Run(tuple(fetch(command) for _, command in steps), fetch_mounts(ctx),
-                comment=f"Data of {', '.join(name for name, _ in steps)}, fetched at build time "
-                        "(knowledge/python.toml [[package_data]])")]
+    last = items[-1] if items else None
+    if not steps or not isinstance(last, Run):
+        return items
+    names = ", ".join(name for name, _ in steps)
+    # a decision, not an accident (DY115 asks for one): the package is useless without its data
+    return [*items[:-1], replace(last, commands=(*last.commands, *(fetch(command) for _, command in steps)),
+                                 comment=f"{last.comment}; then the data of {names}, fetched at build time "
+                                         "(knowledge/python.toml [[package_data]])\ndockyard: ignore=DY115")]
