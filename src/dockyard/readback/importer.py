@@ -19,7 +19,8 @@ from dockyard.errors import InputError, ResolveError, SpecError
 from dockyard.lint.parser import parse_bytes
 from dockyard.readback.inventory import Inventory
 from dockyard.readback.reader import read
-from dockyard.readback.tospec import Mapped, to_spec
+from dockyard.readback.settings import Mapped
+from dockyard.readback.tospec import to_spec
 from dockyard.render.renderer import render
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import name_from_stem, spec_from_dict
