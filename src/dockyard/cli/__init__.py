@@ -53,6 +53,8 @@ COMMANDS: dict[str, dict[str, str]] = {
     },
     "dockyard.cli.deploy": {
         "deploy": "write compose or Kubernetes files for a serve image",
+    },
+    "dockyard.cli.serving": {
         "up": "run a serve image here and wait until it answers",
         "down": "stop what `dockyard up` started",
     },

@@ -17,6 +17,7 @@ from dockyard.engine.detect import BACKENDS, detect
 from dockyard.engine.maps import site_default
 from dockyard.engine.progress import Step
 from dockyard.engine.report import BuildReport, human_size, without_mounts
+from dockyard.engine.secrets import SecretSet
 from dockyard.errors import VerifyError
 from dockyard.pipeline import (
     BuildFailed,
@@ -25,8 +26,9 @@ from dockyard.pipeline import (
     missing_bases,
     prepare_build,
     run_build,
+    verify_build,
 )
-from dockyard.verify.run import VerifyReport, verify_image
+from dockyard.verify.run import VerifyReport
 
 SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
 STATUS = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "cached": "[cyan]cached[/]", "error": "[red]✗[/]"}
@@ -201,7 +203,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise
     verify: VerifyReport | None = None
     if not args.no_verify and not args.push:
-        verify = verify_image(prepared.backend, report.image_id, expectations(prepared), gpu=args.gpus)
+        verify = verify_build(prepared.backend, report.image_id, expectations(prepared), prepared.secrets, args.gpus)
         report.verify = verify.to_json()
     if args.json:
         print_json(report.to_json())
@@ -269,7 +271,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.host:
         return cmd_verify_host(args, expect)
     backend = backend_for(detect(args.backend))
-    report = verify_image(backend, args.image, expect, gpu=args.gpus)
+    report = verify_build(backend, args.image, expect, SecretSet(), args.gpus)  # the environment's tokens
     if args.json:
         print_json(report.to_json())
     else:

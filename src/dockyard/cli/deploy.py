@@ -6,17 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout, view_mode
-from dockyard.deploy.compose import FAMILY as COMPOSE_FILES
+from dockyard.cli.output import escape, print_note, print_warning, stdout
+from dockyard.deploy.binding import LOOPBACK, bind_address, exposure
 from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.files import write_all
-from dockyard.deploy.kubernetes import FAMILY as KUBERNETES_FILES
 from dockyard.deploy.kubernetes import KubernetesOptions, render_kubernetes
 from dockyard.deploy.model import Deployment, from_plan
-from dockyard.engine.detect import BACKENDS
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
+from dockyard.spec.references import image_reference
+from dockyard.spec.secrets import refuse_secret_value
 
 SPEC_HELP = 'a spec file with profile = "serve" and a [serve] table'
 COMPOSE_ONLY = ("bind", "host_port", "model_dir")
@@ -55,41 +55,26 @@ def register(subparsers: Any) -> None:
     kube.add_argument("--memory", help="memory request and limit (default 4Gi)")
     p.set_defaults(func=cmd_deploy)
 
-    p = subparsers.add_parser(
-        "up", help="run a serve image here and wait until it answers",
-        description="Build the spec's image if it is missing, run it as its user on a read-only root (tmpfs /tmp, "
-                    "a cache volume, no capabilities, the target's devices, the port on 127.0.0.1), wait until "
-                    "/health answers, and print the URL and an example request. Exit 1 with the container's last "
-                    "log lines when it never becomes healthy.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--port", type=int, help="host port (default: the serve port)")
-    p.add_argument("--bind", default="127.0.0.1", help="host address to publish on (default 127.0.0.1)")
-    p.add_argument("--model-dir", type=Path, help="host folder of a mount: model")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /health")
-    p.add_argument("--no-build", action="store_true", help="fail instead of building a missing image")
-    p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto")
-    p.set_defaults(func=cmd_up)
-
-    p = subparsers.add_parser(
-        "down", help="stop what `dockyard up` started",
-        description="Stop the spec's container within its grace period ([serve] grace-seconds; then it is "
-                    "killed) and remove it. The model cache volume stays unless --volumes.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--volumes", action="store_true", help="also remove the cache volume")
-    p.set_defaults(func=cmd_down)
-
 
 def deployment_for(spec: str, image: str | None = None, accelerators: int = 1) -> Deployment:
+    if image is not None:
+        refuse_secret_value(image, "--image")
+        image_reference(image, "--image")
     return from_plan(resolve(load(spec)), image, accelerators)
+
+
+def host_folder(value: str, option: str) -> str:
+    """A host folder from the command line, absolute; its text is kept literally (the writers escape it)."""
+    refuse_secret_value(value, option)
+    if not value or not value.isprintable():
+        raise InputError(f"{option} {value!r}: not a folder name (empty, or a control character)")
+    return str(Path(value).resolve())
 
 
 def _pairs(items: list[str] | None) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in items or []:
+        refuse_secret_value(item, "--node-selector")
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError(f"--node-selector {item!r} is not KEY=VALUE", "e.g. --node-selector pool=gpu")
@@ -104,7 +89,7 @@ def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> 
         raise InputError(f"{flag} applies to --to {to}, not --to {args.to}", f"leave {flag} out, or use --to {to}")
 
 
-def _port(value: int | None, flag: str) -> None:
+def port_option(value: int | None, flag: str) -> None:
     if value is not None and not 1 <= value <= 65535:
         raise InputError(f"{flag} {value}: out of range", "use a port from 1 to 65535")
 
@@ -113,82 +98,36 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if args.start_timeout < 1:
         raise InputError(f"--start-timeout {args.start_timeout}: must be 1 second or more")
     deployment = deployment_for(args.spec, args.image, args.accelerators)
+    warnings: list[str] = []
     if args.to == "compose":
         _refuse_other(args, KUBERNETES_ONLY, "kubernetes")
-        _port(args.host_port, "--host-port")
-        model_dir = str(Path(args.model_dir).resolve()) if args.model_dir else None
+        port_option(args.host_port, "--host-port")
+        bind = bind_address(args.bind) if args.bind is not None else LOOPBACK
+        warnings = exposure(deployment, bind, args.bind is not None, "--host-port" if args.host_port else None)
+        model_dir = host_folder(args.model_dir, "--model-dir") if args.model_dir is not None else None
         if model_dir and deployment.model.kind != "mount":
             raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
                              f"({deployment.model.spelled()})", "leave --model-dir out")
-        options = ComposeOptions(bind=args.bind or "127.0.0.1", host_port=args.host_port, model_dir=model_dir,
+        options = ComposeOptions(bind=bind, host_port=args.host_port, model_dir=model_dir,
                                  start_seconds=args.start_timeout)
-        files, family = render_compose(deployment, options), COMPOSE_FILES
+        files = render_compose(deployment, options)
         run = f"docker-compose -f {args.output / 'compose.yaml'} up -d"
     else:
         _refuse_other(args, COMPOSE_ONLY, "compose")
+        for flag, text in (("--model-volume", args.model_volume), ("--cpu", args.cpu), ("--memory", args.memory)):
+            if text is not None:
+                refuse_secret_value(text, flag)
         kube = KubernetesOptions(
             replicas=args.replicas if args.replicas is not None else 1, hpa_max=args.hpa_max,
             hpa_cpu=args.hpa_cpu if args.hpa_cpu is not None else 70, pdb=args.pdb, model_volume=args.model_volume,
             node_selector=_pairs(args.node_selector), cpu=args.cpu or "1", memory=args.memory or "4Gi",
             start_seconds=args.start_timeout)
-        files, family = render_kubernetes(deployment, kube), KUBERNETES_FILES
+        files = render_kubernetes(deployment, kube)
         run = f"kubectl apply -f {args.output}"
-    written = write_all(args.output, files, family)
+    written = write_all(args.output, files)
     for path in written:
         stdout.print(f"wrote {escape(str(path))}")
+    for warning in warnings:
+        print_warning(warning)
     print_note(f"image {deployment.image} (build it: dockyard build {args.spec}); run: {run}")
-    return 0
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from dockyard.cli.serving import build_if_missing, wait_and_report
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    _port(args.port, "--port")
-    deployment = deployment_for(args.spec)
-    model_dir = None
-    if args.model_dir is not None:
-        if deployment.model.kind != "mount":
-            raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
-                             f"({deployment.model.spelled()})", "leave --model-dir out")
-        if not args.model_dir.is_dir():
-            raise InputError(f"--model-dir {args.model_dir}: no such folder", "give the folder holding config.json")
-        model_dir = str(args.model_dir.resolve())
-    options = local.LocalOptions(host_port=args.port, bind=args.bind, model_dir=model_dir, name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    running = local.state(engine, name)
-    if running is not None and running["status"] == "running":
-        if running["image"] != deployment.image:
-            raise InputError(f"{name} is already running {running['image']}, not {deployment.image}",
-                             f"stop it first: dockyard down {args.spec}")
-        print_note(f"{name} is already up")
-    else:
-        build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
-        argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups))
-        local.start(engine, argv, name)
-    wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress))
-    return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    deployment = deployment_for(args.spec)
-    options = local.LocalOptions(name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    if local.state(engine, name) is None:
-        print_warning(f"no container {name} (nothing to stop)")
-    else:
-        seconds = local.stop(engine, name, deployment.grace_seconds)
-        stdout.print(f"[bold green]stopped[/] {escape(name)} in {seconds:.1f}s "
-                     f"(grace period {deployment.grace_seconds}s)")
-    if args.volumes:
-        from dockyard.engine.detect import run_command
-
-        run_command([engine.client, "volume", "rm", "--force", local.cache_volume(deployment)])
-        stderr.print(f"removed volume {escape(local.cache_volume(deployment))}")
     return 0

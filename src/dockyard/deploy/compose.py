@@ -3,25 +3,49 @@ with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check t
 target's devices (knowledge/deploy.toml), the stop grace period and, for a `mount:` model, its folder.
 
 Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
-read it."""
+read it. Compose interpolates `$NAME` and `${NAME}` in every value with the deployer's environment, so
+every string is written with `$` doubled (`$$` reads back as one `$`), except the variables dockyard
+means (`Variable`: `${MODEL_DIR:?...}`, `${RENDER_GID:?...}`); volumes use the long syntax, so a host
+folder holding `:` or `,` stays one path."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.deploy.binding import LOOPBACK, publish_spec
 from dockyard.deploy.files import header
 from dockyard.deploy.model import Deployment
-from dockyard.scale.yamlout import dump
+from dockyard.scale.yamlout import Expression, Node, dump
 
 FILE = "compose.yaml"
 CACHE_VOLUME = "hf-cache"
 MODEL_ENV = "MODEL_DIR"
 
 
+class Variable(str):
+    """A compose variable dockyard writes on purpose (`${NAME:?why}`); every other `$` is escaped."""
+
+
+def escape(node: Any) -> Node:
+    """Every string of a compose document with `$` written `$$` (compose reads it back as `$`), except a
+    `Variable`. The result is marked for the YAML writer as text dockyard vouches for: GitHub's `${{`
+    check does not apply to a compose file, where `$${{` is literal."""
+    if isinstance(node, Variable):
+        return Expression(node)
+    if isinstance(node, str):
+        return Expression(node.replace("$", "$$"))
+    if isinstance(node, Mapping):
+        return {key: escape(value) for key, value in node.items()}
+    if isinstance(node, Sequence):
+        return [escape(item) for item in node]
+    return node  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class ComposeOptions:
-    bind: str = "127.0.0.1"  # host address the port is published on; 0.0.0.0 for every interface
+    bind: str = LOOPBACK  # host address the port is published on (an IP address); 0.0.0.0 for every interface
     host_port: int | None = None  # default: the serve port
     model_dir: str | None = None  # host folder of a mount: model; default: ${MODEL_DIR}, which must be set
     start_seconds: int = 600  # how long the model may take to load before the health check counts
@@ -30,7 +54,8 @@ class ComposeOptions:
 def gid_variable(group: str) -> str:
     """`render` -> `${RENDER_GID:?...}`: a group whose GID is the host's, set by the user."""
     name = f"{group.upper()}_GID"
-    return f"${{{name}:?set {name} to the GID of the host's {group} group: getent group {group} | cut -d: -f3}}"
+    why = f"set {name} to the GID of the host's {group} group: getent group {group} | cut -d: -f3"
+    return Variable(f"${{{name}:?{why}}}")
 
 
 def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
@@ -51,10 +76,12 @@ def _accelerator(deployment: Deployment, service: dict[str, Any]) -> None:
 
 def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
     host_port = options.host_port or deployment.port
-    volumes = [f"{CACHE_VOLUME}:{deployment.cache_dir}"]
+    volumes: list[dict[str, Any]] = [{"type": "volume", "source": CACHE_VOLUME, "target": deployment.cache_dir}]
     if deployment.model.kind == "mount":
-        source = options.model_dir or f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the model}}"
-        volumes.append(f"{source}:{deployment.model.container_path}:ro")
+        source = options.model_dir or Variable(f"${{{MODEL_ENV}:?set {MODEL_ENV} to the host folder holding the "
+                                               "model}")
+        volumes.append({"type": "bind", "source": source, "target": deployment.model.container_path,
+                        "read_only": True})
     service: dict[str, Any] = {
         "image": deployment.image,
         "user": f"{deployment.uid}:{deployment.uid}",
@@ -75,7 +102,7 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
         "labels": deployment.labels,
     }
     if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
-        service["ports"] = [f"{options.bind}:{host_port}:{deployment.port}"]
+        service["ports"] = [publish_spec(options.bind, host_port, deployment.port)]
     _accelerator(deployment, service)
     return service
 
@@ -86,7 +113,7 @@ def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOpti
         "services": {deployment.name: compose_service(deployment, options)},
         "volumes": {CACHE_VOLUME: {}},
     }
-    return {FILE: dump(document, header("compose", deployment.source, deployment.image))}
+    escaped = escape(document)
+    assert isinstance(escaped, Mapping)
+    return {FILE: dump(escaped, header("compose", deployment.source, deployment.image))}
 
-
-FAMILY: tuple[str, ...] = (FILE,)

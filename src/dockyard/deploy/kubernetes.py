@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.deploy import k8svalues as rules
 from dockyard.deploy.files import header
 from dockyard.deploy.model import Deployment
 from dockyard.errors import InputError
 from dockyard.scale.yamlout import dump
 
-FAMILY: tuple[str, ...] = ("deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml")
 PROBE_PERIOD = 5
 
 
@@ -34,7 +34,22 @@ class KubernetesOptions:
 
 
 def check_options(deployment: Deployment, options: KubernetesOptions) -> None:
-    """Every option problem, before anything is written."""
+    """Every option problem, before anything is written: the API's own rules (k8svalues), then how the
+    options go together."""
+    rules.dns1035_label(deployment.name, f"{deployment.source}: the service name (from [image].name)")
+    for flag, number in (("--replicas", options.replicas), ("--hpa-max", options.hpa_max),
+                         ("--hpa-cpu", options.hpa_cpu), ("--pdb", options.pdb),
+                         ("--start-timeout", options.start_seconds), ("--accelerators", deployment.accelerators)):
+        if number is not None:  # the API's range; what makes sense (replicas >= 1 ...) is checked below
+            rules.int32(number, flag, 0)
+    rules.quantity(options.cpu, "--cpu")
+    rules.quantity(options.memory, "--memory")
+    for key, value in (*deployment.devices.node_selector, *options.node_selector):
+        rules.label_key(key, "--node-selector key")
+        rules.label_value(value, f"--node-selector {key}=")
+    for key, value in deployment.labels.items():
+        rules.label_key(key, "label key")
+        rules.label_value(value, f"label {key}")
     if options.replicas < 1:
         raise InputError(f"--replicas {options.replicas}: must be 1 or more")
     if options.hpa_max is not None and options.hpa_max < options.replicas:
@@ -61,9 +76,9 @@ def check_options(deployment: Deployment, options: KubernetesOptions) -> None:
 def volume_source(spelled: str) -> dict[str, Any]:
     kind, _, ref = spelled.partition(":")
     if kind == "pvc" and ref:
-        claim: dict[str, Any] = {"claimName": ref, "readOnly": True}
+        claim: dict[str, Any] = {"claimName": rules.dns1123_subdomain(ref, "--model-volume pvc:"), "readOnly": True}
         return {"persistentVolumeClaim": claim}
-    if kind == "hostpath" and ref.startswith("/"):
+    if kind == "hostpath" and ref.startswith("/") and ref.isprintable() and ".." not in ref.split("/"):
         return {"hostPath": {"path": ref, "type": "Directory"}}
     raise InputError(f"--model-volume {spelled!r}: not pvc:CLAIM or hostpath:/ABSOLUTE/DIR",
                      "e.g. --model-volume pvc:models or --model-volume hostpath:/srv/models/tiny")

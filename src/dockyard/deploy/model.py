@@ -44,8 +44,12 @@ class Deployment:
 
 
 def dns_label(name: str) -> str:
-    """`my_Model.v2` -> `my-model-v2`: what Kubernetes and compose accept as a name."""
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    """`my_Model.v2` -> `my-model-v2`, `1model` -> `serve-1model`: a DNS-1035 label, what Kubernetes
+    accepts as a Service name (and compose and the engines as a name)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    if label and not label[0].isalpha():
+        label = f"serve-{label}"
+    label = label[:63].strip("-")
     if not label:
         raise InputError(f"image name {name!r} gives no usable service name", "give the spec a name of letters and "
                          "digits ([image] name)")

@@ -5,9 +5,8 @@ extra's packages, each target's default device, and which modalities a model's t
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -31,13 +30,12 @@ class FileRule:
     key: str = ""
     value: Any = None
 
-    def matches(self, folder: Path) -> bool:
-        path = folder / self.file
-        if not path.is_file():
+    def matches(self, document: Mapping[str, Any] | None) -> bool:
+        """`document`: the rule's file as a JSON object ({} when it is not one), None when it is missing."""
+        if document is None:
             return False
         if not self.key:
             return True
-        document = read_json(path)
         if self.key not in document:
             return False
         return self.value is None or document[self.key] == self.value
@@ -66,15 +64,6 @@ class ServeKnowledge:
 
     def source_text(self, keys: tuple[str, ...] | list[str]) -> str:
         return "; ".join(self.sources[k] for k in keys if k in self.sources)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A model file as a JSON object; {} when it is not one (the caller says what it needed)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @functools.cache

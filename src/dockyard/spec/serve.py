@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import SpecError
+from dockyard.spec.modelfolder import ModelFolder, walk_model
+from dockyard.spec.references import git_ref
+from dockyard.spec.secrets import refuse_secret_value
+from dockyard.spec.servepaths import check_mount_path
 
 HEALTH_PATH = "/health"
 BAKED_MODEL_PATH = "/opt/model"  # where a path: or hub: model lies inside the image
@@ -33,8 +37,7 @@ DEVICES = ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 QUANTIZATIONS = ("bnb-4bit", "bnb-8bit")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-MOUNT_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class ServeModel:
     ref: str  # path: as written in the spec; hub: "ORG/NAME"; mount: "/models/NAME" (absolute, in the container)
     revision: str | None = None  # hub only: the revision after '@'
     path: Path | None = None  # path only: the folder resolved against the spec's folder
+    root: Path | None = None  # path only: the folder of the spec that names the model (it stays inside it)
+    folder: ModelFolder | None = field(default=None, compare=False, repr=False)  # path only: what is copied
 
     @property
     def container_path(self) -> str:
@@ -136,33 +141,28 @@ def _where(source: str, key: str) -> str:
 
 
 def parse_model(value: str, source: str, root: str) -> ServeModel:
-    """`path:DIR`, `hub:ORG/NAME@REV` or `mount:/ABS/PATH`; a missing folder is an error here."""
+    """`path:DIR`, `hub:ORG/NAME@REV` or `mount:/models/NAME`; a path: folder is walked here (modelfolder)."""
     where = _where(source, "model")
+    refuse_secret_value(value, where)
     kind, sep, rest = value.partition(":")
     if not sep or kind not in MODEL_KINDS or not rest:
         raise SpecError(f'{where} = "{value}": not a model reference',
                         'write "path:DIR" (a folder next to the spec), "hub:ORG/NAME@REVISION" or '
                         '"mount:/models/NAME"')
     if kind == "path":
-        folder = (Path(root) / rest).resolve()
-        if not folder.is_dir():
-            raise SpecError(f'{where} = "{value}": no such folder {folder}',
-                            "the folder is relative to the spec file; save the model there with "
-                            "save_pretrained(DIR), or use hub: or mount:")
-        return ServeModel("path", rest, path=folder)
+        folder = walk_model(Path(root), rest, f'{where} = "{value}"')
+        return ServeModel("path", rest, path=folder.path, root=folder.root, folder=folder)
     if kind == "hub":
         repo, at, revision = rest.partition("@")
-        if not HUB_REPO.match(repo) or (at and not revision):
-            raise SpecError(f'{where} = "{value}": "{rest}" is not a Hub repository',
+        if not HUB_REPO.match(repo) or ".." in repo or "--" in repo or (at and not revision):
+            raise SpecError(f'{where} = "{value}": "{repo}" is not a Hub repository',
                             'write hub:ORG/NAME@REVISION, e.g. hub:openai-community/gpt2@<40-hex commit>')
-        if revision and not re.match(r"^[A-Za-z0-9._/-]+$", revision):
-            raise SpecError(f'{where} = "{value}": "{revision}" is not a revision',
-                            "use a full 40-hex commit (reproducible), a tag or a branch")
+        if revision:
+            if len(revision) > 200:
+                raise SpecError(f"{where}: the revision has {len(revision)} characters", "a revision has at most 200")
+            git_ref(revision, f'{where} = "{value}": the revision')
         return ServeModel("hub", repo, revision=revision or None)
-    if not MOUNT_PATH.match(rest) or ".." in rest.split("/") or rest.rstrip("/") == "":
-        raise SpecError(f'{where} = "{value}": "{rest}" is not an absolute path inside the container',
-                        'write e.g. mount:/models/NAME')
-    return ServeModel("mount", rest.rstrip("/"))
+    return ServeModel("mount", check_mount_path(rest, f'{where} = "{value}": the path'))
 
 
 def parse_serve(table: Any, source: str, root: str) -> ServeSpec:

@@ -39,13 +39,15 @@ def test_kubernetes_files(run_cli: CliRunner, spec: Path, tmp_path: Path) -> Non
                       "--pdb", "2", "--node-selector", "pool=gpu", "--image", "registry.local/tiny:1",
                       "--accelerators", "2"])
     assert result.code == 0, result.err
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "hpa.yaml", "pdb.yaml", "service.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [".dockyard-files", "deployment.yaml", "hpa.yaml", "pdb.yaml",
+                                                     "service.yaml"]
     pod = yaml.safe_load((out / "deployment.yaml").read_text())["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "gpu"}
     assert pod["containers"][0]["image"] == "registry.local/tiny:1"
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 2
     assert run_cli(["deploy", str(spec), "--to", "kubernetes", "-o", str(out)]).code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.yaml", "service.yaml"], "dropped HPA/PDB removed"
+    assert sorted(p.name for p in out.iterdir()) == [".dockyard-files", "deployment.yaml", "service.yaml"], \
+        "dropped HPA/PDB removed"
 
 
 @pytest.mark.parametrize(("args", "message"), [

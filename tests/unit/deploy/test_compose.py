@@ -36,7 +36,7 @@ def test_cpu_service(make_deployment: MakeDeployment) -> None:
     assert found["user"] == "1000:1000"
     assert found["read_only"] is True and found["tmpfs"] == ["/tmp"]
     assert found["cap_drop"] == ["ALL"] and found["security_opt"] == ["no-new-privileges:true"]
-    assert found["volumes"] == ["hf-cache:/home/dockyard/.cache/huggingface"]
+    assert found["volumes"] == [{"type": "volume", "source": "hf-cache", "target": "/home/dockyard/.cache/huggingface"}]
     assert found["ports"] == ["127.0.0.1:8000:8000"]
     assert found["stop_grace_period"] == "30s"
     test = found["healthcheck"]["test"]
@@ -81,10 +81,10 @@ def test_accelerator_count_and_options(make_deployment: MakeDeployment) -> None:
 
 def test_mount_model(make_deployment: MakeDeployment) -> None:
     found = service(make_deployment("cpu", kind="mount"))
-    assert found["volumes"][1] == ("${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}"
-                                   ":/models/tiny:ro")
-    found = service(make_deployment("cpu", kind="mount"), ComposeOptions(model_dir="/srv/models/tiny"))
-    assert found["volumes"][1] == "/srv/models/tiny:/models/tiny:ro"
+    assert found["volumes"][1] == {"type": "bind", "target": "/models/tiny", "read_only": True,
+                                   "source": "${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}"}
+    found = service(make_deployment("cpu", kind="mount"), ComposeOptions(model_dir="/srv/a:b,c/cost$HOME"))
+    assert found["volumes"][1]["source"] == "/srv/a:b,c/cost$$HOME", "one path, and $ escaped for compose"
     assert len(service(make_deployment("cpu", kind="hub"))["volumes"]) == 1, "a baked model mounts nothing"
 
 

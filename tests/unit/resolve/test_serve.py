@@ -139,3 +139,9 @@ def test_hub_model_without_a_commit_is_a_warning(tmp_path: Path) -> None:
     pinned = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\n')
     assert not any("[serve]" in w for w in pinned.warnings)
     assert any("modalities it needs are not checked" in n for n in pinned.notes)
+
+
+def test_a_hub_model_with_remote_code_is_a_warning(tmp_path: Path) -> None:
+    """Its code is not read before the build: consent alone is not enough to stay silent (issue 21)."""
+    plan = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\ntrust-remote-code = true\n')
+    assert any("trust-remote-code = true runs the code" in w for w in plan.warnings)

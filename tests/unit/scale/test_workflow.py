@@ -226,3 +226,14 @@ def test_action_pins() -> None:
 def test_workflow_is_deterministic(repo: Path) -> None:
     names = ["cpu-inference", "quality"]
     assert workflow(select(names), WorkflowOptions(), repo) == workflow(select(names), WorkflowOptions(), repo)
+
+
+def test_a_path_model_is_in_the_path_filters(repo: Path) -> None:
+    """A change to a serve spec's model folder rebuilds its image (issue 21)."""
+    folder = repo / "serving"
+    (folder / "tiny").mkdir(parents=True)
+    (folder / "tiny" / "config.json").write_text('{"model_type": "llama"}')
+    spec = folder / "chat.toml"
+    spec.write_text('[image]\nextends = "cpu-serve"\nname = "chat"\n\n[serve]\nmodel = "path:tiny"\n')
+    on = load(workflow(select([str(spec)]), WorkflowOptions(), repo))["on"]
+    assert "serving/tiny/**" in on["push"]["paths"] and on["pull_request"]["paths"] == on["push"]["paths"]

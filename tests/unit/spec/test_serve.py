@@ -36,7 +36,7 @@ def test_six_line_spec_with_a_local_model(tmp_path: Path) -> None:
     spec = load(str(spec_file(tmp_path, 'model = "path:tiny"\n')))
     assert spec.profile == "serve" and "serve" in PROFILES
     assert spec.serve is not None
-    assert spec.serve.model == ServeModel("path", "tiny", path=(tmp_path / "tiny").resolve())
+    assert spec.serve.model == ServeModel("path", "tiny", path=(tmp_path / "tiny").resolve(), root=tmp_path.resolve())
     assert spec.serve.model.container_path == BAKED_MODEL_PATH
     assert (spec.serve.port, spec.serve.device, spec.serve.grace_seconds) == (8000, None, 30)
     assert HEALTH_PATH == "/health"
