@@ -56,11 +56,14 @@ COMMANDS: dict[str, dict[str, str]] = {
         "sbom": "CycloneDX SBOM of an image's Python environment (cyclonedx-bom)",
     },
     "dockyard.cli.deploy": {
-        "deploy": "write compose or Kubernetes files for a serve image",
+        "deploy": "write compose, Kubernetes or KServe files for a serve image",
     },
     "dockyard.cli.serving": {
         "up": "run a serve image here and wait until it answers",
         "down": "stop what `dockyard up` started",
+    },
+    "dockyard.cli.push": {
+        "push": "push a built image to a registry and record its digest",
     },
 }
 COMMAND_MODULES = tuple(COMMANDS)

@@ -18,7 +18,7 @@ from dockyard.engine.maps import site_default
 from dockyard.engine.progress import Step
 from dockyard.engine.report import BuildReport, human_size, without_mounts
 from dockyard.engine.secrets import SecretSet
-from dockyard.errors import VerifyError
+from dockyard.errors import InputError, VerifyError
 from dockyard.pipeline import (
     BuildFailed,
     BuildOptions,
@@ -46,7 +46,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("-t", "--tag", action="append", default=[], help="image tag (repeatable; default "
                    "dockyard/NAME:latest and dockyard/NAME:<spec digest>)")
     p.add_argument("--no-cache", action="store_true", help="do not use the engine's layer cache")
-    p.add_argument("--push", action="store_true", help="push the tags after building")
+    p.add_argument("--push", action="store_true", help="push the tags after building (with --registry: push "
+                   "REGISTRY/NAME:<spec digest> after the probes pass and record its digest, as `dockyard push`)")
+    p.add_argument("--registry", help="with --push: the registry to push to, e.g. ghcr.io/acme")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="override an ARG")
     p.add_argument("--secret", action="append", default=[], metavar="id=NAME,src=FILE|env=VAR",
@@ -175,9 +177,17 @@ class StepView:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    if args.registry and not args.push:
+        raise InputError("--registry goes with --push", "add --push (or push later: dockyard push SPEC --registry "
+                         "REGISTRY)")
+    if args.registry:
+        from dockyard.spec.references import registry
+
+        registry(args.registry, "--registry")
     wheelhouse = args.wheelhouse or (Path(w) if (w := site_default("wheelhouse")) else None)
     options = BuildOptions(
-        backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push, platform=args.platform,
+        backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push and not args.registry,
+        platform=args.platform,
         build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert or site_default("ca-cert"),
         wheelhouse=wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
         context_dir=args.context_dir, log_path=args.log, builder=args.builder, max_jobs=args.max_jobs,
@@ -202,7 +212,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         print_explanation(exc.explanation, stderr, exc.log_path)
         raise
     verify: VerifyReport | None = None
-    if not args.no_verify and not args.push:
+    if not args.no_verify and not options.push:
         verify = verify_build(prepared.backend, report.image_id, expectations(prepared), prepared.secrets, args.gpus)
         report.verify = verify.to_json()
     if args.json:
@@ -214,6 +224,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     if verify is not None and not verify.ok:
         raise VerifyError(f"{len(verify.failures())} probe(s) failed in {report.tags[0]}",
                           "see the table above; `dockyard verify IMAGE --json` gives details")
+    if args.registry:
+        from dockyard.cli.push import publish
+        from dockyard.deploy.model import dns_label
+
+        digest_tag = prepared.plan.digest.split(":", 1)[1][:12]
+        reference, _ = publish(prepared.engine, report.image_id, dns_label(prepared.plan.name), digest_tag,
+                               args.registry)
+        stdout.print(f"[bold green]pushed[/] {escape(reference)}")
     return 0
 
 

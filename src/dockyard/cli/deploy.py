@@ -1,16 +1,17 @@
-"""deploy, up, down: a serve image to compose or Kubernetes files, or running on this machine."""
+"""deploy: a serve image to compose, Kubernetes or KServe files (up and down are in cli/serving.py)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from dockyard.cli.deploy_options import KUBERNETES_ONLY, add_cluster_options, cluster_files
 from dockyard.cli.output import escape, print_note, print_warning, stdout
 from dockyard.deploy.binding import LOOPBACK, bind_address, exposure
 from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.files import write_all
-from dockyard.deploy.kubernetes import KubernetesOptions, render_kubernetes
 from dockyard.deploy.model import Deployment, from_plan
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
@@ -20,22 +21,25 @@ from dockyard.spec.secrets import refuse_secret_value
 
 SPEC_HELP = 'a spec file with profile = "serve" and a [serve] table'
 COMPOSE_ONLY = ("bind", "host_port", "model_dir")
-KUBERNETES_ONLY = ("replicas", "hpa_max", "hpa_cpu", "pdb", "model_volume", "node_selector", "cpu", "memory")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "deploy", help="write compose or Kubernetes files for a serve image",
+        "deploy", help="write compose, Kubernetes or KServe files for a serve image",
         description="Write the files that run a serve image: a compose.yaml (read-only root, tmpfs /tmp, a cache "
-                    "volume, the health check, the target's devices) or Kubernetes manifests (Deployment and "
-                    "Service, optionally a HorizontalPodAutoscaler and a PodDisruptionBudget; probes on /health, "
-                    "the target's GPU resource, a restricted securityContext). Files dockyard did not write are "
-                    "never overwritten.")
+                    "volume, the health check, the target's devices), Kubernetes manifests (Deployment, Service "
+                    "and NetworkPolicy, optionally a HorizontalPodAutoscaler or a KEDA ScaledObject and a "
+                    "PodDisruptionBudget; probes, resources sized from the model, the target's GPU resource, "
+                    "tolerations and node selectors, a restricted securityContext) or a KServe InferenceService. "
+                    "With --registry the image is named by the digest `dockyard push` recorded. Files dockyard did "
+                    "not write are never overwritten.")
     p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--to", choices=("compose", "kubernetes"), required=True, help="what to write")
+    p.add_argument("--to", choices=("compose", "kubernetes", "kserve"), required=True, help="what to write")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write into")
-    p.add_argument("--image", help="image reference (default: the tag `dockyard build` gives, "
-                   "dockyard/NAME:<spec digest>)")
+    p.add_argument("--image", help="image reference (default: with --registry, REGISTRY/NAME@<pushed digest>; "
+                   "else the tag `dockyard build` gives, dockyard/NAME:<spec digest>)")
+    p.add_argument("--registry", help="the registry `dockyard push` pushed to, e.g. ghcr.io/acme: the image is named "
+                   "by the digest it recorded")
     p.add_argument("--accelerators", type=int, default=1, metavar="N", help="accelerators per replica (default 1)")
     p.add_argument("--start-timeout", type=int, default=600, metavar="SECONDS",
                    help="how long the model may take to load before health checks count (default 600)")
@@ -43,16 +47,7 @@ def register(subparsers: Any) -> None:
     compose.add_argument("--bind", help="host address the port is published on (default 127.0.0.1; 0.0.0.0 for all)")
     compose.add_argument("--host-port", type=int, help="host port (default: the serve port)")
     compose.add_argument("--model-dir", help="host folder of a mount: model (default: ${MODEL_DIR} at run time)")
-    kube = p.add_argument_group("kubernetes")
-    kube.add_argument("--replicas", type=int, help="pods (default 1); with an accelerator, one each")
-    kube.add_argument("--hpa-max", type=int, metavar="N", help="add a HorizontalPodAutoscaler up to N pods")
-    kube.add_argument("--hpa-cpu", type=int, metavar="PERCENT", help="its CPU utilisation target (default 70)")
-    kube.add_argument("--pdb", type=int, metavar="N", help="add a PodDisruptionBudget keeping N pods available")
-    kube.add_argument("--model-volume", metavar="pvc:CLAIM|hostpath:/DIR", help="where a mount: model comes from")
-    kube.add_argument("--node-selector", action="append", metavar="KEY=VALUE",
-                      help="schedule on nodes with this label (repeatable; adds to the target's)")
-    kube.add_argument("--cpu", help="CPU request (default 1)")
-    kube.add_argument("--memory", help="memory request and limit (default 4Gi)")
+    add_cluster_options(p.add_argument_group("kubernetes and kserve"))
     p.set_defaults(func=cmd_deploy)
 
 
@@ -71,17 +66,6 @@ def host_folder(value: str, option: str) -> str:
     return str(Path(value).resolve())
 
 
-def _pairs(items: list[str] | None) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in items or []:
-        refuse_secret_value(item, "--node-selector")
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--node-selector {item!r} is not KEY=VALUE", "e.g. --node-selector pool=gpu")
-        pairs.append((key, value))
-    return tuple(pairs)
-
-
 def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> None:
     given = [n for n in names if getattr(args, n) is not None]
     if given:
@@ -95,10 +79,19 @@ def port_option(value: int | None, flag: str) -> None:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from dockyard.cli.push import deployment_image
+
     if args.start_timeout < 1:
         raise InputError(f"--start-timeout {args.start_timeout}: must be 1 second or more")
-    deployment = deployment_for(args.spec, args.image, args.accelerators)
+    for flag, text in (("--image", args.image), ("--registry", args.registry)):
+        if text is not None:
+            refuse_secret_value(text, flag)
+    deployment = deployment_for(args.spec, None, args.accelerators)
+    image = deployment_image(args.spec, deployment, args.image, args.registry)
+    deployment = replace(deployment, image=image.reference)
+    notes = (image.note,) if image.note else ()
     warnings: list[str] = []
+    sizing_notes: tuple[str, ...] = ()
     if args.to == "compose":
         _refuse_other(args, KUBERNETES_ONLY, "kubernetes")
         port_option(args.host_port, "--host-port")
@@ -110,24 +103,19 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                              f"({deployment.model.spelled()})", "leave --model-dir out")
         options = ComposeOptions(bind=bind, host_port=args.host_port, model_dir=model_dir,
                                  start_seconds=args.start_timeout)
-        files = render_compose(deployment, options)
+        files = render_compose(deployment, options, notes)
         run = f"docker-compose -f {args.output / 'compose.yaml'} up -d"
     else:
         _refuse_other(args, COMPOSE_ONLY, "compose")
-        for flag, text in (("--model-volume", args.model_volume), ("--cpu", args.cpu), ("--memory", args.memory)):
-            if text is not None:
-                refuse_secret_value(text, flag)
-        kube = KubernetesOptions(
-            replicas=args.replicas if args.replicas is not None else 1, hpa_max=args.hpa_max,
-            hpa_cpu=args.hpa_cpu if args.hpa_cpu is not None else 70, pdb=args.pdb, model_volume=args.model_volume,
-            node_selector=_pairs(args.node_selector), cpu=args.cpu or "1", memory=args.memory or "4Gi",
-            start_seconds=args.start_timeout)
-        files = render_kubernetes(deployment, kube)
+        files, sizing_notes = cluster_files(args, deployment, notes)
         run = f"kubectl apply -f {args.output}"
     written = write_all(args.output, files)
     for path in written:
         stdout.print(f"wrote {escape(str(path))}")
     for warning in warnings:
         print_warning(warning)
-    print_note(f"image {deployment.image} (build it: dockyard build {args.spec}); run: {run}")
+    for note in (*sizing_notes, *notes):
+        print_note(note)
+    pinned = "" if image.note else " (pinned by digest)"
+    print_note(f"image {deployment.image}{pinned}; run: {run}")
     return 0

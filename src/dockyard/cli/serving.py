@@ -59,7 +59,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("spec", help=SPEC_HELP)
     p.add_argument("--backend", choices=BACKENDS, default="auto")
     p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--volumes", action="store_true", help="also remove the cache volume")
+    p.add_argument("--volumes", action="store_true", help="also remove the cache volume (and the model volume of a "
+                   "model fetched at start)")
     p.set_defaults(func=down)
 
 
@@ -112,7 +113,10 @@ def up(args: argparse.Namespace) -> int:
         print_note(f"{name} is already up")
     else:
         build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
-        local.claim_volume(engine, deployment, options)
+        for volume in local.volumes(deployment, options):
+            local.claim_volume(engine, deployment, options, volume=volume)
+        if deployment.model.fetched_at_start:
+            fetch_model(engine, deployment, options, args.timeout)
         run = ownership.new_run_token()
         argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups), run)
     try:
@@ -150,12 +154,30 @@ def down(args: argparse.Namespace) -> int:
         stdout.print(f"[bold green]stopped[/] {escape(name)} in {seconds:.1f}s "
                      f"(grace period {deployment.grace_seconds}s)")
     if args.volumes:
-        remove_volume(engine, deployment, options)
+        for volume in local.volumes(deployment, options):
+            remove_volume(engine, deployment, volume)
     return 0
 
 
-def remove_volume(engine: Engine, deployment: Deployment, options: local.LocalOptions) -> None:
-    volume = local.cache_volume(deployment, options)
+def fetch_model(engine: Engine, deployment: Deployment, options: local.LocalOptions, timeout: int) -> None:
+    """The fetch step before the server: the image downloads its model into the model volume (or finds it
+    there). HF_TOKEN and HF_ENDPOINT are handed through by name when this process has them."""
+    import os
+
+    env_names = [name for name in ("HF_TOKEN", "HF_ENDPOINT") if os.environ.get(name)]
+    volume = local.model_volume(deployment, options)
+    stderr.print(f"fetching {escape(deployment.model.spelled())} into volume {escape(volume)} "
+                 f"({'with' if 'HF_TOKEN' in env_names else 'without'} HF_TOKEN)")
+    ok, tail = local.run_fetch(local.fetch_argv(engine, deployment, options, env_names), timeout)
+    if not ok:
+        raise EngineError(f"fetching {deployment.model.spelled()} failed; its last lines:\n{tail or '(no output)'}",
+                          "check the revision, the network (or HF_ENDPOINT) and, for a gated model, HF_TOKEN; a volume "
+                          "already holding the revision needs neither")
+    said = [line for line in tail.splitlines() if line.startswith("dockyard: ")]
+    stderr.print(escape(said[-1] if said else "fetched"))
+
+
+def remove_volume(engine: Engine, deployment: Deployment, volume: str) -> None:
     found = local.volume_state(engine, volume)
     if found is None:
         print_note(f"no volume {volume} (nothing to remove)")

@@ -6,17 +6,18 @@ path (never through a link)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dockyard.deploy.model import MARKER
 from dockyard.render.owned import OwnedFolder
 
 
-def header(kind: str, source: str, image: str) -> list[str]:
-    """Comment lines for a generated YAML file (no timestamps: the same spec, the same bytes)."""
+def header(kind: str, source: str, image: str, notes: Sequence[str] = ()) -> list[str]:
+    """Comment lines for a generated YAML file (no timestamps: the same spec, the same bytes); `notes` say
+    what an operator must know before applying it (an image not pinned by digest)."""
     return [f"{MARKER} ({kind}) from {source}; regenerate with `dockyard deploy` rather than editing.",
-            f"image: {image}"]
+            f"image: {image}", *(f"note: {note}" for note in notes)]
 
 
 def write_all(folder: Path, files: Mapping[str, str], option: str = "-o") -> list[Path]:

@@ -1,7 +1,9 @@
 """Run a serve image on this machine (`dockyard up` / `down`): the container as the image's user on a
 read-only root with a tmpfs /tmp, a named volume for the Hugging Face cache, no capabilities, the
 target's devices (knowledge/deploy.toml), the port on loopback; wait for /health; stop within the
-grace period. The engine is docker or podman (their `run` flags are the same here).
+grace period. A `hub:` model fetched at start is first downloaded by the same image run with the download
+command into a named volume (skipped when the volume holds it), which the server mounts read-only. The
+engine is docker or podman (their `run` flags are the same here).
 
 What `up` creates carries dockyard's labels (deploy/ownership.py): a container or volume of the same
 name that does not carry them for this spec is never stopped, removed or reused."""
@@ -11,13 +13,14 @@ from __future__ import annotations
 import grp
 import json
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dockyard.deploy import ownership
+from dockyard.deploy import fetch, ownership
 from dockyard.deploy.binding import LOOPBACK, publish_spec
 from dockyard.deploy.model import Deployment
 from dockyard.deploy.ownership import Owner
@@ -63,6 +66,17 @@ def cache_volume(deployment: Deployment, options: LocalOptions) -> str:
     return f"{container_name(deployment, options)}-hf-cache"
 
 
+def model_volume(deployment: Deployment, options: LocalOptions) -> str:
+    """The volume a model fetched at start lives in: `NAME-model` (kept by `down`, removed by `--volumes`)."""
+    return f"{container_name(deployment, options)}-model"
+
+
+def volumes(deployment: Deployment, options: LocalOptions) -> list[str]:
+    """Every volume `up` makes for this deployment."""
+    return [cache_volume(deployment, options), *([model_volume(deployment, options)]
+                                                 if fetch.fetches(deployment) else [])]
+
+
 def host_port(deployment: Deployment, options: LocalOptions) -> int:
     return options.host_port or deployment.port
 
@@ -87,19 +101,54 @@ def run_options(deployment: Deployment, options: LocalOptions) -> dict[str, str]
             "accelerators": str(deployment.accelerators)}
 
 
+def _hardened(deployment: Deployment, options: LocalOptions) -> list[str]:
+    return ["--user", f"{deployment.uid}:{deployment.uid}", "--read-only", "--tmpfs", "/tmp",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--mount", f"type=volume,source={cache_volume(deployment, options)},target={deployment.cache_dir}"]
+
+
+def fetch_argv(engine: Engine, deployment: Deployment, options: LocalOptions, env_names: Sequence[str]) -> list[str]:
+    """The one-shot container that downloads the model into its volume. `env_names`: variables handed
+    through by name (HF_TOKEN, HF_ENDPOINT): their values come from this process's environment, never
+    from the command line."""
+    command = fetch.command(deployment)
+    target = deployment.model.container_path
+    argv = [engine.client, "run", "--rm", "--name", f"{container_name(deployment, options)}-fetch",
+            *_hardened(deployment, options),
+            "--mount", f"type=volume,source={model_volume(deployment, options)},target={target}",
+            *[f"--label={k}={v}" for k, v in {**deployment.labels, **ownership.volume_labels(deployment)}.items()]]
+    if engine.kind == "podman":
+        argv += podman_ulimits()
+    for name in env_names:
+        argv += ["--env", name]
+    return [*argv, "--entrypoint", command[0], deployment.image, *command[1:]]
+
+
+def run_fetch(argv: list[str], timeout: float) -> tuple[bool, str]:
+    """(succeeded, its last output lines)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"the download did not finish within {timeout:.0f} s"
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+    return done.returncode == 0, tail
+
+
 def run_argv(engine: Engine, deployment: Deployment, options: LocalOptions, gids: Mapping[str, int],
              run: str = "") -> list[str]:
     facts = deployment.devices
     name = container_name(deployment, options)
-    argv = [engine.client, "run", "--detach", "--name", name,
-            "--user", f"{deployment.uid}:{deployment.uid}", "--read-only", "--tmpfs", "/tmp",
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--mount", f"type=volume,source={cache_volume(deployment, options)},target={deployment.cache_dir}",
+    argv = [engine.client, "run", "--detach", "--name", name, *_hardened(deployment, options),
             "--stop-timeout", str(deployment.grace_seconds)]
     labels = {**deployment.labels, **ownership.container_labels(deployment, run_options(deployment, options), run)}
     argv += [f"--label={key}={value}" for key, value in labels.items()]
     if engine.kind == "podman":
         argv += podman_ulimits()
+    if fetch.fetches(deployment):
+        argv += ["--mount", f"type=volume,source={model_volume(deployment, options)},"
+                 f"target={deployment.model.container_path},readonly=true"]
+    if facts.shm:
+        argv += ["--shm-size", facts.shm.replace("Gi", "g").replace("Mi", "m")]
     if facts.host_network:
         argv += ["--network", "host"]
     else:
@@ -166,9 +215,10 @@ def foreign(kind: str, name: str, found: Owner, deployment: Deployment) -> Input
                       "`dockyard down`)")
 
 
-def claim_volume(engine: Engine, deployment: Deployment, options: LocalOptions, runner: Runner = run_command) -> None:
-    """The cache volume, created with this spec's labels, or reused when it carries them."""
-    name = cache_volume(deployment, options)
+def claim_volume(engine: Engine, deployment: Deployment, options: LocalOptions, runner: Runner = run_command,
+                 volume: str | None = None) -> None:
+    """A volume (default: the cache volume), created with this spec's labels, or reused when it carries them."""
+    name = volume or cache_volume(deployment, options)
     found = volume_state(engine, name, runner)
     if found is not None:
         if not ownership.owns(found.owner, deployment):

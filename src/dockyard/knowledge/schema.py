@@ -57,6 +57,14 @@ class Int(Type):
             yield f"{path}: expected {self.name}, found {_found(value)}"
 
 
+class Num(Type):
+    name = "a number"
+
+    def problems(self, value: Any, path: str) -> Iterator[str]:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            yield f"{path}: expected {self.name}, found {_found(value)}"
+
+
 class Ver(Str):
     name = "a version string (e.g. \"2.15.0\")"
     plural = "version strings"
@@ -156,7 +164,7 @@ def Rows(keys: dict[str, Type]) -> List:
     return List(Table(keys))
 
 
-STR, BOOL, VER, SPEC, DAY = Str(), Bool(), Ver(), Spec(), Day()
+STR, BOOL, INT, NUM, VER, SPEC, DAY = Str(), Bool(), Int(), Num(), Ver(), Spec(), Day()
 STRS = List(STR)
 SOURCES = {"sources": STRS}
 SOURCED = {"sources?": STRS, "source?": STR}
@@ -263,7 +271,20 @@ FILES: dict[str, Table] = {
         "sources": SOURCE_TABLE,
         "target": Map(Table({"devices": STRS, "groups": STRS, "host_groups": STRS, "reservation": STR,
                              "k8s_resource": STR, "node_selector": ENV, "privileged?": BOOL,
-                             "host_network?": BOOL, **SOURCES})),
+                             "host_network?": BOOL, "tolerations": List(Table({"key": STR, "operator": STR,
+                                                                               "effect": STR})),
+                             "runtime_class": STR, "shm": STR, "runtime_mib": INT, **SOURCES})),
+        "resources": Table({"headroom": NUM, "unknown_memory": STR, "cpu": STR, "tmp": STR, "cache": STR,
+                            "model_volume_headroom": NUM, "model_volume_extra_gib": INT,
+                            "unknown_model_volume": STR, "weight_files": STRS, **SOURCES}),
+        "dtype_bytes": Map(NUM),
+        "quantization_bytes": Map(NUM),
+        "shutdown": Table({"prestop_seconds": INT, **SOURCES}),
+        "spread": Table({"topology_key": STR, "max_skew": INT, "when_unsatisfiable": STR, **SOURCES}),
+        "autoscale": Table({"scale_down_window": INT, "max_window": INT, "scale_up_pods": INT,
+                            "scale_up_period": INT, "keda_query": STR, "keda_in_flight": INT, "metrics_path": STR,
+                            **SOURCES}),
+        "kserve": Table({"api_version": STR, "deployment_mode": STR, "container": STR, **SOURCES}),
     }),
     "model_types.toml": Table({"source": STR, "model_type": Map(STRS)}),
     "imports.toml": Table({

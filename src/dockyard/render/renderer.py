@@ -22,7 +22,7 @@ from dockyard.render.blocks.finish import finish
 from dockyard.render.blocks.packages import addon_builds, packages_install
 from dockyard.render.blocks.python import builder_python
 from dockyard.render.blocks.runtime import runtime_stage, versions
-from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage
+from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage, start_fetch_files
 from dockyard.render.blocks.system import base_stage
 from dockyard.render.blocks.torch import torch_args, torch_install
 from dockyard.render.blocks.transformers import transformers_install, with_package_data
@@ -210,6 +210,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     runtime.add(*runtime_stage(plan, lock))
 
     model = model_stage(ctx)
+    start_fetch_files(ctx)
     stages: tuple[Stage, ...] = (base.build(), builder.build(), *((model,) if model else ()), runtime.build())
     dockerfile = emit(header(plan, lock), tuple(global_args), stages)
 

@@ -86,7 +86,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}),
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.kind != "mount" else {}),
            **(jit_arch_env(torch, gpu_archs) if spec.runtime_toolchain else {}), **dict(spec.env)}
     toolchain = (*TOOLCHAIN, *addon_needs.build_packages) if spec.runtime_toolchain else ()
     system = sorted({*target.runtime_packages, *target.jit_packages, *modal.system, *addon_needs.runtime_packages,

@@ -3,6 +3,7 @@
 ```toml
 [serve]
 model = "path:tiny-llama"        # or "hub:ORG/NAME@REVISION", or "mount:/models/NAME"
+fetch = "build"                  # hub: models: "start" downloads at each start into a volume instead
 port = 8000
 device = "cpu"                   # default: the target's device (knowledge/targets.toml)
 dtype = "bfloat16"
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ MODEL_KINDS = ("path", "hub", "mount")
 DEVICES = ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 QUANTIZATIONS = ("bnb-4bit", "bnb-8bit")
+FETCH_WHEN = ("build", "start")  # when a hub: model is downloaded: into the image, or into a volume at start
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
@@ -50,16 +52,23 @@ class ServeModel:
     path: Path | None = None  # path only: the folder resolved against the spec's folder
     root: Path | None = None  # path only: the folder of the spec that names the model (it stays inside it)
     folder: ModelFolder | None = field(default=None, compare=False, repr=False)  # path only: what is copied
+    fetch: str = "build"  # hub only: "start" leaves the weights out of the image; a fetch step fills a volume
 
     @property
     def container_path(self) -> str:
-        """Where the server finds the model inside the container: baked models at /opt/model."""
+        """Where the server finds the model inside the container: path: and hub: models at /opt/model (in the
+        image, or the volume a fetch at start fills)."""
         return self.ref if self.kind == "mount" else BAKED_MODEL_PATH
 
     @property
     def baked(self) -> bool:
-        """True when the model lies in the image (path: and hub:), so the image runs offline."""
-        return self.kind != "mount"
+        """True when the model lies in the image (path:, and hub: fetched at build time)."""
+        return self.kind == "path" or (self.kind == "hub" and self.fetch == "build")
+
+    @property
+    def fetched_at_start(self) -> bool:
+        """A hub: model downloaded into a volume by a step that runs the image before the server starts."""
+        return self.kind == "hub" and self.fetch == "start"
 
     @property
     def pinned(self) -> bool:
@@ -88,6 +97,8 @@ class ServeSpec:
     def to_toml_dict(self) -> dict[str, Any]:
         """The table as a spec file would carry it (defaults left out, the model as written)."""
         out: dict[str, Any] = {"model": self.model.spelled()}
+        if self.model.fetch != "build":
+            out["fetch"] = self.model.fetch
         if self.port != 8000:
             out["port"] = self.port
         for key, value in (("device", self.device), ("dtype", self.dtype), ("quantization", self.quantization)):
@@ -118,6 +129,9 @@ SERVE_FIELDS: dict[str, ServeKey] = {
                       '"hub:ORG/NAME@REVISION" (downloaded at build time; the token only as the BuildKit secret '
                       'hf_token) or "mount:/models/NAME" (nothing in the image; mounted at run time).',
                       required=True),
+    "fetch": ServeKey("string", 'When a hub: model is downloaded: "build" (into the image) or "start" (no weights in '
+                      "the image: a step running the same image downloads the pinned revision into a volume before "
+                      "the server starts; the server then runs with the Hub offline).", "build", FETCH_WHEN),
     "port": ServeKey("int", "Port the server listens on (EXPOSEd).", 8000),
     "device": ServeKey("string", "Device the server loads the model on.", "the target's device", DEVICES),
     "dtype": ServeKey("string", "dtype the model is loaded in.", "auto", DTYPES),
@@ -192,12 +206,18 @@ def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
     port = table.get("port", 8000)
     if not 1 <= port <= 65535:
         raise SpecError(f"{_where(source, 'port')} = {port}: out of range", "use a port from 1 to 65535, e.g. 8000")
+    fetch = table.get("fetch", "build")
+    if fetch == "start" and not str(table["model"]).startswith("hub:"):
+        raise SpecError(f'{_where(source, "fetch")} = "start": only a hub: model is downloaded',
+                        'a path: model is copied into the image and a mount: model is mounted: leave fetch out, or '
+                        'use model = "hub:ORG/NAME@REVISION"')
     grace = table.get("grace-seconds", 30)
     if not 1 <= grace <= 3600:
         raise SpecError(f"{_where(source, 'grace-seconds')} = {grace}: out of range",
                         "use 1 to 3600 seconds, e.g. 30")
+    model = parse_model(table["model"], source, root)
     return ServeSpec(
-        model=parse_model(table["model"], source, root),
+        model=replace(model, fetch=fetch) if model.kind == "hub" else model,
         port=port,
         device=table.get("device"),
         dtype=table.get("dtype"),

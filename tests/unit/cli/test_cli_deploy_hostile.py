@@ -154,10 +154,10 @@ def test_down_volumes_says_when_the_engine_refused(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(serving, "run_command", lambda argv, env=None: calls.append(list(argv)) or Completed(
         1, "", "Error response from daemon: remove dockyard-tiny-chat-hf-cache: volume is in use - [abc]"))
     with pytest.raises(EngineError, match=r"was not removed: .*volume is in use"):
-        serving.remove_volume(engine, deployment, local.LocalOptions())
+        serving.remove_volume(engine, deployment, local.cache_volume(deployment, local.LocalOptions()))
     assert calls == [["/usr/bin/docker", "volume", "rm", "dockyard-tiny-chat-hf-cache"]]
     monkeypatch.setattr(local, "volume_state", lambda e, n, r=None: local.Found("", "", ownership.owner({})))
     calls.clear()
     with pytest.raises(InputError, match="belongs to not dockyard"):
-        serving.remove_volume(engine, deployment, local.LocalOptions())
+        serving.remove_volume(engine, deployment, local.cache_volume(deployment, local.LocalOptions()))
     assert calls == [], "a volume without this spec's label is never removed"

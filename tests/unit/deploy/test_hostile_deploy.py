@@ -21,7 +21,10 @@ from dockyard.deploy.binding import bind_address
 from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.kubernetes import KubernetesOptions, manifests, render_kubernetes
 from dockyard.deploy.model import Deployment
+from dockyard.deploy.pod import PodOptions
+from dockyard.deploy.resources import pod_resources
 from dockyard.errors import InputError
+from dockyard.knowledge.deploy import sizing
 from dockyard.spec.serve import ServeModel
 from dockyard.spec.servepaths import check_cache_path, check_mount_path
 
@@ -132,18 +135,21 @@ VALID = {"key": "pool", "value": "gpu", "cpu": "500m", "memory": "4Gi", "claim":
 def test_kubernetes_keeps_its_structure(deployment: Deployment, field: str, text: str, number: int) -> None:
     """One option hostile at a time (the others valid): refused, or written as the API reads it."""
     given_ = {**VALID, field: number if field == "replicas" else text}
-    options = KubernetesOptions(replicas=given_["replicas"], node_selector=((given_["key"], given_["value"]),),
-                                cpu=given_["cpu"], memory=given_["memory"], model_volume=f"pvc:{given_['claim']}")
     try:
+        options = KubernetesOptions(replicas=given_["replicas"], pod=PodOptions(
+            node_selector=((given_["key"], given_["value"]),), model_volume=f"pvc:{given_['claim']}",
+            resources=pod_resources(None, None, None, "", sizing(), cpu=given_["cpu"], memory=given_["memory"])))
         texts = render_kubernetes(deployment, options)
     except InputError:
         return
-    baseline = manifests(deployment, KubernetesOptions(node_selector=(("pool", "gpu"),), model_volume="pvc:models"))
+    baseline = manifests(deployment, KubernetesOptions(replicas=given_["replicas"], pod=PodOptions(
+        node_selector=(("pool", "gpu"),), model_volume="pvc:models")))
     for name, text_ in texts.items():
         assert shape(yaml.safe_load(text_)) == shape(baseline[name])
     pod = yaml.safe_load(texts["deployment.yaml"])["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {given_["key"]: given_["value"]}
-    assert pod["containers"][0]["resources"]["requests"] == {"cpu": given_["cpu"], "memory": given_["memory"]}
+    requests = pod["containers"][0]["resources"]["requests"]
+    assert (requests["cpu"], requests["memory"]) == (given_["cpu"], given_["memory"])
     assert pod["volumes"][-1]["persistentVolumeClaim"]["claimName"] == given_["claim"]
     # only what the API accepts was written
     k8svalues.label_key(given_["key"], "k")
@@ -159,18 +165,31 @@ def test_the_properties_wrote_outputs() -> None:
     assert REACHED["compose"] >= 30 and REACHED["kubernetes"] >= 30, REACHED
 
 
+def _pod(**given: Any) -> KubernetesOptions:
+    cpu, memory = given.pop("cpu", None), given.pop("memory", None)
+    replicas = given.pop("replicas", 1)
+    return KubernetesOptions(replicas=replicas, pod=PodOptions(
+        model_volume=given.pop("model_volume", "pvc:m"),
+        resources=pod_resources(None, None, None, "", sizing(), cpu=cpu) if cpu else None, **given)) \
+        if memory is None else KubernetesOptions(pod=PodOptions(model_volume="pvc:m", resources=pod_resources(
+            None, None, None, "", sizing(), memory=memory)))
+
+
 @pytest.mark.parametrize(("options", "message"), [
-    (KubernetesOptions(cpu="lots", model_volume="pvc:m"), "--cpu 'lots': not a Kubernetes quantity"),
-    (KubernetesOptions(memory="4 GB", model_volume="pvc:m"), "--memory '4 GB': not a Kubernetes quantity"),
-    (KubernetesOptions(replicas=2**31, model_volume="pvc:m"), "--replicas 2147483648: out of range"),
-    (KubernetesOptions(start_seconds=2**40, model_volume="pvc:m"), "--start-timeout"),
-    (KubernetesOptions(node_selector=(("bad key!", "x"),), model_volume="pvc:m"), "not a label key"),
-    (KubernetesOptions(node_selector=(("pool", "a b"),), model_volume="pvc:m"), "not a label value"),
-    (KubernetesOptions(model_volume="pvc:Bad_Claim"), "not a DNS-1123 subdomain"),
+    (lambda: _pod(cpu="lots"), "--cpu 'lots': not a Kubernetes quantity"),
+    (lambda: _pod(memory="4 GB"), "--memory '4 GB': not a Kubernetes quantity"),
+    (lambda: _pod(replicas=2**31), "--replicas 2147483648: out of range"),
+    (lambda: _pod(start_seconds=2**40), "--start-timeout"),
+    (lambda: _pod(node_selector=(("bad key!", "x"),)), "not a label key"),
+    (lambda: _pod(node_selector=(("pool", "a b"),)), "not a label value"),
+    (lambda: _pod(model_volume="pvc:Bad_Claim"), "not a DNS-1123 subdomain"),
+    (lambda: _pod(pull_secret="Login"), "--pull-secret 'Login': not a DNS-1123 subdomain"),
+    (lambda: _pod(runtime_class="nvidia gpu"), "--runtime-class"),
+    (lambda: KubernetesOptions(namespace="Models"), "--namespace 'Models': not a DNS-1123 label"),
 ])
-def test_kubernetes_values_follow_the_api(deployment: Deployment, options: KubernetesOptions, message: str) -> None:
+def test_kubernetes_values_follow_the_api(deployment: Deployment, options: Any, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
-        manifests(deployment, options)
+        manifests(deployment, options())
 
 
 def test_a_service_name_starts_with_a_letter(make_deployment: MakeDeployment, tmp_path: Path) -> None:

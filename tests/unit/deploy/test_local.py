@@ -171,3 +171,18 @@ def test_dead_container_stops_the_wait(server: str) -> None:
     finally:
         Handler.healthy_after = 2
     assert not local.health("http://127.0.0.1:9/health", timeout=0.5)
+
+
+def test_fetch_at_start_runs_the_image_first(make_deployment: MakeDeployment) -> None:
+    deployment = make_deployment("cuda", kind="hub", fetch="start")
+    fetch = local.fetch_argv(DOCKER, deployment, local.LocalOptions(), ["HF_TOKEN", "HF_ENDPOINT"])
+    assert fetch[:5] == ["/usr/bin/docker", "run", "--rm", "--name", "dockyard-tiny-chat-fetch"]
+    joined = " ".join(fetch)
+    assert "--mount type=volume,source=dockyard-tiny-chat-model,target=/opt/model " in joined and "--read-only" in fetch
+    assert "--env HF_TOKEN --env HF_ENDPOINT" in joined, "values come from the environment, never the command line"
+    assert fetch[-5:] == [deployment.image, "/opt/dockyard/hub_model.py", "org/tiny", "a" * 40, "/opt/model"]
+    assert fetch[fetch.index("--entrypoint") + 1] == "/opt/venv/bin/python"
+    server = local.run_argv(DOCKER, deployment, local.LocalOptions(), {})
+    assert "type=volume,source=dockyard-tiny-chat-model,target=/opt/model,readonly=true" in server
+    assert "HF_TOKEN" not in " ".join(server)
+    assert server[server.index("--shm-size") + 1] == "1g"

@@ -54,7 +54,8 @@ def test_local_model_plan(tmp_path: Path) -> None:
     assert "transformers.cli.serving.server" in plan.imports and "uvicorn" in plan.imports
     expect = plan.expectations()
     assert expect["non_root"] and expect["serve"] == {"port": 8000, "health": "/health", "model_id": "/opt/model",
-                                                      "model_kind": "path", "grace_seconds": 30}
+                                                      "model_kind": "path", "model_in_image": True,
+                                                      "grace_seconds": 30}
 
 
 def test_every_option_reaches_the_command(tmp_path: Path) -> None:
