@@ -5,6 +5,7 @@ Dockerfiles install things (one stage, root, caches kept, no bytecode).
 
     python bench/serve.py              # about 15 minutes with warm build caches
     python bench/serve.py --runs 5     # more rounds; --keep keeps the images
+    python bench/serve.py --part gateway   # the gateway and the run-time settings (bench/serve_gateway.py)
 
 Measured per image: size; container start to the first 200 from /health (median of --runs fresh
 containers, alternating images); first-token latency of a streamed chat completion (median of 5);
@@ -40,6 +41,7 @@ RESULTS = HERE / "results"
 PREFIX = os.environ.get("DOCKYARD_BENCH_PREFIX", "dockyard-bench") + "-serve"  # unique names on a shared daemon
 PORT = {"dockyard": 18401, "reference": 18402}
 SPEC = '[image]\nextends = "cpu-serve"\nname = "dockyard-bench-serve"\n\n[serve]\nmodel = "path:model"\n'
+MODEL = {"dockyard": "dockyard-bench-serve", "reference": "/opt/model"}  # the id each server answers to
 TARGETS = {"size": ("<=", 0.5), "ready_seconds": ("<=", 0.6), "requests_per_second": (">=", 0.95)}
 
 
@@ -118,7 +120,8 @@ class Bench(Harness):
 
 def chat(port: int, stream: bool = False, max_tokens: int = 16) -> float:
     """Seconds to the whole answer, or with stream=True to the first content chunk."""
-    body = json.dumps({"model": "/opt/model", "max_tokens": max_tokens, "stream": stream,
+    model = MODEL["dockyard" if port == PORT["dockyard"] else "reference"]
+    body = json.dumps({"model": model, "max_tokens": max_tokens, "stream": stream,
                        "messages": [{"role": "user", "content": "Hello, how are you today?"}]}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", body,
                                      {"Content-Type": "application/json"})
@@ -228,10 +231,19 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=10, help="requests per client")
     parser.add_argument("--keep", action="store_true", help="keep the images")
+    parser.add_argument("--part", choices=("pattern", "gateway", "all"), default="all",
+                        help="pattern: against transformers' install pattern; gateway: the gateway's overhead and "
+                             "growth, throughput at 1/8/32 concurrent requests with continuous batching on and off, "
+                             "the warm-up (default all)")
+    parser.add_argument("--gateway-rounds", type=int, default=2, help="rounds of the gateway part (default 2)")
     args = parser.parse_args()
     from tinymodel import make_tiny_llama
 
     bench = Bench()
+    if args.part in ("gateway", "all"):
+        gateway_part(bench, args.gateway_rounds, args.keep)
+    if args.part == "gateway":
+        return 0
     try:
         with tempfile.TemporaryDirectory(prefix="dockyard-bench-serve-") as tmp:
             folder = Path(tmp)
@@ -255,6 +267,40 @@ def main() -> int:
     (RESULTS / "serve.txt").write_text(text)
     (RESULTS / "serve.json").write_text(json.dumps([asdict(r) for r in results], indent=2, sort_keys=True) + "\n")
     return 0
+
+
+def gateway_part(bench: Bench, rounds: int, keep: bool) -> None:
+    """bench/serve_gateway.py's measurements of the dockyard image, with cpu-inference (the same base stage
+    without the gateway) built in the same run as the reference for the image's growth."""
+    from serve_gateway import GatewayBench
+    from serve_gateway import report as gateway_report
+    from tinymodel import make_tiny_llama
+
+    dockyard = shutil.which("dockyard") or str(Path(sys.executable).parent / "dockyard")
+    reference = f"{PREFIX}/cpu-inference:latest"
+    try:
+        with tempfile.TemporaryDirectory(prefix="dockyard-bench-gateway-") as tmp:
+            folder = Path(tmp)
+            make_tiny_llama(folder / "model")
+            mine = bench.build_dockyard(folder)
+            subprocess.run([dockyard, "build", "cpu-inference", "--tag", reference, "--progress", "plain"],
+                           check=True, capture_output=True)
+            bench.made.append(reference)
+        measured = GatewayBench(bench.docker, mine.tag, MODEL["dockyard"], f"{PREFIX}-gw")
+        data: dict[str, object] = {"growth": measured.growth(reference)}
+        data["overhead"] = measured.overhead(rounds * 2, 300, 8, 48)
+        data["concurrency"] = measured.concurrency(rounds, 4)
+        data["warm_up"] = measured.warm_up(rounds)
+    finally:
+        if not keep:
+            for tag in bench.made:
+                bench.docker("image", "rm", "--force", tag, check=False)
+            bench.made.clear()
+    text = gateway_report(data)
+    print(text, end="")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve-gateway.txt").write_text(text)
+    (RESULTS / "serve-gateway.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

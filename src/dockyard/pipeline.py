@@ -8,6 +8,7 @@ file, and turns a failure into a BuildError that carries the failing step and an
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -98,8 +99,15 @@ def host_max_jobs() -> int:
 
 
 def default_tags(plan: Plan) -> tuple[str, ...]:
-    digest = plan.digest.split(":", 1)[1][:12]
-    return (f"dockyard/{plan.name}:latest", f"dockyard/{plan.name}:{digest}")
+    """`dockyard/NAME:latest` and `dockyard/NAME:<12 hex>`: of the spec's digest, and for a serve image
+    with a `path:` model of the model's files too (names, sizes, contents), so an edited model is a new tag."""
+    digest = plan.digest.split(":", 1)[1]
+    model = plan.serve.model.path if plan.serve is not None else None
+    if model is not None:
+        from dockyard.render.modelfiles import model_digest
+
+        digest = hashlib.sha256(f"{digest}\n{model_digest(model)}".encode()).hexdigest()
+    return (f"dockyard/{plan.name}:latest", f"dockyard/{plan.name}:{digest[:12]}")
 
 
 def default_log_path(name: str) -> Path:

@@ -8,6 +8,7 @@ log, `dockyard audit` agrees, and the image's verify served the downloaded model
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -109,3 +110,20 @@ def test_hub_token_reaches_the_download_and_never_the_image(cli, images, docker:
     audited = audit(cli, tag, ca)
     assert audited.code == 0, audited.out
     assert [f for f in audited.json()["findings"] if f["kind"] == "given value"] == []
+
+
+def test_an_unreachable_hub_is_explained(cli, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 22: a `hub:` build that cannot reach the Hub (here a name that never resolves, as offline or
+    behind a firewall) fails with exit 1 and explain's hub-unreachable: the endpoint, the error, and
+    dockyard's ways around it (a mirror, a path: or mount: model, the token as a secret)."""
+    spec = tmp_path / "serve-offline.toml"
+    spec.write_text(SPEC.format(commit=COMMIT).replace('name = "serve-hub"', 'name = "serve-offline-hub"'))
+    tag = f"dockyard-test/serve-offline-hub-{secrets.token_hex(3)}:latest"
+    result = cli(["build", str(spec), "--backend", "docker", "--tag", tag, "--build-arg",
+                  "HF_ENDPOINT=http://hub.invalid", "--log", str(tmp_path / "build.log")])
+    subprocess.run([docker.client, "image", "rm", "--force", tag], capture_output=True, timeout=120)
+    assert result.code == 1, result.err
+    assert "known failure [hub-unreachable]" in result.err
+    assert "http://hub.invalid" in result.err and "Name or service not known" in result.err
+    assert "HF_ENDPOINT" in result.err and "path:DIR" in result.err and "mount:" in result.err
+    assert "an unknown failure" not in result.err and "Traceback" not in result.err

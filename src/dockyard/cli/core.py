@@ -141,11 +141,12 @@ def plan_table(plan: Plan) -> Table:
         rows.append(("env", "\n".join(f"{k}={v}" for k, v in plan.env)))
     if plan.serve is not None:
         serve = plan.serve
-        rows.append(("serve", f"{serve.model.spelled()} at {serve.model_id}, port {serve.port}, device "
-                              f"{serve.device}, health {serve.health_path}"))
+        rows.append(("serve", f"{serve.model.spelled()} as model {serve.model_id}; gateway on port {serve.port} "
+                              f"(API key {serve.api_key or 'off'}, {serve.health_path} {serve.ready_path} /metrics), "
+                              f"server on 127.0.0.1:{serve.upstream_port}, device {serve.device}"))
         if serve.modalities:
             rows.append(("model needs", ", ".join(serve.modalities)))
-        rows.append(("command", " ".join(plan.cmd)))
+        rows.append(("command", f"{' '.join(plan.cmd)}, which runs {' '.join(serve.server_command)}"))
     rows += [
         ("user", f"{plan.user} (uid {plan.uid})"),
         ("slim / bytecode", f"{'yes' if plan.slim else 'no'} / {plan.bytecode}"),

@@ -3,7 +3,8 @@ address (the engines publish on addresses, not names), and the target's host net
 (knowledge/deploy.toml, e.g. a TPU VM's container) are said out loud, with `--bind` and a host port
 refused there because the server then listens on every interface of the host whatever they say.
 
-The server has no authentication: listening beyond loopback is always a warning."""
+Listening beyond loopback is always a warning; it says whether requests need an API key ([serve] api-key,
+`up --api-key`): without one, anyone who reaches the port can use the model."""
 
 from __future__ import annotations
 
@@ -41,18 +42,24 @@ def exposure(deployment: Deployment, bind: str, bind_given: bool, port_flag: str
         if bind_given:
             raise InputError(f"--bind {bind}: target {facts.target} runs the container with the host's network "
                              f"({why}), so the server listens on every interface of the host; --bind cannot apply",
-                             "leave --bind out, and firewall the port or put an authenticating proxy in front")
+                             "leave --bind out, and firewall the port or set [serve] api-key")
         if port_flag:
             raise InputError(f"{port_flag}: target {facts.target} runs the container with the host's network, so "
                              f"the server's own port ({deployment.port}, [serve].port) is the host's port",
                              f"leave {port_flag} out, or set [serve].port in the spec")
         return [f"target {facts.target}: the container runs {'privileged, ' if facts.privileged else ''}with the "
-                f"host's network ({why}); the server listens on port {deployment.port} of every interface of this "
-                "host, without authentication: firewall the port or put an authenticating proxy in front"]
+                f"host's network ({why}); the gateway listens on port {deployment.port} of every interface of this "
+                f"host{_key_note(deployment)}"]
     warnings = []
     if facts.privileged:
         warnings.append(f"target {facts.target}: the container runs privileged ({why})")
     if not ipaddress.ip_address(bind).is_loopback:
-        warnings.append(f"--bind {bind}: the server is reachable from other machines, without authentication; "
-                        "put an authenticating proxy in front, or keep the default 127.0.0.1")
+        warnings.append(f"--bind {bind}: the server is reachable from other machines{_key_note(deployment)}")
     return warnings
+
+
+def _key_note(deployment: Deployment) -> str:
+    if deployment.key_source:
+        return f"; requests need the API key ([serve] api-key = \"{deployment.key_source}\")"
+    return (", without an API key: set [serve] api-key (or `up --api-key`), firewall the port, or keep the default "
+            "127.0.0.1")

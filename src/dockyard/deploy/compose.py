@@ -1,10 +1,12 @@
 """Deployment -> compose.yaml: one service running the serve image as its user on a read-only root,
-with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries, the
-target's devices and /dev/shm (knowledge/deploy.toml), the stop grace period and, for a `mount:` model,
-its folder. A `hub:` model fetched at start adds a one-shot service running the same image with the
-download command (deploy/fetch.py) into a named volume, with the token as the compose secret hf_token
-(a file, ${HF_TOKEN_FILE}); the server waits for it to complete successfully (docker-compose 1.29+)
-and mounts the volume read-only.
+with a tmpfs /tmp, a named volume for the Hugging Face cache, the health check the image carries (the
+gateway's /ready), every run-time setting in `environment` (the image's defaults, to edit there), the API
+key as a compose secret or a variable of the shell, the target's devices and /dev/shm
+(knowledge/deploy.toml), the stop grace period and, for a `mount:` model, its folder. A `hub:` model
+fetched at start adds a one-shot service running the same image with the download command
+(deploy/fetch.py) into a named volume, with the token as the compose secret hf_token (a file,
+${HF_TOKEN_FILE}); the server waits for it to complete successfully (docker-compose 1.29+) and mounts the
+volume read-only.
 
 Written for the Compose Specification (no `version:` key), as docker-compose 1.27+ and `docker compose`
 read it. Compose interpolates `$NAME` and `${NAME}` in every value with the deployer's environment, so
@@ -21,7 +23,7 @@ from typing import Any
 from dockyard.deploy import fetch
 from dockyard.deploy.binding import LOOPBACK, publish_spec
 from dockyard.deploy.files import header
-from dockyard.deploy.model import Deployment
+from dockyard.deploy.model import KEY_SOURCE, Deployment
 from dockyard.scale.yamlout import Expression, Node, dump
 
 FILE = "compose.yaml"
@@ -30,6 +32,8 @@ MODEL_ENV = "MODEL_DIR"
 MODEL_VOLUME = "model"
 FETCH_SERVICE = "fetch-model"
 TOKEN_SECRET = "hf_token"
+KEY_SECRET = "dockyard-api-key"  # compose mounts it at /run/secrets/dockyard-api-key
+KEY_FILE_ENV = "DOCKYARD_API_KEY_FILE"
 
 
 class Variable(str):
@@ -117,6 +121,19 @@ def fetch_service(deployment: Deployment) -> dict[str, Any]:
     }
 
 
+def environment(deployment: Deployment) -> dict[str, str]:
+    """Every run-time setting with the image's default, to edit here; the API key's wiring (for `env:NAME`,
+    the variable of the shell that runs compose)."""
+    env = dict(deployment.settings)
+    source = deployment.key_source
+    if source.startswith("env:"):
+        name = source[4:]
+        env[name] = Variable(f"${{{name}:?set {name} to the API key}}")
+    elif source.startswith("file:"):
+        env[KEY_SOURCE] = f"file:/run/secrets/{KEY_SECRET}"
+    return dict(sorted(env.items()))
+
+
 def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str, Any]:
     host_port = options.host_port or deployment.port
     volumes: list[dict[str, Any]] = [_cache(deployment)]
@@ -131,6 +148,7 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
     service: dict[str, Any] = {
         **_hardened(deployment),
         "volumes": volumes,
+        "environment": environment(deployment),
         "healthcheck": {
             "test": ["CMD", *deployment.health],
             "interval": "10s",
@@ -142,6 +160,8 @@ def compose_service(deployment: Deployment, options: ComposeOptions) -> dict[str
         "restart": "unless-stopped",
         "labels": deployment.labels,
     }
+    if deployment.key_source.startswith("file:"):
+        service["secrets"] = [KEY_SECRET]
     if not deployment.devices.host_network:  # host networking publishes nothing: the port is the host's
         service["ports"] = [publish_spec(options.bind, host_port, deployment.port)]
     if deployment.devices.shm:
@@ -162,6 +182,9 @@ def render_compose(deployment: Deployment, options: ComposeOptions = ComposeOpti
         services[FETCH_SERVICE] = fetch_service(deployment)
         volumes[MODEL_VOLUME] = {}
         document["secrets"] = {TOKEN_SECRET: {"file": TOKEN_FILE}}
+    if deployment.key_source.startswith("file:"):
+        document.setdefault("secrets", {})[KEY_SECRET] = {
+            "file": Variable(f"${{{KEY_FILE_ENV}:?set {KEY_FILE_ENV} to the file holding the API key}}")}
     escaped = escape(document)
     assert isinstance(escaped, Mapping)
     return {FILE: dump(escaped, header("compose", deployment.source, deployment.image, notes))}

@@ -1,28 +1,33 @@
 """Run a serve image on this machine (`dockyard up` / `down`): the container as the image's user on a
 read-only root with a tmpfs /tmp, a named volume for the Hugging Face cache, no capabilities, the
-target's devices (knowledge/deploy.toml), the port on loopback; wait for /health; stop within the
-grace period. A `hub:` model fetched at start is first downloaded by the same image run with the download
-command into a named volume (skipped when the volume holds it), which the server mounts read-only. The
-engine is docker or podman (their `run` flags are the same here).
+target's devices (knowledge/deploy.toml), the port on loopback, run-time settings (`--set`) and the API
+key (a file of its own, mounted read-only); wait for the gateway's /ready; stop within the grace period.
+A `hub:` model fetched at start is first downloaded by the same image run with the download command into
+a named volume (skipped when the volume holds it), which the server mounts read-only. The engine is
+docker or podman (their `run` flags are the same here).
 
 What `up` creates carries dockyard's labels (deploy/ownership.py): a container or volume of the same
 name that does not carry them for this spec is never stopped, removed or reused."""
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import json
+import os
 import re
+import secrets
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.deploy import fetch, ownership
 from dockyard.deploy.binding import LOOPBACK, publish_spec
-from dockyard.deploy.model import Deployment
+from dockyard.deploy.model import KEY_SOURCE, Deployment
 from dockyard.deploy.ownership import Owner
 from dockyard.engine.backends import podman_ulimits
 from dockyard.engine.detect import Engine, Runner, run_command
@@ -36,12 +41,43 @@ RESERVATION_FLAGS: dict[tuple[str, str], tuple[str, ...]] = {
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")  # what docker and podman accept
 
 
+KEY_MOUNT = "/run/secrets/dockyard-api-key"  # where `up --api-key` mounts the key file
+
+
 @dataclass(frozen=True)
 class LocalOptions:
     host_port: int | None = None  # default: the serve port
     bind: str = LOOPBACK  # an IP address (deploy/binding.py checks it)
     model_dir: str | None = None  # host folder of a mount: model, absolute
     name: str | None = None  # container name; default dockyard-NAME
+    settings: tuple[tuple[str, str], ...] = ()  # (variable, value) of `up --set`, over the image's defaults
+    key_file: str | None = None  # a host file holding the API key (`up --api-key`), mounted read-only
+
+
+def key_file(name: str) -> Path:
+    """Where `up --api-key` keeps the key of container `name`: a folder only its owner can read."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "dockyard" / "up" / name / "api-key"
+
+
+def write_key(path: Path) -> str:
+    """A new key (32 random bytes, URL-safe) in `path`; the folder is 0700, the file readable by the
+    container's user (the engine mounts the file itself)."""
+    key = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(key + "\n", encoding="ascii")
+    temporary.chmod(0o644)
+    temporary.replace(path)
+    return key
+
+
+def remove_key(name: str) -> None:
+    path = key_file(name)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 @dataclass(frozen=True)
@@ -98,7 +134,9 @@ def run_options(deployment: Deployment, options: LocalOptions) -> dict[str, str]
     listen = (f"host network, port {deployment.port}" if deployment.devices.host_network
               else publish_spec(options.bind, host_port(deployment, options), deployment.port))
     return {"image": deployment.image, "publish": listen, "model-dir": options.model_dir or "",
-            "accelerators": str(deployment.accelerators)}
+            "accelerators": str(deployment.accelerators),
+            "settings": " ".join(f"{name}={value}" for name, value in options.settings),
+            "api-key": "made by up" if options.key_file else ""}
 
 
 def _hardened(deployment: Deployment, options: LocalOptions) -> list[str]:
@@ -160,6 +198,15 @@ def run_argv(engine: Engine, deployment: Deployment, options: LocalOptions, gids
                              "model's config.json)")
         argv += ["--mount", f"type=bind,source={options.model_dir},target={deployment.model.container_path},"
                  "readonly=true"]
+    settings = dict(options.settings)
+    if options.key_file:
+        settings[KEY_SOURCE] = f"file:{KEY_MOUNT}"
+        argv += ["--mount", f"type=bind,source={options.key_file},target={KEY_MOUNT},readonly=true"]
+    for variable, value in sorted(settings.items()):
+        argv += ["--env", f"{variable}={value}"]
+    source = settings.get(KEY_SOURCE, deployment.key_source)
+    if source.startswith("env:"):
+        argv += ["--env", source[4:]]  # the engine copies the value from this process's environment
     for device in facts.devices:
         argv += ["--device", device]
     for group in facts.groups:

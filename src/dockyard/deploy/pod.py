@@ -140,6 +140,35 @@ def sized(deployment: Deployment, options: PodOptions) -> PodResources:
                          runtime_mib=deployment.devices.runtime_mib)
 
 
+KEY_ITEM = "api-key"  # the key's entry in the Secret NAME-api-key
+
+
+def key_secret(deployment: Deployment) -> str:
+    return f"{deployment.name}-api-key"
+
+
+def settings_env(deployment: Deployment) -> list[dict[str, Any]]:
+    """Every run-time setting with the image's default (edit `value` to change one); the API key from the
+    Secret NAME-api-key when the spec asks for one from a variable."""
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in deployment.settings]
+    source = deployment.key_source
+    if source.startswith("env:"):
+        env.append({"name": source[4:], "valueFrom": {"secretKeyRef": {"name": key_secret(deployment),
+                                                                       "key": KEY_ITEM}}})
+    return env
+
+
+def key_volume(deployment: Deployment) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(volume, mount) of the Secret NAME-api-key at the path the spec's `file:` names."""
+    source = deployment.key_source
+    if not source.startswith("file:"):
+        return None
+    folder, _, name = source[5:].rpartition("/")
+    volume = {"name": "api-key", "secret": {"secretName": key_secret(deployment), "defaultMode": 0o440,
+                                           "items": [{"key": KEY_ITEM, "path": name}]}}
+    return volume, {"name": "api-key", "mountPath": folder or "/", "readOnly": True}
+
+
 def container(deployment: Deployment, options: PodOptions, name: str, port_name: str) -> dict[str, Any]:
     resources = sized(deployment, options)
     mounts = _scratch_mounts(deployment)
@@ -147,6 +176,9 @@ def container(deployment: Deployment, options: PodOptions, name: str, port_name:
         mounts.append({"name": "shm", "mountPath": "/dev/shm"})
     if deployment.model.kind == "mount" or fetch.fetches(deployment):
         mounts.append({"name": fetch.VOLUME, "mountPath": deployment.model.container_path, "readOnly": True})
+    key = key_volume(deployment)
+    if key is not None:
+        mounts.append(key[1])
     limits: dict[str, Any] = {"memory": resources.memory}
     if deployment.devices.k8s_resource:
         limits[deployment.devices.k8s_resource] = deployment.accelerators
@@ -157,7 +189,7 @@ def container(deployment: Deployment, options: PodOptions, name: str, port_name:
         "imagePullPolicy": deployment.pull_policy,
         "ports": [{"name": port_name, "containerPort": deployment.port, "protocol": "TCP"}],
         # torch starts one thread per visible core; the request, rounded up, is what the pod may use
-        "env": [{"name": "OMP_NUM_THREADS", "valueFrom": threads}],
+        "env": [{"name": "OMP_NUM_THREADS", "valueFrom": threads}, *settings_env(deployment)],
         "startupProbe": _probe(deployment.health_path, port_name, PROBE_PERIOD,
                                max(1, -(-options.start_seconds // PROBE_PERIOD))),
         "readinessProbe": _probe(deployment.ready_path, port_name, 10, 3),
@@ -204,6 +236,12 @@ def volumes(deployment: Deployment, options: PodOptions) -> list[dict[str, Any]]
     model = model_volume(deployment, options)
     if model is not None:
         out.append(model)
+    key_file = key_volume(deployment)
+    if key_file is not None:
+        out.append(key_file[0])
+    key_file = key_volume(deployment)
+    if key_file is not None:
+        out.append(key_file[0])
     if options.hf_token_secret:
         secret, _, key = options.hf_token_secret.partition(":")
         out.append({"name": "hf-token", "secret": {"secretName": secret, "optional": True, "defaultMode": 0o440,

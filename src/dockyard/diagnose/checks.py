@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from dockyard.diagnose.facts import (
+    HUB_ENDPOINT,
     PYPI_HOST,
     REGISTRY_HOST,
     Facts,
@@ -133,6 +134,19 @@ def check_registry(facts: Facts) -> Check:
                  "which need a registry", "network")
 
 
+def check_hub(facts: Facts) -> Check:
+    """Whether a `hub:` model can download at build time: the Hub, or the mirror HF_ENDPOINT names."""
+    where = f"{facts.hub_endpoint}" + (" (HF_ENDPOINT)" if facts.hub_endpoint != HUB_ENDPOINT else "")
+    if facts.hub_error is None:
+        return Check("hub", "skip", "network checks disabled (--offline)", group="network")
+    if not facts.hub_error:
+        return Check("hub", "ok", f"{where} reachable: hub: models download at build time", group="network")
+    return Check("hub", "warn", f"{where} not reachable ({facts.hub_error})",
+                 "a serve spec's hub: model downloads at build time: set HF_ENDPOINT to a mirror the build can "
+                 "reach (`dockyard build --build-arg HF_ENDPOINT=URL`), or use a path: model (a folder saved "
+                 "where the Hub answers) or a mount: model", "network")
+
+
 def check_proxy(facts: Facts) -> Check:
     """Proxies (credentials masked), CA bundles, and whether TLS to PyPI is intercepted."""
     parts = []
@@ -182,6 +196,6 @@ def check_resources(facts: Facts) -> Check:
 
 
 ENGINE_CHECKS: tuple[Callable[[Facts], Check], ...] = (
-    check_docker, check_buildkit, check_podman, check_engine, check_disk, check_registry, check_proxy,
+    check_docker, check_buildkit, check_podman, check_engine, check_disk, check_registry, check_hub, check_proxy,
     check_resources,
 )

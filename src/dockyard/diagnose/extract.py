@@ -187,3 +187,16 @@ def feature(lines: Sequence[str]) -> dict[str, str]:
 def frontend(lines: Sequence[str]) -> dict[str, str]:
     image = _first(lines, r"resolve image config for (\S+)")
     return {"frontend": image.rstrip(":")} if image else {}
+
+
+def hub(lines: Sequence[str]) -> dict[str, str]:
+    """The Hub the build asked (dockyard's own line names it) and the connection error it got."""
+    details = {}
+    endpoint = _first(lines, r"dockyard: cannot reach the Hugging Face Hub at (\S+?)[:;,]? ")
+    if endpoint:
+        details["endpoint"] = endpoint
+    error = (_first(lines, r"(Name or service not known|Temporary failure in name resolution|Connection refused|"
+                           r"Network is unreachable|timed out|No route to host)"))
+    if error:
+        details["error"] = error
+    return details

@@ -28,6 +28,7 @@ from dockyard.hostsize import matrix_concurrency, max_jobs
 
 REGISTRY_HOST = "registry-1.docker.io"
 PYPI_HOST = "pypi.org"
+HUB_ENDPOINT = "https://huggingface.co"  # what huggingface_hub asks unless HF_ENDPOINT names a mirror
 CA_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")
 
@@ -46,6 +47,8 @@ class Facts:
     engine_error: EngineError | None = None
     disk: dict[str, Any] = field(default_factory=dict)
     registry_error: str | None = None  # None: not checked; "": reachable
+    hub_endpoint: str = HUB_ENDPOINT
+    hub_error: str | None = None  # None: not checked; "": reachable
     tls: TlsProbe | None = None
     proxies: dict[str, str] = field(default_factory=dict)
     ca_files: dict[str, str] = field(default_factory=dict)
@@ -66,6 +69,9 @@ class Facts:
             "registry": {"host": REGISTRY_HOST,
                          "reachable": None if self.registry_error is None else not self.registry_error,
                          "error": self.registry_error or None},
+            "hub": {"endpoint": self.hub_endpoint,
+                    "reachable": None if self.hub_error is None else not self.hub_error,
+                    "error": self.hub_error or None},
             "tls": None if self.tls is None else {"host": PYPI_HOST, "reachable": self.tls.reachable,
                                                   "intercepted": self.tls.intercepted},
             "proxies": self.proxies,
@@ -157,6 +163,20 @@ def _gather_podman(host: Host, facts: Facts, path: str) -> None:
     }
 
 
+def hub_reachable(host: Host, endpoint: str) -> str:
+    """"" when a TCP connection to the Hub (or the HF_ENDPOINT mirror) opens within the short timeout."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return f"HF_ENDPOINT={endpoint!r} is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"HF_ENDPOINT={endpoint!r} is not an http(s) URL"
+    return host.connect(parts.hostname, port, host.timeout)
+
+
 def gather(host: Host, backend: str = "auto") -> Facts:
     """Collect every fact the checks need. An unknown backend is the user's mistake (InputError)."""
     if backend not in BACKENDS:
@@ -184,6 +204,9 @@ def gather(host: Host, backend: str = "auto") -> Facts:
     if host.network:
         facts.registry_error = host.connect(REGISTRY_HOST, 443, host.timeout)
         facts.tls = host.tls(PYPI_HOST, host.timeout)
+    facts.hub_endpoint = host.env.get("HF_ENDPOINT") or HUB_ENDPOINT
+    if host.network:
+        facts.hub_error = hub_reachable(host, facts.hub_endpoint)
     facts.proxies = {name: mask_proxy(host.env[name]) for name in PROXY_VARS if host.env.get(name)}
     for name in ("HttpProxy", "HttpsProxy", "NoProxy"):
         if facts.docker_info.get(name):

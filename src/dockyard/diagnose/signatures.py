@@ -271,6 +271,31 @@ SIGNATURES: tuple[Signature, ...] = (
         dockyard="`dockyard build --backend podman`, or `--backend docker` (the docker client with DOCKER_BUILDKIT=1); "
                  "`dockyard doctor` lists what each client here can do"),
     Signature(
+        "hub-unreachable", "The build could not reach the Hugging Face Hub for a hub: model",
+        (r"dockyard: cannot reach the Hugging Face Hub", r"LocalEntryNotFoundError",
+         r"An error happened while trying to locate the files on the Hub"),
+        "the build downloads the model from the Hub ({endpoint}) and no answer came back ({error}): the build "
+        "runs offline or behind a firewall, DNS does not resolve the Hub, or HF_ENDPOINT names a mirror that is "
+        "down. Nothing is cached to fall back on: the model stage starts empty",
+        "let the build reach the Hub, or point it at a mirror (build argument HF_ENDPOINT=URL); or download the "
+        "model where the Hub answers and build from the folder",
+        extract=ex.hub, defaults={"endpoint": "https://huggingface.co", "error": "a connection error"},
+        dockyard="`dockyard build SPEC --build-arg HF_ENDPOINT=https://MIRROR` (a Hub mirror or a company proxy of "
+                 "it); or a model that needs no Hub at build time: `model = \"path:DIR\"` with DIR from "
+                 "`huggingface-cli download ORG/NAME --revision REV --local-dir DIR`, or `model = "
+                 "\"mount:/models/NAME\"` mounted at run time; a gated or private model also needs the token, only "
+                 "as the build secret: `--secret id=hf_token,env=HF_TOKEN`"),
+    Signature(
+        "hub-access-denied", "The Hub refused the model: gated, private, or no such repository",
+        (r"dockyard: the Hugging Face Hub refused", r"GatedRepoError", r"RepositoryNotFoundError",
+         r"401 Client Error.*huggingface", r"403 Client Error.*huggingface"),
+        "the Hub answered, but without access: the model is gated or private and the build had no token (or one "
+        "without access), or the repository or revision does not exist",
+        "accept the model's terms on its Hub page with the account whose token you use, and hand the token to the "
+        "build as a secret, never as an argument; check the ORG/NAME and the revision",
+        dockyard="`dockyard build SPEC --secret id=hf_token,env=HF_TOKEN` (the model stage mounts it; it never "
+                 "reaches a layer); check `model = \"hub:ORG/NAME@REVISION\"` in [serve]"),
+    Signature(
         "rust-missing", "A package needs Rust to build from source",
         (r"can't find Rust compiler", r"error: could not compile .*rustc", r"cargo: not found"),
         "pip found no wheel for this Python/platform (often an old base image or Python) and tried to build a "

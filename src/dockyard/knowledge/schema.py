@@ -266,6 +266,11 @@ FILES: dict[str, Table] = {
         "extra": Table({"name": STR, "packages": STRS, **SOURCES}),
         "device": Map(STR),
         "file": Rows({"file": STR, "modality": STR, "key?": STR, "value?": Type(), **SOURCES}),
+        "gateway": Table({"proxy": STR, "package": STR, "binary": STR, "upstream-offset": INT,
+                          "metrics-offset": INT, "latency-buckets-ms": List(INT), **SOURCES}),
+        "metric": Rows({"name": STR, "type": STR, "what": STR, **SOURCES}),
+        "setting": Rows({"key": STR, "env": STR, "flag": STR, **SOURCES}),
+        "continuous-batching": Table({"memory-percent": Map(INT), "sources": Map(STR)}, rest=BOOL),
     }),
     "deploy.toml": Table({
         "sources": SOURCE_TABLE,

@@ -1,5 +1,6 @@
-"""What the serve profile knows: how each transformers release spells `transformers serve`, the serving
-extra's packages, each target's default device, and which modalities a model's type and files need
+"""What the serve profile knows: how each transformers release spells `transformers serve` and which routes it
+serves, the serving extra's packages, each target's default device and continuous-batching default, the
+gateway in front of the server, the run-time settings, and which modalities a model's type and files need
 (knowledge/serve.toml and knowledge/model_types.toml)."""
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from dockyard.knowledge.folder import knowledge_dir, read
+
+COMPLETION, CHAT = "POST /v1/completions", "POST /v1/chat/completions"
+CB_MEMORY = "--cb-max-memory-percent"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,46 @@ class ServeCli:
     def lower(self) -> str:
         """The oldest release the row covers (its >= bound)."""
         return next(s.version for s in self.transformers if s.operator == ">=")
+
+    @property
+    def warm_up(self) -> str:
+        """The gateway's readiness request: a plain completion where the release has one (no chat template
+        needed), else a chat completion."""
+        return COMPLETION if COMPLETION in self.routes else CHAT
+
+    @property
+    def cb_memory_option(self) -> str:
+        """The option that caps continuous batching's KV cache; "" where the release has none."""
+        return CB_MEMORY if CB_MEMORY in self.options else ""
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The proxy in front of the server (knowledge/serve.toml [gateway])."""
+
+    proxy: str
+    package: str  # the Debian package the final image installs
+    binary: str
+    upstream_offset: int  # the server's loopback port is [serve].port + this
+    metrics_offset: int  # HAProxy's own exporter's loopback port is [serve].port + this
+    latency_buckets: tuple[float, ...]  # seconds
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A [serve] key the image takes at run time from `env` (the spec's value is the default)."""
+
+    key: str
+    env: str
+    flag: str  # the `transformers serve` option; "" when the launcher or the gateway reads it
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str
+    what: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +107,15 @@ class ServeKnowledge:
     model_types: dict[str, tuple[str, ...]]
     sources: dict[str, str]
     model_types_source: str
+    gateway: Gateway
+    settings: tuple[Setting, ...]
+    metrics: tuple[Metric, ...]
+    continuous_batching: dict[str, bool]  # target -> the default when [serve] leaves it out
+    continuous_batching_sources: dict[str, str]
+    cb_memory_percent: dict[str, int]  # target -> default share of the container's memory for the KV cache
+
+    def setting(self, key: str) -> Setting:
+        return next(s for s in self.settings if s.key == key)
 
     def cli_for(self, version: str | None) -> ServeCli | None:
         """The CLI row of a transformers release; a git ref (no version) gets the newest row."""
@@ -94,6 +147,7 @@ def serve_knowledge(folder: Path | None = None) -> ServeKnowledge:
 def _serve_at(folder: Path) -> ServeKnowledge:
     data = read("serve.toml", folder)
     types = read("model_types.toml", folder)
+    gateway, cb = data["gateway"], data["continuous-batching"]
     rows = [ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]), tuple(row["sources"]),
                      tuple(row["options"]), tuple(row["routes"]), tuple(row["admin"]), row["processes"])
             for row in data["cli"]]
@@ -107,4 +161,12 @@ def _serve_at(folder: Path) -> ServeKnowledge:
         model_types={name: tuple(mods) for name, mods in types["model_type"].items()},
         sources=dict(data["sources"]),
         model_types_source=str(types["source"]),
+        gateway=Gateway(gateway["proxy"], gateway["package"], gateway["binary"], gateway["upstream-offset"],
+                        gateway["metrics-offset"], tuple(ms / 1000 for ms in gateway["latency-buckets-ms"]),
+                        tuple(gateway["sources"])),
+        settings=tuple(Setting(row["key"], row["env"], row["flag"]) for row in data["setting"]),
+        metrics=tuple(Metric(row["name"], row["type"], row["what"]) for row in data["metric"]),
+        continuous_batching={k: bool(v) for k, v in cb.items() if k not in ("sources", "memory-percent")},
+        continuous_batching_sources=dict(cb["sources"]),
+        cb_memory_percent={k: int(v) for k, v in cb["memory-percent"].items()},
     )

@@ -19,6 +19,7 @@ from dockyard import __version__
 from dockyard.errors import InputError
 from dockyard.render.blocks.common import RenderContext, RenderOptions
 from dockyard.render.blocks.finish import finish
+from dockyard.render.blocks.gateway import gateway_files, name_link
 from dockyard.render.blocks.packages import addon_builds, packages_install
 from dockyard.render.blocks.python import builder_python
 from dockyard.render.blocks.runtime import runtime_stage, versions
@@ -205,6 +206,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     builder.add(*addon_builds(ctx))
     builder.add(*with_package_data(ctx, transformers_install(ctx)))
     builder.add(*finish(ctx))
+    builder.add(*name_link(plan))
 
     runtime = StageBuilder("runtime", "base", "The final image")
     runtime.add(*runtime_stage(plan, lock))
@@ -218,6 +220,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
         if ((name != "build-jumanpp.sh" or any(a.script == name for a in plan.addons))
                 and (name != "trim-check.sh" or plan.system_trim)):
             ctx.add_file(f"dockyard/{name}", packaged(name), executable=name.endswith(".sh"))
+    gateway_files(ctx)
     ctx.add_file("dockyard/probe.py", packaged("probe.py"))
     ctx.add_file("dockyard/plan.json", json.dumps(expectations(plan, lock), indent=2, sort_keys=True) + "\n")
     ctx.add_file(".dockerignore", DOCKERIGNORE)

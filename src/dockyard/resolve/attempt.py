@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dockyard.knowledge.serving import serve_knowledge
 from dockyard.resolve.addons import resolve_addons
 from dockyard.resolve.archs import resolve_gpu_archs
 from dockyard.resolve.base import resolve_base
@@ -87,10 +88,12 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
     env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.kind != "mount" else {}),
+           **dict(serve.settings if serve else ()),
            **(jit_arch_env(torch, gpu_archs) if spec.runtime_toolchain else {}), **dict(spec.env)}
     toolchain = (*TOOLCHAIN, *addon_needs.build_packages) if spec.runtime_toolchain else ()
     system = sorted({*target.runtime_packages, *target.jit_packages, *modal.system, *addon_needs.runtime_packages,
-                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile], *toolchain})
+                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile], *toolchain,
+                     *((serve_knowledge().gateway.package,) if serve else ())})
     has_compiler = bool(COMPILERS & set(system))
     if addon_needs.keep_torch_headers and not has_compiler:
         ctx.notes.append("an add-on JIT-compiles ops at run time, but the final image has no compiler: only its "

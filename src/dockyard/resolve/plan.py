@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dockyard.spec.model import ImageSpec
-from dockyard.spec.serve import HEALTH_PATH, ServeModel
+from dockyard.spec.serve import HEALTH_PATH, READY_PATH, ServeModel
 
 
 @dataclass(frozen=True)
@@ -83,26 +83,46 @@ class AddonPlan:
 
 @dataclass(frozen=True)
 class ServePlan:
-    """Everything the serve image and its deployments need to know, decided."""
+    """Everything the serve image and its deployments need to know, decided. The server listens on
+    127.0.0.1:upstream_port; the gateway (HAProxy) on `port` passes on only `routes` (and `admin_routes`
+    when opened), answers /ready and /metrics itself, and checks the API key."""
 
     model: ServeModel
     port: int
     device: str
-    command: tuple[str, ...]  # the image's default command (after the init)
+    command: tuple[str, ...]  # the image's default command (after the init): the launcher
     imports: tuple[str, ...]  # server modules the warm-up loads and verify imports
     modalities: tuple[str, ...]  # what a path: model needs (empty for hub: and mount:)
     grace_seconds: int
+    name: str = ""  # the model id clients send
+    server: tuple[str, ...] = ()  # `transformers serve` up to the model (the launcher adds it and the settings)
+    model_option: str = ""  # "" : the model is positional; else the option that names it (--force-model)
+    cb_memory_option: str = ""  # caps continuous batching's KV cache; "" where the release has none
+    routes: tuple[str, ...] = ()  # "METHOD /path" the gateway passes on
+    admin_routes: tuple[str, ...] = ()  # passed on only when the admin-routes setting is true
+    warm_up_route: str = ""  # "METHOD /path" of the readiness check's one-token request
+    upstream_port: int = 0  # the server, on 127.0.0.1
+    metrics_port: int = 0  # HAProxy's own exporter, on 127.0.0.1
+    settings: tuple[tuple[str, str], ...] = ()  # (ENV name, the spec's value) of each run-time setting
+    server_command: tuple[str, ...] = ()  # what the launcher runs with these settings (less the KV cache cap)
     health_path: str = HEALTH_PATH
+    ready_path: str = READY_PATH
 
     @property
     def model_id(self) -> str:
-        """The id /v1/models lists and a chat request names: the path the server preloaded."""
-        return self.model.container_path
+        """The id /v1/models lists and a request names (the default; DOCKYARD_SERVE_NAME overrides it)."""
+        return self.name or self.model.container_path
+
+    @property
+    def api_key(self) -> str:
+        """Where the gateway reads the key by default ("env:NAME", "file:/PATH"), "" for none."""
+        return dict(self.settings).get("DOCKYARD_SERVE_KEY_SOURCE", "")
 
     def expectations(self) -> dict[str, Any]:
         """What `dockyard verify` checks of the running server (kept in the image's plan.json)."""
-        return {"port": self.port, "health": self.health_path, "model_id": self.model_id,
-                "model_kind": self.model.kind, "model_in_image": self.model.baked, "grace_seconds": self.grace_seconds}
+        return {"port": self.port, "health": self.health_path, "ready": self.ready_path, "model_id": self.model_id,
+                "model_kind": self.model.kind, "model_in_image": self.model.baked, "grace_seconds": self.grace_seconds,
+                "api_key": self.api_key, "admin_routes": [r.split(" ", 1)[1] for r in self.admin_routes]}
 
 
 @dataclass(frozen=True)

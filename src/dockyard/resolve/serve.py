@@ -1,4 +1,5 @@
-"""resolve for profile = "serve": the server's command line, device, packages, and what the model needs.
+"""resolve for profile = "serve": the server's command line, device, packages, the gateway's routes and
+ports, the run-time settings' defaults, and what the model needs.
 
 A `path:` model is read here (config.json, processor files): the modalities it needs must be in
 [image].modalities, and a config that names its own code (auto_map) needs [serve].trust-remote-code.
@@ -17,10 +18,13 @@ from dockyard.knowledge.serving import ServeKnowledge, serve_knowledge
 from dockyard.resolve.context import Context, stale_hint
 from dockyard.resolve.plan import AddonPlan, Package, ServePlan, TorchPlan, TransformersPlan
 from dockyard.spec.modelfolder import LARGE_BYTES, ModelFolder, read_model_json
-from dockyard.spec.serve import HEALTH_PATH, ServeSpec
+from dockyard.spec.serve import HEALTH_PATH, MODEL_NAME, ServeSpec
 
 BNB_ADDON = "bitsandbytes"
+LAUNCHER = ("python", "/opt/dockyard/serve.py")  # starts the server and the gateway under the image's init
 REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+CHAT_TEMPLATE_KEYS = ("tokenizer_config.json", "processor_config.json")
 
 
 def _where(ctx: Context, key: str, value: object) -> str:
@@ -83,23 +87,52 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
     if serve.model.kind == "hub" and not serve.model.pinned:
         ctx.warnings.append(f"{_where(ctx, 'model', serve.model.spelled())}: not pinned to a full 40-hex commit; a "
                             "rebuild may bake different weights (write hub:ORG/NAME@<commit sha>)")
-    model_arg = (serve.model.container_path,) if cli is None or cli.model == "positional" \
-        else (cli.model, serve.model.container_path)
-    command = ("transformers", "serve", *model_arg, "--host", "0.0.0.0", "--port", str(serve.port),
-               "--device", device,
-               *(("--dtype", serve.dtype) if serve.dtype else ()),
-               *(("--quantization", serve.quantization) if serve.quantization else ()),
-               *(("--continuous-batching",) if serve.continuous_batching else ()),
-               *(("--trust-remote-code",) if serve.trust_remote_code else ()))
-    unknown = [word for word in command if word.startswith("--") and cli and cli.options and word not in cli.options]
+    gateway = sk.gateway
+    top = max(gateway.upstream_offset, gateway.metrics_offset)
+    if serve.port > 65535 - top:
+        ctx.fail("port", serve.port, f"the server and the gateway's exporter listen on 127.0.0.1 at the ports "
+                 f"after it (port + {gateway.upstream_offset}, port + {gateway.metrics_offset}). Nearest valid "
+                 f"choices: port = {65535 - top} or lower, e.g. 8000", fixed=True, table="serve")
+    model_option = "" if cli is None or cli.model == "positional" else cli.model
+    upstream = serve.port + gateway.upstream_offset
+    name = serve.name or (serve.model.ref if serve.model.kind == "hub" else
+                          spec.name if MODEL_NAME.match(spec.name) else "model")
+    cb = serve.continuous_batching
+    if cb is None:
+        cb = sk.continuous_batching.get(spec.target, False)
+    cb_memory = serve.cb_memory_percent or sk.cb_memory_percent.get(spec.target)
+    values: dict[str, str | bool] = {
+        "name": name, "device": device, "dtype": serve.dtype or "", "quantization": serve.quantization or "",
+        "continuous-batching": cb, "trust-remote-code": serve.trust_remote_code, "api-key": serve.api_key or "",
+        "cb-memory-percent": str(cb_memory) if cb_memory else "", "admin-routes": serve.admin_routes,
+        "warm-up": serve.warm_up}
+    settings = tuple((row.env, _text(values[row.key])) for row in sk.settings)
+    server = ("transformers", "serve", "--host", "127.0.0.1", "--port", str(upstream))
+    command = (*server, *((model_option, name) if model_option else (name,)))
+    for row in sk.settings:
+        value = values[row.key]
+        if row.flag and value not in ("", False):
+            command += (row.flag,) if value is True else (row.flag, str(value))
+    unknown = [word for word in command if word.startswith("--") and cli and cli.options and word not in cli.options
+               and word not in ("--host", "--port")]
     for option in unknown:
         ctx.fail("transformers", spec.transformers or transformers.version,
                  f"`transformers serve` of transformers {transformers.version} has no {option} option (its options: "
                  f"{', '.join(cli.options) if cli else '-'}; source: knowledge/serve.toml, "
                  f"{sk.source_text(['routes'])}). Nearest valid choices: drop the [serve] key that sets it, or a "
                  "release that has it", table="image")
-    return ServePlan(serve.model, serve.port, device, command, cli.imports if cli else (), modalities,
-                     serve.grace_seconds)
+    return ServePlan(serve.model, serve.port, device, LAUNCHER, cli.imports if cli else (), modalities,
+                     serve.grace_seconds, name=name,
+                     server=server, server_command=command,
+                     model_option=model_option, cb_memory_option=cli.cb_memory_option if cli else "",
+                     routes=cli.routes if cli else (),
+                     admin_routes=cli.admin if cli else (), warm_up_route=cli.warm_up if cli else "",
+                     upstream_port=upstream, metrics_port=serve.port + gateway.metrics_offset, settings=settings)
+
+
+def _text(value: str | bool) -> str:
+    """A setting as the image's ENV carries it."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def newest_served(ctx: Context, sk: ServeKnowledge) -> str:
@@ -137,7 +170,8 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
                  fixed=True, table="serve")
         return ()
     documents = {name: read_model_json(path, where) for name, path in listing.items()
-                 if name in {"config.json", *(rule.file for rule in sk.files), *REMOTE_CODE_FILES}}
+                 if name in {"config.json", *(rule.file for rule in sk.files), *REMOTE_CODE_FILES,
+                             *CHAT_TEMPLATE_KEYS}}
     config = documents["config.json"]
     if not config:
         ctx.fail("model", spelled, f"{model.folder.path / 'config.json'} is not a JSON object", fixed=True,
@@ -148,6 +182,12 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
         ctx.fail("trust-remote-code", None, f"the model in {model.folder.path} needs its own code (auto_map in "
                  f"{', '.join(remote)}), which runs inside the server. Set trust-remote-code = true in [serve] if "
                  "you trust that code, or use a model that transformers supports natively", fixed=True, table="serve")
+    if not has_chat_template(listing, documents):
+        ctx.warnings.append(f"{where}: {model.folder.path} has no chat template (chat_template in "
+                            "tokenizer_config.json, chat_template.jinja or chat_template.json), so "
+                            "/v1/chat/completions will answer 500 (the server's ValueError: tokenizer.chat_template "
+                            "is not set) and `dockyard up` will refuse the image; a chat model's tokenizer saved "
+                            "with save_pretrained carries one, a base model serves /v1/completions only")
     needs = needed_modalities(sk, documents, config)
     for modality, reason in needs:
         if modality not in ctx.spec.modalities:
@@ -155,6 +195,14 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
                      f"[image].modalities = {list(ctx.spec.modalities)} leaves it out. Nearest valid choices: "
                      f"modalities = {sorted({*ctx.spec.modalities, modality})}", fixed=True, table="serve")
     return tuple(sorted({"text", *(m for m, _ in needs)}))
+
+
+def has_chat_template(listing: Mapping[str, Path], documents: Mapping[str, dict[str, Any]]) -> bool:
+    """Where transformers' save_pretrained puts a chat template: a file of its own, or a key of the tokenizer's
+    (or processor's) config (`listing`: the folder's files; `documents`: those configs read)."""
+    if any(name in CHAT_TEMPLATE_FILES or name.startswith("additional_chat_templates/") for name in listing):
+        return True
+    return any(documents.get(name, {}).get("chat_template") for name in CHAT_TEMPLATE_KEYS)
 
 
 def _report_size(ctx: Context, folder: ModelFolder, where: str) -> None:

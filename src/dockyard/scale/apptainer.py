@@ -209,11 +209,12 @@ def _runtime_sections(parsed: Parsed, plan: Plan) -> list[str]:
                  f"{plan.transformers.describe()}, Python {plan.python}; built by dockyard from {plan.spec.source}",
                  f"Run: apptainer run {plan.name}.sif [COMMAND...]   (default: {' '.join(plan.cmd)})"]
     if plan.serve is not None:  # Apptainer has neither EXPOSE (it shares the host's network) nor HEALTHCHECK
-        help_text += [f"The server listens on the host's port {plan.serve.port} (Apptainer shares the host's "
-                      "network; the image's EXPOSE does not apply)",
-                      f"Health (no HEALTHCHECK under Apptainer): apptainer exec {plan.name}.sif {plan.venv}/bin/python "
+        help_text += [f"The gateway listens on the host's port {plan.serve.port}, the server on 127.0.0.1:"
+                      f"{plan.serve.upstream_port} (Apptainer shares the host's network; the image's EXPOSE does "
+                      "not apply)",
+                      f"Ready (no HEALTHCHECK under Apptainer): apptainer exec {plan.name}.sif {plan.venv}/bin/python "
                       f"-c \"import urllib.request; urllib.request.urlopen("
-                      f"'http://127.0.0.1:{plan.serve.port}{plan.serve.health_path}', timeout=4)\""]
+                      f"'http://127.0.0.1:{plan.serve.port}{plan.serve.ready_path}', timeout=4)\""]
     return [
         section("environment", environment_lines(parsed)),
         section("runscript", runscript_lines(parsed)),

@@ -8,12 +8,18 @@ port = 8000
 device = "cpu"                   # default: the target's device (knowledge/targets.toml)
 dtype = "bfloat16"
 quantization = "bnb-4bit"        # needs the bitsandbytes add-on
-continuous-batching = true
+continuous-batching = true       # default: the target's, measured (knowledge/serve.toml)
 trust-remote-code = false
 grace-seconds = 30
+name = "tiny-chat"               # the model id clients send; default: the hub repository, else the image name
+api-key = "file:/run/secrets/api-key"   # or "env:NAME": read at run time, never built in
+admin-routes = false             # pass /reset and /load_model through the gateway
+warm-up = true                   # /ready only after one generated token
 ```
 
-The server is transformers' own `transformers serve`; dockyard bakes or mounts the model around it.
+The server is transformers' own `transformers serve` behind a gateway (HAProxy); dockyard bakes or
+mounts the model around it. Every key but model, port and grace-seconds is also a run-time setting
+(knowledge/serve.toml [[setting]]).
 Every error names the file and the key (`[serve].KEY`) and says what to do.
 """
 
@@ -31,7 +37,9 @@ from dockyard.spec.references import git_ref
 from dockyard.spec.secrets import refuse_secret_value
 from dockyard.spec.servepaths import check_mount_path
 
-HEALTH_PATH = "/health"
+HEALTH_PATH = "/health"  # liveness: the server answers
+READY_PATH = "/ready"  # readiness: the gateway answers 200 once the server generated a token
+METRICS_PATH = "/metrics"
 BAKED_MODEL_PATH = "/opt/model"  # where a path: or hub: model lies inside the image
 MODEL_KINDS = ("path", "hub", "mount")
 DEVICES = ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto")
@@ -40,6 +48,12 @@ QUANTIZATIONS = ("bnb-4bit", "bnb-8bit")
 FETCH_WHEN = ("build", "start")  # when a hub: model is downloaded: into the image, or into a volume at start
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+# A model id a client sends: one or two path segments, like a Hub repository (the server finds the model
+# under this relative path, so no "..", ":" or "@").
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+KEY_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+KEY_FILE = re.compile(r"^/[A-Za-z0-9._/-]{1,255}$")
+RESERVED_ENV = "DOCKYARD_"  # the image's own settings
 
 
 @dataclass(frozen=True)
@@ -90,9 +104,14 @@ class ServeSpec:
     device: str | None = None  # None: the target's default (cpu, cuda, rocm->cuda, xpu ...), from knowledge
     dtype: str | None = None
     quantization: str | None = None  # "bnb-4bit" | "bnb-8bit"
-    continuous_batching: bool = False
+    continuous_batching: bool | None = None  # None: the target's default (knowledge/serve.toml)
     trust_remote_code: bool = False
     grace_seconds: int = 30  # stop grace period (compose stop_grace_period, k8s terminationGracePeriodSeconds)
+    name: str | None = None  # the model id clients use; None: the hub repository, else the image's name
+    api_key: str | None = None  # "env:NAME" or "file:/PATH": where the gateway reads the key at run time
+    admin_routes: bool = False
+    warm_up: bool = True
+    cb_memory_percent: int | None = None  # None: the target's default (knowledge/serve.toml)
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The table as a spec file would carry it (defaults left out, the model as written)."""
@@ -104,12 +123,21 @@ class ServeSpec:
         for key, value in (("device", self.device), ("dtype", self.dtype), ("quantization", self.quantization)):
             if value:
                 out[key] = value
-        if self.continuous_batching:
-            out["continuous-batching"] = True
+        if self.continuous_batching is not None:
+            out["continuous-batching"] = self.continuous_batching
         if self.trust_remote_code:
             out["trust-remote-code"] = True
         if self.grace_seconds != 30:
             out["grace-seconds"] = self.grace_seconds
+        for key, value in (("name", self.name), ("api-key", self.api_key)):
+            if value:
+                out[key] = value
+        if self.admin_routes:
+            out["admin-routes"] = True
+        if not self.warm_up:
+            out["warm-up"] = False
+        if self.cb_memory_percent is not None:
+            out["cb-memory-percent"] = self.cb_memory_percent
         return out
 
 
@@ -137,11 +165,24 @@ SERVE_FIELDS: dict[str, ServeKey] = {
     "dtype": ServeKey("string", "dtype the model is loaded in.", "auto", DTYPES),
     "quantization": ServeKey("string", "bitsandbytes quantization (needs the bitsandbytes add-on).", "",
                              QUANTIZATIONS),
-    "continuous-batching": ServeKey("bool", "Let the server batch concurrent requests continuously.", False),
+    "continuous-batching": ServeKey("bool", "Let the server batch concurrent requests continuously.",
+                                    "the target's, measured (knowledge/serve.toml)"),
     "trust-remote-code": ServeKey("bool", "Run the model's own code (config.json auto_map); off unless you trust "
                                   "it.", False),
     "grace-seconds": ServeKey("int", "Stop grace period in seconds (docker stop -t, compose stop_grace_period, "
                               "Kubernetes terminationGracePeriodSeconds).", 30),
+    "name": ServeKey("string", "The model id clients send (`model` in a request, what /v1/models lists): a name "
+                     "or ORG/NAME.", "the hub repository, else the image name"),
+    "api-key": ServeKey("string", '"env:NAME" or "file:/run/secrets/NAME": where the gateway reads the API key at '
+                        "run time (never built in); requests without `Authorization: Bearer KEY` get 401, "
+                        "/health, /ready and /metrics stay open.", "no key"),
+    "cb-memory-percent": ServeKey("int", "With continuous batching, the share (percent) of the container's memory its "
+                                  "KV cache may take: on CPU of the memory limit (else the host's), on a GPU of "
+                                  "the device's.", "10 on CPU, transformers' own on GPUs"),
+    "admin-routes": ServeKey("bool", "Pass the server's admin routes (/reset, /load_model) through the gateway; "
+                             "otherwise they answer 404.", False),
+    "warm-up": ServeKey("bool", "/ready answers only after the server generated one token; false: as soon as "
+                        "/health does (for models that do not generate text).", True),
 }
 
 
@@ -215,6 +256,16 @@ def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
     if not 1 <= grace <= 3600:
         raise SpecError(f"{_where(source, 'grace-seconds')} = {grace}: out of range",
                         "use 1 to 3600 seconds, e.g. 30")
+    cb_memory = table.get("cb-memory-percent")
+    if cb_memory is not None and not 1 <= cb_memory <= 90:
+        raise SpecError(f"{_where(source, 'cb-memory-percent')} = {cb_memory}: out of range",
+                        "use 1 to 90 percent, e.g. 10")
+    name = table.get("name")
+    if name is not None:
+        check_name(name, _where(source, "name"))
+    api_key = table.get("api-key")
+    if api_key is not None:
+        check_api_key(api_key, _where(source, "api-key"))
     model = parse_model(table["model"], source, root)
     return ServeSpec(
         model=replace(model, fetch=fetch) if model.kind == "hub" else model,
@@ -222,10 +273,74 @@ def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
         device=table.get("device"),
         dtype=table.get("dtype"),
         quantization=table.get("quantization"),
-        continuous_batching=table.get("continuous-batching", False),
+        continuous_batching=table.get("continuous-batching"),
         trust_remote_code=table.get("trust-remote-code", False),
         grace_seconds=grace,
+        name=name,
+        api_key=api_key,
+        admin_routes=table.get("admin-routes", False),
+        warm_up=table.get("warm-up", True),
+        cb_memory_percent=cb_memory,
     )
+
+
+def check_name(value: str, where: str) -> None:
+    """A model id: `[serve].name`, or `--set name=...` at run time."""
+    if not MODEL_NAME.match(value) or ".." in value:
+        raise SpecError(f'{where} = "{value}": not a model name',
+                        'use letters, digits, ".", "_" and "-", optionally ORG/NAME, e.g. name = "tiny-chat"')
+
+
+def check_api_key(value: str, where: str) -> None:
+    """`env:NAME` or `file:/PATH`. Anything else may be a key itself: refused without repeating it."""
+    kind, sep, rest = value.partition(":")
+    if sep and kind == "env" and KEY_ENV.match(rest):
+        if rest.upper().startswith(RESERVED_ENV):
+            raise SpecError(f'{where} = "{value}": {rest} is one of the image\'s own settings',
+                            'name another variable, e.g. api-key = "env:API_KEY"')
+        return
+    if sep and kind == "file" and KEY_FILE.match(rest) and ".." not in rest.split("/"):
+        return
+    if sep and kind in ("env", "file"):
+        raise SpecError(f"{where}: {kind}: names no {'variable' if kind == 'env' else 'absolute path'}",
+                        'write api-key = "env:API_KEY" (a variable of the container) or '
+                        '"file:/run/secrets/api-key" (a mounted secret)')
+    raise SpecError(f"{where}: not env:NAME or file:/PATH (the value is not repeated here: it may be the key "
+                    "itself, which must never be in a spec or an image)",
+                    'write api-key = "env:API_KEY" or "file:/run/secrets/api-key" and give the key to the '
+                    "container at run time (`dockyard up --api-key` makes one)")
+
+
+RUN_TIME = ("name", "device", "dtype", "quantization", "continuous-batching", "cb-memory-percent",
+            "trust-remote-code", "api-key", "admin-routes", "warm-up")  # knowledge/serve.toml [[setting]]
+
+
+def check_setting(item: str, where: str = "--set") -> tuple[str, str]:
+    """`KEY=VALUE` of a run-time setting -> (key, the value as the image's environment carries it)."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or key not in RUN_TIME:
+        raise SpecError(f"{where} {item.split('=', 1)[0]!r}: not a run-time setting",
+                        f"{suggest(key, RUN_TIME)}settings: {', '.join(RUN_TIME)} (model, port and grace-seconds "
+                        "need a rebuild)")
+    field = SERVE_FIELDS[key]
+    shown = f"{where} {key}"
+    if field.kind == "bool":
+        if value.lower() not in ("true", "false"):
+            raise SpecError(f"{shown}={value}: not true or false", f"e.g. {where} {key}=true")
+        return key, value.lower()
+    if key == "cb-memory-percent":
+        if not (value.isdigit() and 1 <= int(value) <= 90):
+            raise SpecError(f"{shown}={value}: not a percent from 1 to 90", f"e.g. {where} {key}=10")
+        return key, value
+    if field.choices and value and value not in field.choices:
+        raise SpecError(f"{shown}={value}: unknown value", f"{suggest(value, field.choices)}choose from: "
+                        f"{', '.join(field.choices)}")
+    if key == "name":
+        check_name(value, shown)
+    if key == "api-key" and value:
+        check_api_key(value, shown)
+    return key, value
 
 
 def serve_schema() -> dict[str, object]:
@@ -242,6 +357,12 @@ def serve_schema() -> dict[str, object]:
             prop.update(minimum=1, maximum=65535)
         if key == "grace-seconds":
             prop.update(minimum=1, maximum=3600)
+        if key == "cb-memory-percent":
+            prop.update(minimum=1, maximum=90)
+        if key == "name":
+            prop["pattern"] = MODEL_NAME.pattern
+        if key == "api-key":
+            prop["pattern"] = "^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$"
         if isinstance(spec_key.default, (bool, int)):
             prop["default"] = spec_key.default
         properties[key] = prop

@@ -112,6 +112,9 @@ def test_a_runtime_image_is_not_deployable(run_cli: CliRunner, command: str, tmp
 @pytest.mark.parametrize(("args", "message"), [
     (["--port", "0"], "--port 0: out of range"),
     (["--model-dir", "."], "the model is baked into the image"),
+    (["--set", "dtype=float8"], "--set dtype=float8: unknown value"),
+    (["--set", "port=9000"], "--set 'port': not a run-time setting"),
+    (["--set", "api-key=sk-0123456789abcdefghij"], "not env:NAME or file:/PATH"),
 ])
 def test_up_bad_options(run_cli: CliRunner, spec: Path, args: list[str], message: str) -> None:
     result = run_cli(["up", str(spec), *args])
@@ -203,7 +206,8 @@ def test_help_names_the_options(run_cli: CliRunner, capsys: pytest.CaptureFixtur
                                           "--pull-secret", "--namespace", "--autoscale", "--prometheus",
                                           "--hf-token-secret", "--runtime-class", "kserve")),
                              ("push", ("--registry", "--backend")),
-                             ("up", ("--port", "--timeout", "--no-build")), ("down", ("--volumes",))):
+                             ("up", ("--port", "--timeout", "--no-build", "--set", "--api-key")),
+                             ("down", ("--volumes",))):
         with pytest.raises(SystemExit):
             run_cli([command, "--help"])
         text = capsys.readouterr().out

@@ -40,7 +40,7 @@ def test_cpu_service(make_deployment: MakeDeployment) -> None:
     assert found["ports"] == ["127.0.0.1:8000:8000"]
     assert found["stop_grace_period"] == "30s"
     test = found["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "/opt/venv/bin/python", "-c"] and "http://127.0.0.1:8000/health" in test[3]
+    assert test[:3] == ["CMD", "/opt/venv/bin/python", "-c"] and "http://127.0.0.1:8000/ready" in test[3]
     assert found["healthcheck"]["start_period"] == "600s"
     for key in ("devices", "group_add", "deploy", "privileged", "network_mode"):
         assert key not in found
@@ -75,7 +75,7 @@ def test_accelerator_count_and_options(make_deployment: MakeDeployment) -> None:
     assert found["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
     assert found["ports"] == ["0.0.0.0:8080:9000"]
     assert found["stop_grace_period"] == "45s"
-    assert "http://127.0.0.1:9000/health" in found["healthcheck"]["test"][3]
+    assert "http://127.0.0.1:9000/ready" in found["healthcheck"]["test"][3]
     assert found["healthcheck"]["start_period"] == "120s"
 
 
@@ -105,6 +105,23 @@ def test_docker_compose_reads_it(make_deployment: MakeDeployment, target: str, t
 
 def test_deterministic(make_deployment: MakeDeployment) -> None:
     assert render_compose(make_deployment("rocm")) == render_compose(make_deployment("rocm"))
+
+
+def test_settings_in_environment_and_the_key_as_a_secret(make_deployment: MakeDeployment) -> None:
+    """Issue 22: every run-time setting is in `environment` with the image's default; a `file:` key is a
+    compose secret mounted at /run/secrets/dockyard-api-key; an `env:` key comes from the shell."""
+    import yaml
+
+    document = yaml.safe_load(render_compose(make_deployment("cpu", api_key="file:/run/secrets/key"))["compose.yaml"])
+    service = document["services"]["tiny-chat"]
+    assert service["environment"]["DOCKYARD_SERVE_CONTINUOUS_BATCHING"] == "true"
+    assert service["environment"]["DOCKYARD_SERVE_KEY_SOURCE"] == "file:/run/secrets/dockyard-api-key"
+    assert service["secrets"] == ["dockyard-api-key"]
+    assert document["secrets"]["dockyard-api-key"]["file"].startswith("${DOCKYARD_API_KEY_FILE:?")
+    env = yaml.safe_load(render_compose(make_deployment("cpu", api_key="env:API_KEY"))["compose.yaml"])
+    service = env["services"]["tiny-chat"]
+    assert service["environment"]["API_KEY"] == "${API_KEY:?set API_KEY to the API key}"
+    assert "secrets" not in service and "secrets" not in env
 
 
 def test_fetch_at_start_service(make_deployment: MakeDeployment) -> None:

@@ -66,7 +66,7 @@ def test_inference_service_is_a_custom_predictor(make_deployment: MakeDeployment
     assert container["name"] == "kserve-container" and container["image"] == deployment.image
     assert container["ports"] == [{"name": "http1", "containerPort": 8000, "protocol": "TCP"}]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http1"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http1"}
     assert predictor["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert predictor["terminationGracePeriodSeconds"] == 65
     assert predictor["deploymentStrategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}

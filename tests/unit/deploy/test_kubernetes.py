@@ -73,12 +73,14 @@ def test_pod_is_restricted_probed_and_drains(make_deployment: MakeDeployment) ->
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True, "runAsUser": 1000,
         "runAsGroup": 1000, "capabilities": {"drop": ["ALL"]}}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["port"] == "http"
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}, "warm before traffic"
     assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] == 600
     assert container["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
-    assert container["env"] == [{"name": "OMP_NUM_THREADS", "valueFrom": {"resourceFieldRef": {
-        "containerName": "server", "resource": "requests.cpu", "divisor": "1"}}}], "threads follow the CPU request"
+    assert container["env"][0] == {"name": "OMP_NUM_THREADS", "valueFrom": {"resourceFieldRef": {
+        "containerName": "server", "resource": "requests.cpu", "divisor": "1"}}}, "threads follow the CPU request"
+    assert {item["name"] for item in container["env"][1:]} >= {"DOCKYARD_SERVE_NAME", "DOCKYARD_SERVE_DTYPE"}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/home/dockyard/.cache/huggingface",
                                                                     "/dev/shm"}
     assert all("sizeLimit" in v["emptyDir"] for v in spec["volumes"]), "every emptyDir is bounded"
@@ -240,3 +242,20 @@ def test_kubernetes_validate_catches_a_broken_manifest(make_deployment: MakeDepl
 def test_deterministic(make_deployment: MakeDeployment) -> None:
     options = KubernetesOptions(replicas=2, hpa_max=3, pdb=1)
     assert render_kubernetes(make_deployment("tpu"), options) == render_kubernetes(make_deployment("tpu"), options)
+
+
+def test_settings_are_env_the_key_a_secret(make_deployment: MakeDeployment) -> None:
+    """Issue 22: every run-time setting is in env with the image's default; the API key comes from the
+    Secret NAME-api-key, as a variable or a file, as the spec says."""
+    container = pod(documents(make_deployment("cpu", dtype="bfloat16", api_key="env:API_KEY")))["containers"][0]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["DOCKYARD_SERVE_DTYPE"]["value"] == "bfloat16" and env["DOCKYARD_SERVE_NAME"]["value"] == "tiny-chat"
+    assert env["DOCKYARD_SERVE_KEY_SOURCE"]["value"] == "env:API_KEY"
+    assert env["API_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "tiny-chat-api-key", "key": "api-key"}}
+    spec = pod(documents(make_deployment("cpu", api_key="file:/run/secrets/key")))
+    mount = next(m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "api-key")
+    assert mount == {"name": "api-key", "mountPath": "/run/secrets", "readOnly": True}
+    volume = next(v for v in spec["volumes"] if v["name"] == "api-key")
+    assert volume["secret"]["secretName"] == "tiny-chat-api-key"
+    assert volume["secret"]["items"] == [{"key": "api-key", "path": "key"}]
+    assert not any(item["name"] == "API_KEY" for item in spec["containers"][0]["env"])

@@ -173,6 +173,34 @@ def test_dead_container_stops_the_wait(server: str) -> None:
     assert not local.health("http://127.0.0.1:9/health", timeout=0.5)
 
 
+def test_run_time_settings_and_the_key_reach_the_container(make_deployment: MakeDeployment, tmp_path: Any) -> None:
+    """Issue 22: `up --set` becomes --env over the image's defaults; `up --api-key` mounts the key file
+    read-only and points the gateway at it; an `env:` key is copied from this environment by name only."""
+    deployment = make_deployment("cpu")
+    options = local.LocalOptions(settings=(("DOCKYARD_SERVE_DTYPE", "bfloat16"),), key_file="/state/api-key")
+    argv = local.run_argv(DOCKER, deployment, options, {})
+    joined = " ".join(argv)
+    assert "--env DOCKYARD_SERVE_DTYPE=bfloat16" in joined
+    assert "--mount type=bind,source=/state/api-key,target=/run/secrets/dockyard-api-key,readonly=true" in joined
+    assert "--env DOCKYARD_SERVE_KEY_SOURCE=file:/run/secrets/dockyard-api-key" in joined
+    keyed = make_deployment("cpu", api_key="env:API_KEY")
+    argv = local.run_argv(DOCKER, keyed, local.LocalOptions(), {})
+    assert argv[argv.index("API_KEY") - 1] == "--env", "the value never appears in the command line"
+
+
+def test_a_made_key_is_private_and_removed_by_down(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    path = local.key_file("dockyard-x")
+    key = local.write_key(path)
+    assert len(key) >= 40 and path.read_text().strip() == key
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, "only its owner reaches the key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644, "the container's user reads the mounted file"
+    local.remove_key("dockyard-x")
+    assert not path.exists() and not path.parent.exists()
+
+
 def test_fetch_at_start_runs_the_image_first(make_deployment: MakeDeployment) -> None:
     deployment = make_deployment("cuda", kind="hub", fetch="start")
     fetch = local.fetch_argv(DOCKER, deployment, local.LocalOptions(), ["HF_TOKEN", "HF_ENDPOINT"])

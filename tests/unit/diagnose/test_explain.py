@@ -54,6 +54,8 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
     "real/build_context.log": ("buildkit-feature", {}),
     "real/heredoc.log": ("buildkit-feature", {}),
     "real/syntax_frontend.log": ("syntax-frontend", {"frontend": "docker.io/docker/dockerfile:1.7"}),
+    "real/hub_unreachable.log": ("hub-unreachable", {"endpoint": "http://hub.invalid",
+                                                     "error": "Name or service not known"}),
 }
 UNKNOWN = ("real/unknown_buildkit.log", "real/podman_unknown.log")
 
@@ -87,7 +89,7 @@ def test_every_signature_has_a_log() -> None:
     covered = {expected for expected, _ in EXPECTED.values()}
     untested = set(SIGNATURE_IDS) - covered
     # covered by the inline cases below instead of a log file
-    assert untested == {"killed", "nvcc-unsupported-arch", "rust-missing"}
+    assert untested == {"killed", "nvcc-unsupported-arch", "rust-missing", "hub-access-denied"}
 
 
 def test_signatures_are_well_formed() -> None:
@@ -186,9 +188,25 @@ def test_matches_in_the_failed_step_come_first() -> None:
     ("E: Package 'python3.12' has no installation candidate", "apt-package-not-found"),
     ("deepspeed.ops.op_builder.builder.MissingCUDAException: CUDA_HOME does not exist, unable to compile CUDA op(s)",
      "nvcc-missing"),
+    ("huggingface_hub.errors.GatedRepoError: 401 Client Error. (Request ID: Root=1-x)", "hub-access-denied"),
+    ("dockyard: the Hugging Face Hub refused org/name@main (RepositoryNotFoundError, without a token)",
+     "hub-access-denied"),
+    ("huggingface_hub.errors.LocalEntryNotFoundError: Got: ConnectError: [Errno -2] Name or service not known",
+     "hub-unreachable"),
 ])
 def test_inline_cases(text: str, expected: str) -> None:
     assert explain_log(text).matches[0].id == expected
+
+
+def test_hub_unreachable_names_the_endpoint_and_the_error() -> None:
+    log = ("'[Errno -2] Name or service not known' thrown while requesting GET http://hub.invalid/api/models/o/n\n"
+           "dockyard: cannot reach the Hugging Face Hub at http://hub.invalid: ConnectError: [Errno -2] Name or "
+           "service not known\n")
+    first = explain_log(log).matches[0]
+    assert first.id == "hub-unreachable"
+    assert first.details == {"endpoint": "http://hub.invalid", "error": "Name or service not known"}
+    assert "http://hub.invalid" in first.cause and "HF_ENDPOINT" in first.dockyard and "hf_token" in first.dockyard
+    assert 'model = "path:DIR"' in first.dockyard and "mount:" in first.dockyard
 
 
 def test_oom_kill_of_a_compiler_is_not_also_reported_as_a_bare_kill() -> None:

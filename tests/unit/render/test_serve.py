@@ -43,12 +43,12 @@ def test_path_model_layer_comes_before_app_files(tmp_path: Path) -> None:
     originals = [c.original for c in commands(result.dockerfile)]
     model_copy = originals.index("COPY model/ /opt/model/")
     assert model_copy < originals.index("COPY app/ /app/")
-    assert originals[-1] == ('CMD ["transformers", "serve", "/opt/model", "--host", "0.0.0.0", "--port", "8000", '
-                             '"--device", "cpu"]')
+    assert originals[-1] == 'CMD ["python", "/opt/dockyard/serve.py"]', "the launcher runs server and gateway"
+    assert originals[-2] == 'ENTRYPOINT ["/usr/bin/tini", "--"]', "under the image's init"
     assert "EXPOSE 8000" in originals
     health = next(c for c in commands(result.dockerfile) if c.cmd.upper() == "HEALTHCHECK")
     assert "/opt/venv/bin/python" in health.original and "curl" not in health.original
-    assert "http://127.0.0.1:8000/health" in health.original
+    assert "http://127.0.0.1:8000/ready" in health.original, "healthy once warm"
     context = tmp_path / "context"
     result.write(context)
     weights = context / "model" / "sub" / "weights.bin"

@@ -43,9 +43,11 @@ def test_local_model_plan(tmp_path: Path) -> None:
     folder(tmp_path)
     plan = plan_of(tmp_path, 'model = "path:tiny"\n')
     assert plan.serve is not None
-    assert plan.cmd == ("transformers", "serve", "/opt/model", "--host", "0.0.0.0", "--port", "8000",
-                        "--device", "cpu")
-    assert plan.serve.modalities == ("text",) and plan.serve.model_id == "/opt/model"
+    assert plan.cmd == ("python", "/opt/dockyard/serve.py"), "the launcher runs the server and the gateway"
+    assert plan.serve.server_command == ("transformers", "serve", "--host", "127.0.0.1", "--port", "8001", "t",
+                                         "--device", "cpu", "--continuous-batching"), "on loopback; CB: cpu default"
+    assert plan.serve.modalities == ("text",) and plan.serve.model_id == "t", "the image's name names the model"
+    assert "haproxy" in plan.system_packages, "the gateway"
     assert "serving" in plan.transformers.extras
     pinned = {p.name: p.version for p in plan.packages}
     for name in serve_knowledge().packages:
@@ -53,9 +55,12 @@ def test_local_model_plan(tmp_path: Path) -> None:
     assert dict(plan.env)["HF_HUB_OFFLINE"] == "1"
     assert "transformers.cli.serving.server" in plan.imports and "uvicorn" in plan.imports
     expect = plan.expectations()
-    assert expect["non_root"] and expect["serve"] == {"port": 8000, "health": "/health", "model_id": "/opt/model",
-                                                      "model_kind": "path", "model_in_image": True,
-                                                      "grace_seconds": 30}
+    assert expect["non_root"] and expect["serve"] == {
+        "port": 8000, "health": "/health", "ready": "/ready", "model_id": "t", "model_kind": "path",
+        "model_in_image": True, "grace_seconds": 30, "api_key": "", "admin_routes": ["/load_model", "/reset"]}
+    env = dict(plan.env)
+    assert env["DOCKYARD_SERVE_NAME"] == "t" and env["DOCKYARD_SERVE_CONTINUOUS_BATCHING"] == "true"
+    assert env["DOCKYARD_SERVE_CB_MEMORY_PERCENT"] == "10" and env["DOCKYARD_SERVE_KEY_SOURCE"] == ""
 
 
 def test_every_option_reaches_the_command(tmp_path: Path) -> None:
@@ -63,14 +68,21 @@ def test_every_option_reaches_the_command(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'model = "path:tiny"\nport = 9000\ndtype = "bfloat16"\nquantization = "bnb-8bit"\n'
                    'continuous-batching = true\ntrust-remote-code = true\ndevice = "auto"\n',
                    'addons = ["bitsandbytes"]\n')
-    assert plan.cmd == ("transformers", "serve", "/opt/model", "--host", "0.0.0.0", "--port", "9000", "--device",
-                        "auto", "--dtype", "bfloat16", "--quantization", "bnb-8bit", "--continuous-batching",
-                        "--trust-remote-code")
+    assert plan.serve is not None
+    assert plan.serve.server_command == (
+        "transformers", "serve", "--host", "127.0.0.1", "--port", "9001", "t", "--device", "auto", "--dtype",
+        "bfloat16", "--quantization", "bnb-8bit", "--continuous-batching", "--trust-remote-code")
+    assert (plan.serve.upstream_port, plan.serve.metrics_port) == (9001, 9002)
 
 
 def test_older_release_spells_the_model_as_an_option(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, 'model = "mount:/models/m"\n', 'transformers = "5.2.0"\n')
-    assert plan.cmd[:4] == ("transformers", "serve", "--force-model", "/models/m")
+    assert plan.serve is not None
+    assert plan.serve.server_command[6:8] == ("--force-model", "t")
+    assert set(plan.serve.routes) == {"GET /health", "GET /v1/models", "OPTIONS /v1/models",
+                                      "POST /v1/chat/completions", "POST /v1/responses",
+                                      "POST /v1/audio/transcriptions"}, "5.2 has no completions"
+    assert plan.serve.admin_routes == () and plan.serve.warm_up_route == "POST /v1/chat/completions"
     assert "HF_HUB_OFFLINE" not in dict(plan.env), "a mounted model is not baked in"
 
 
@@ -107,7 +119,7 @@ def test_needed_modalities_are_shown_by_check(run_cli: CliRunner, tmp_path: Path
     folder(tmp_path, model_type="whisper")
     result = run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\n', 'modalities = ["text", "audio"]\n'))])
     assert result.code == 0, result.err
-    assert "audio, text" in result.out and "transformers serve /opt/model" in result.out
+    assert "audio, text" in result.out and "transformers" in result.out and "127.0.0.1:8001" in result.out
 
 
 @pytest.mark.parametrize(("serve", "image", "key", "fragment"), [
@@ -140,6 +152,31 @@ def test_hub_model_without_a_commit_is_a_warning(tmp_path: Path) -> None:
     pinned = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\n')
     assert not any("[serve]" in w for w in pinned.warnings)
     assert any("modalities it needs are not checked" in n for n in pinned.notes)
+
+
+@pytest.mark.parametrize(("files", "warned"), [
+    ({}, True),
+    ({"tokenizer_config.json": {"chat_template": "{{ messages }}"}}, False),
+    ({"tokenizer_config.json": {"tokenizer_class": "PreTrainedTokenizerFast"}}, True),
+])
+def test_check_warns_about_a_model_without_a_chat_template(run_cli: CliRunner, tmp_path: Path,
+                                                          files: dict[str, dict[str, object]], warned: bool) -> None:
+    folder(tmp_path, files)
+    result = run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\n'))])
+    assert result.code == 0, result.err
+    assert ("has no chat template" in result.err) is warned, result.err
+    if warned:
+        assert "/v1/chat/completions will answer 500" in result.err
+
+
+def test_a_chat_template_file_counts(tmp_path: Path) -> None:
+    from dockyard.resolve.serve import has_chat_template
+
+    path = folder(tmp_path)
+    assert not has_chat_template({"config.json": path / "config.json"}, {})
+    assert has_chat_template({"chat_template.jinja": path / "chat_template.jinja"}, {})
+    assert has_chat_template({"additional_chat_templates/tool.jinja": path}, {})
+    assert has_chat_template({}, {"processor_config.json": {"chat_template": "{{ messages }}"}})
 
 
 def test_a_hub_model_with_remote_code_is_a_warning(tmp_path: Path) -> None:

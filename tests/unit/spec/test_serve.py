@@ -80,6 +80,13 @@ def test_digest_does_not_depend_on_where_the_spec_lies(tmp_path: Path) -> None:
     ('model = "path:tiny"\ngrace-seconds = 0\n', "[serve].grace-seconds", "out of range"),
     ('model = "path:tiny"\nmodle = "x"\n', "[serve].modle", "unknown key"),
     ('port = 8000\n', "[serve].model", "required"),
+    ('model = "path:tiny"\nname = "../etc"\n', "[serve].name", "not a model name"),
+    ('model = "path:tiny"\nname = "a:b"\n', "[serve].name", "not a model name"),
+    ('model = "path:tiny"\napi-key = "env:DOCKYARD_SERVE_X"\n', "[serve].api-key", "the image's own settings"),
+    ('model = "path:tiny"\napi-key = "file:relative"\n', "[serve].api-key", "file: names no absolute path"),
+    ('model = "path:tiny"\napi-key = "env:1BAD"\n', "[serve].api-key", "env: names no variable"),
+    ('model = "path:tiny"\ncb-memory-percent = 95\n', "[serve].cb-memory-percent", "out of range"),
+    ('model = "path:tiny"\nadmin-routes = "yes"\n', "[serve].admin-routes", "true or false"),
     ('model = "path:tiny"\nfetch = "start"\n', "[serve].fetch", "only a hub: model is downloaded"),
     ('model = "hub:org/m@main"\nfetch = "later"\n', "[serve].fetch", "unknown value"),
 ])
@@ -107,6 +114,66 @@ def test_schema_knows_the_profile() -> None:
     assert "serve" in schema["properties"]["image"]["properties"]["profile"]["enum"]
     serve = schema["properties"]["serve"]
     assert serve["required"] == ["model"] and serve["properties"]["port"]["maximum"] == 65535
+
+
+def test_the_new_keys_are_parsed_and_kept_in_the_digest(tmp_path: Path) -> None:
+    model_folder(tmp_path)
+    spec = load(str(spec_file(tmp_path, 'model = "path:tiny"\nname = "acme/chat-1"\napi-key = "env:API_KEY"\n'
+                                        'admin-routes = true\nwarm-up = false\ncb-memory-percent = 20\n'
+                                        'continuous-batching = false\n')))
+    serve = spec.serve
+    assert serve is not None
+    assert (serve.name, serve.api_key, serve.admin_routes, serve.warm_up, serve.cb_memory_percent,
+            serve.continuous_batching) == ("acme/chat-1", "env:API_KEY", True, False, 20, False)
+    assert serve.to_toml_dict() == {"model": "path:tiny", "name": "acme/chat-1", "api-key": "env:API_KEY",
+                                    "admin-routes": True, "warm-up": False, "cb-memory-percent": 20,
+                                    "continuous-batching": False}
+    plain = load(str(spec_file(tmp_path, 'model = "path:tiny"\n'))).serve
+    assert plain is not None and plain.continuous_batching is None, "unset: the target's measured default"
+
+
+@pytest.mark.parametrize("value", ["sk-proj-abcdefghijklmnopqrstuvwxyz0123456789", "hunter2hunter2hunter2",
+                                   "Bearer abcdefghijklmnop"])
+def test_a_key_in_the_spec_is_refused_without_repeating_it(run_cli: CliRunner, tmp_path: Path, value: str) -> None:
+    model_folder(tmp_path)
+    result = run_cli(["check", str(spec_file(tmp_path, f'model = "path:tiny"\napi-key = "{value}"\n'))])
+    assert result.code == EXIT_INVALID and "[serve].api-key" in result.err
+    assert value not in result.err and value[:8] not in result.err, "the key is never repeated"
+    assert "env:API_KEY" in result.err and "dockyard up --api-key" in result.err
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ("dtype=bfloat16", ("dtype", "bfloat16")), ("continuous-batching=False", ("continuous-batching", "false")),
+    ("name=acme/chat", ("name", "acme/chat")), ("api-key=env:API_KEY", ("api-key", "env:API_KEY")),
+    ("cb-memory-percent=20", ("cb-memory-percent", "20")), ("quantization=", ("quantization", "")),
+])
+def test_run_time_settings(item: str, expected: tuple[str, str]) -> None:
+    from dockyard.spec.serve import check_setting
+
+    assert check_setting(item) == expected
+
+
+@pytest.mark.parametrize(("item", "fragment"), [
+    ("port=9000", "not a run-time setting"), ("dtyp=float32", 'did you mean "dtype"'),
+    ("dtype=float8", "unknown value"), ("warm-up=maybe", "not true or false"),
+    ("cb-memory-percent=0", "1 to 90"), ("api-key=sk-abcdefghijklmnopqrstuvwxyz", "not env:NAME or file:/PATH"),
+    ("name=..", "not a model name"), ("dtype", "not a run-time setting"),
+])
+def test_run_time_settings_refused(item: str, fragment: str) -> None:
+    from dockyard.errors import SpecError
+    from dockyard.spec.serve import check_setting
+
+    with pytest.raises(SpecError) as caught:
+        check_setting(item)
+    assert fragment in str(caught.value) + str(caught.value.hint)
+    assert "abcdefghijklmnop" not in str(caught.value), "a key is never repeated"
+
+
+def test_run_time_settings_are_the_knowledge_rows() -> None:
+    from dockyard.knowledge.serving import serve_knowledge
+    from dockyard.spec.serve import RUN_TIME
+
+    assert set(RUN_TIME) == {row.key for row in serve_knowledge().settings}
 
 
 def test_fetch_at_start_is_part_of_the_digest(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from dockyard import __version__
+from dockyard.render.blocks.gateway import gateway_layer
 from dockyard.render.blocks.python import SYSTEM_PATH
 from dockyard.render.blocks.serve import model_layer, serve_endpoint
 from dockyard.render.blocks.transformers import SOURCE
@@ -53,6 +54,8 @@ def runtime_env(plan: Plan) -> tuple[tuple[str, str], ...]:
     }
     if plan.profile in ("runtime", "serve"):
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if plan.profile == "serve":  # under any UID (no passwd entry) the engine would set HOME=/
+        env["HOME"] = plan.home
     env.update(dict(plan.env))
     return tuple(sorted(env.items()))
 
@@ -73,6 +76,7 @@ def runtime_stage(plan: Plan, lock: Lock | None = None) -> list[Instruction]:
         Copy(("dockyard/probe.py", "dockyard/plan.json"), "/opt/dockyard/"),
     ]
     items += model_layer(plan)
+    items += gateway_layer(plan)
     workdir = plan.home
     if plan.files:
         items.append(Copy(("app/",), "/app/"))

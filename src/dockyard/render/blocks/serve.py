@@ -78,9 +78,10 @@ def model_layer(plan: Plan) -> list[Instruction]:
 
 
 def health_command(plan: Plan) -> tuple[str, ...]:
-    """The image's own Python asks the server's health endpoint (no curl in a slim image)."""
+    """The image's own Python asks the gateway's readiness endpoint (no curl in a slim image): healthy once
+    the server answered a warm-up request."""
     assert plan.serve is not None
-    url = f"http://127.0.0.1:{plan.serve.port}{plan.serve.health_path}"
+    url = f"http://127.0.0.1:{plan.serve.port}{plan.serve.ready_path}"
     return (f"{plan.venv}/bin/python", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)")
 
 

@@ -86,5 +86,9 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
     ))
     if plan.user != "root":
         comment = f"Runtime user {plan.user} (uid {plan.uid}) with a writable home and Hugging Face cache"
-        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}",), (script("user.sh"),), comment=comment))
+        any_uid = " any-uid" if plan.profile == "serve" else ""
+        if any_uid:
+            comment += ", also writable by group 0 (any UID with GID 0 runs the image)"
+        items.append(Run((f"sh {SCRIPTS}/user.sh {plan.user} {plan.uid}{any_uid}",), (script("user.sh"),),
+                         comment=comment))
     return items

@@ -14,6 +14,11 @@ Rust weights: a repository with both safetensors and .bin files costs one copy, 
 
 A finished download leaves DEST/.dockyard-model.json naming the repository and revision; when that file
 already names them, nothing is downloaded and no network is needed (a second start, a pre-filled volume).
+
+When the Hub does not answer (offline, DNS, a firewall, a mirror that is down) or refuses (gated, private,
+no such repository or revision), one line says so (`dockyard: cannot reach the Hugging Face Hub at URL:
+...`, `dockyard: the Hugging Face Hub refused ...`) and the exit status is 1: `dockyard explain` reads
+those lines (signatures hub-unreachable, hub-access-denied).
 """
 
 from __future__ import annotations
@@ -56,6 +61,32 @@ def present(dest: str, repo: str, revision: str) -> bool:
             and all(os.path.isfile(os.path.join(dest, str(name))) for name in files))
 
 
+REFUSED = ("GatedRepoError", "RepositoryNotFoundError", "RevisionNotFoundError")
+UNREACHABLE = ("ConnectError", "ConnectionError", "ConnectTimeout", "TimeoutException", "Timeout",
+               "LocalEntryNotFoundError", "OfflineModeIsEnabled")
+
+
+def explained(exc: BaseException, repo: str, revision: str, token: bool) -> str | None:
+    """dockyard's line for a Hub that refused or did not answer (the exception or one it was raised from);
+    None for anything else."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    names = [{kind.__name__ for kind in type(item).__mro__} for item in chain]
+    if any(kinds & set(REFUSED) for kinds in names):
+        return (f"dockyard: the Hugging Face Hub refused {repo}@{revision} ({type(exc).__name__}, "
+                f"{'with' if token else 'without'} a token)")
+    for item, kinds in zip(chain, names, strict=True):
+        if kinds & set(UNREACHABLE) or isinstance(item, OSError):
+            root = chain[-1]
+            first = str(root).splitlines()[0] if str(root) else ""
+            endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+            return f"dockyard: cannot reach the Hugging Face Hub at {endpoint}: {type(root).__name__}: {first}"
+    return None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3:
         raise SystemExit("usage: hub_model.py ORG/NAME REVISION|- DEST")
@@ -69,10 +100,17 @@ def main(argv: list[str]) -> int:
     from huggingface_hub import HfApi, snapshot_download
 
     rev = None if revision == "-" else revision
-    info = HfApi().model_info(repo, revision=rev, token=secret)
-    names = [sibling.rfilename for sibling in info.siblings or []]
-    path = snapshot_download(repo_id=repo, revision=rev, local_dir=dest, token=secret,
-                             ignore_patterns=skipped(names))
+    try:
+        info = HfApi().model_info(repo, revision=rev, token=secret)
+        names = [sibling.rfilename for sibling in info.siblings or []]
+        path = snapshot_download(repo_id=repo, revision=rev, local_dir=dest, token=secret,
+                                 ignore_patterns=skipped(names))
+    except Exception as exc:  # sorted below: the two failures a user can act on; anything else is re-raised
+        said = explained(exc, repo, revision, bool(secret))
+        if said is None:
+            raise
+        print(said, file=sys.stderr)
+        return 1
     # huggingface_hub keeps download metadata beside the files; the server needs only the model
     cache = os.path.join(path, ".cache")
     if os.path.isdir(cache):
