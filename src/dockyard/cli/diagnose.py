@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from dockyard.cli.output import no_controls, print_json, stderr, stdout
+from dockyard.cli.tables import Column, Listing, show
 from dockyard.diagnose.doctor import Check, Host, Report, run_doctor
 from dockyard.diagnose.explain import Explanation, explain_log
 from dockyard.diagnose.host import memory_and_cores
@@ -69,17 +69,15 @@ def _status_text(check: Check) -> Text:
 
 
 def print_report(report: Report, console: Console = stdout) -> None:
-    table = Table(title="dockyard doctor", show_lines=True, expand=False)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True, style="bold")
-    table.add_column("finding / fix", overflow="fold")
+    table = Listing((Column("status", key=True), Column("check", key=True, style="bold"), Column("finding / fix")),
+                    title="dockyard doctor", lines=True)
     for check in report.checks:
-        body = Text(check.detail)
+        body = Text(no_controls(check.detail))
         if check.fix and check.status in ("warn", "fail"):
             body.append("\nfix: ", style="bold")
-            body.append(check.fix)
-        table.add_row(_status_text(check), check.name, body)
-    console.print(table)
+            body.append(no_controls(check.fix))
+        table.add(_status_text(check), check.name, body)
+    show(table, console)
     counts = report.counts()
     summary = f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failure(s), {counts['skip']} skipped"
     console.print(Text(summary, style="bold red" if report.failed else "bold green"))
@@ -155,19 +153,17 @@ def print_explanation(explanation: Explanation, console: Console = stderr, log_p
         code = f" (exit code {step.exit_code})" if step.exit_code is not None else ""
         console.print(Text.assemble(("failed step: ", "bold"), f"{no_controls(step.label)}{code}"))
     for match in explanation.matches:
-        table = Table(show_header=False, show_lines=False, box=None, padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
-        table.add_row("cause", Text(match.cause))
+        table = Listing((Column("", key=True, style="bold"), Column("")), show_header=False)
+        table.add("cause", match.cause)
         for number, text in match.evidence:
-            table.add_row("evidence", Text(f"line {number}: {no_controls(text)}", style="dim"))
-        table.add_row("fix", Text(match.fix))  # Text: brackets in a fix are not rich markup
+            table.add("evidence", Text(f"line {number}: {no_controls(text)}", style="dim"))
+        table.add("fix", match.fix)  # plain text: brackets in a fix are not rich markup
         if match.dockyard:
-            table.add_row("with dockyard", Text(match.dockyard))
+            table.add("with dockyard", match.dockyard)
         if match.id in MEMORY_SIGNATURES:
-            table.add_row("note", _memory_note())
+            table.add("note", _memory_note())
         console.print(Text.assemble(("known failure ", "bold yellow"), (f"[{match.id}] ", "bold"), match.title))
-        console.print(table)
+        show(table, console)
     if not explanation.known:
         console.print(Text("no known failure signature matched this log", style="bold yellow"))
         if explanation.tail:

@@ -109,5 +109,5 @@ def test_print_explanation_for_build() -> None:
 def test_explain_shows_dockyards_own_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(LOGS / "real/tls_cert.log")]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "with dockyard `dockyard build --ca-cert FILE`" in out
+    assert "with dockyard: `dockyard build --ca-cert FILE`" in out
     assert "[build] table" in out, "brackets in a fix are printed, not taken as markup"
