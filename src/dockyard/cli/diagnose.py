@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain = subparsers.add_parser(
         "explain", help="explain a failed build log: known cause and fix, or the failing step",
         description="Match a failed build's log (BuildKit, buildx, legacy docker, podman) against known "
-                    "failure signatures. Exit 0 when a known cause matched, 1 when unknown, 2 for a missing file.")
+                    "failure signatures. Exit 0 when a known cause matched or the log is of a build that succeeded, "
+                    "1 when the failure is unknown, 2 for a missing file.")
     explain.add_argument("logfile", nargs="?", default="-", metavar="LOGFILE",
                          help="the build log, or - for standard input (default)")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -137,7 +138,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print_json(explanation.to_dict())
     else:
         print_explanation(explanation, console=stdout)
-    return EXIT_OK if explanation.known else EXIT_FAILURE
+    return EXIT_OK if explanation.known or explanation.succeeded else EXIT_FAILURE
 
 
 def _memory_note() -> str:
@@ -148,6 +149,11 @@ def _memory_note() -> str:
 
 def print_explanation(explanation: Explanation, console: Console = stderr, log_path: str | None = None) -> None:
     """Show why a build failed: each known cause with its evidence and fix, else the failing step's tail."""
+    if explanation.success is not None:
+        number, line = explanation.success
+        console.print(Text("the build succeeded: nothing to explain", style="bold green"))
+        console.print(Text(f"  line {number}: {no_controls(line)}", style="dim"))
+        return
     step = explanation.step
     if step:
         code = f" (exit code {step.exit_code})" if step.exit_code is not None else ""

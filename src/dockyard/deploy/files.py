@@ -32,8 +32,10 @@ def write_all(folder: Path, files: Mapping[str, str], family: Sequence[str] = ()
         raise InputError(f"-o {folder}: not a directory", "give a folder for the generated files")
     foreign = [name for name in files if (folder / name).exists() and not _ours(folder / name)]
     if foreign:
-        raise InputError(f"-o {folder}: {', '.join(sorted(foreign))} exist(s) and were not written by dockyard; "
-                         "not overwriting", "choose another folder with -o, or move those files away")
+        verbs = "exists and was" if len(foreign) == 1 else "exist and were"
+        raise InputError(f"-o {folder}: {', '.join(sorted(foreign))} {verbs} not written by dockyard; not overwriting",
+                         "choose another folder with -o, or move " + ("that file" if len(foreign) == 1 else
+                                                                        "those files") + " away")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in sorted(files.items()):

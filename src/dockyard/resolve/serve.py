@@ -86,10 +86,12 @@ def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:
                      '(knowledge/serve.toml [device]); set device = "cpu" or another device the server supports',
                      fixed=True, table="serve")
         return default or "cpu"
-    if serve.device not in (default, "cpu", "auto"):
+    valid = tuple(dict.fromkeys(d for d in (default, "cpu", "auto") if d))  # the target's device once
+    if serve.device not in valid:
+        choices = ", ".join(f'"{d}"' for d in valid[:-1]) + f' or "{valid[-1]}"'
         ctx.fail("device", serve.device, f"target {ctx.spec.target} has no {serve.device} device (its torch wheels "
-                 f"answer to {default or 'no accelerator'}). Nearest valid choices: device = "
-                 f"\"{default or 'cpu'}\", \"cpu\" or \"auto\"", fixed=True, table="serve")
+                 f"answer to {default or 'no accelerator'}). Nearest valid choices: device = {choices}",
+                 fixed=True, table="serve")
     return serve.device
 
 

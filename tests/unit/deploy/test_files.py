@@ -23,10 +23,19 @@ def test_writes_and_rewrites_its_own(tmp_path: Path) -> None:
 
 def test_refuses_a_foreign_file(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("mine: true\n")
-    with pytest.raises(InputError, match=r"a\.yaml exist\(s\) and were not written by dockyard"):
+    with pytest.raises(InputError, match=r"a\.yaml exists and was not written by dockyard") as one:
         write_all(tmp_path, {"a.yaml": ours("a: 1\n"), "b.yaml": ours("b: 1\n")})
+    assert "(s)" not in one.value.message and "move that file away" in (one.value.hint or "")
     assert (tmp_path / "a.yaml").read_text() == "mine: true\n"
     assert not (tmp_path / "b.yaml").exists(), "nothing is written when one file is refused"
+
+
+def test_refuses_several_foreign_files_in_the_plural(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text("mine: true\n")
+    with pytest.raises(InputError, match=r"a\.yaml, b\.yaml exist and were not written by dockyard") as both:
+        write_all(tmp_path, {"a.yaml": ours("a: 1\n"), "b.yaml": ours("b: 1\n")})
+    assert "move those files away" in (both.value.hint or "")
 
 
 def test_removes_its_stale_files_only(tmp_path: Path) -> None:
