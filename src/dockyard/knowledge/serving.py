@@ -44,6 +44,17 @@ class FileRule:
 
 
 @dataclass(frozen=True)
+class RootTrim:
+    """What a serve image's root leaves out of its base (serve.toml [[root-trim.rows]])."""
+
+    name: str
+    packages: tuple[str, ...]
+    paths: tuple[str, ...]
+    why: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServeKnowledge:
     cli: tuple[ServeCli, ...]
     extra: str
@@ -53,6 +64,8 @@ class ServeKnowledge:
     model_types: dict[str, tuple[str, ...]]
     sources: dict[str, str]
     model_types_source: str
+    root_trim: tuple[RootTrim, ...] = ()
+    root_keep: str = ""  # a file name kept inside the folders the root-trim paths name
 
     def cli_for(self, version: str | None) -> ServeCli | None:
         """The CLI row of a transformers release; a git ref (no version) gets the newest row."""
@@ -92,4 +105,7 @@ def serve_knowledge() -> ServeKnowledge:
         model_types={name: tuple(mods) for name, mods in types["model_type"].items()},
         sources=dict(data["sources"]),
         model_types_source=str(types["source"]),
+        root_trim=tuple(RootTrim(row["name"], tuple(row.get("packages", ())), tuple(row.get("paths", ())), row["why"],
+                                 tuple(row["sources"])) for row in data["root-trim"]["rows"]),
+        root_keep=str(data["root-trim"].get("keep", "")),
     )

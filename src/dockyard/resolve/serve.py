@@ -33,6 +33,14 @@ def serve_packages(ctx: Context, python: str) -> list[Package]:
     return found
 
 
+def root_trim(trimmed: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The packages and paths a slim serve image's root leaves out of its base (serve.toml [[root-trim.rows]])."""
+    if not trimmed:
+        return (), ()
+    rows = serve_knowledge().root_trim
+    return (tuple(p for row in rows for p in row.packages), tuple(p for row in rows for p in row.paths))
+
+
 def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan,
                   addons: tuple[AddonPlan, ...]) -> ServePlan | None:
     spec, serve = ctx.spec, ctx.spec.serve

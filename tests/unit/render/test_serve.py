@@ -61,7 +61,7 @@ def test_hub_model_downloads_in_its_own_stage_with_the_token_as_a_secret(tmp_pat
     result = rendered(tmp_path, f'model = "hub:org/name@{SHA}"\n')
     parsed = commands(result.dockerfile)
     froms = [c.value[-1] for c in parsed if c.cmd.upper() == "FROM"]
-    assert froms == ["base", "builder", "model", "runtime"]
+    assert froms == ["base", "builder", "model", "root", "runtime"]
     download = next(c for c in parsed if c.cmd.upper() == "RUN" and "hub_model.py" in c.original)
     assert "--mount=type=secret,id=hf_token" in download.original
     assert f"org/name {SHA} /opt/model" in download.original
