@@ -125,6 +125,58 @@ class Floors:
         return floor
 
 
+def venv_skeleton(bench: Any) -> int:
+    """Bytes of an empty venv made by the base's Python (its pip and setuptools): a floor's first layer."""
+    script = "python3 -m venv /tmp/v >/dev/null && find /tmp/v -type f -printf '%s\\n' | awk '{s+=$1} END {print s}'"
+    return int(bench.docker("run", "--rm", "--network", "none", "--entrypoint", "sh", bench.base, "-c",
+                            script).stdout.strip() or 0)
+
+
+def wheel_bytes(requirement: str, folder: Path, cert: str) -> int:
+    """What a plain `pip install --no-compile` of one distribution writes: the files of its wheel (an
+    sdist is built into one first), summed from the wheel's zip directory. PyPI only (--isolated: no
+    find-links, so torch==2.13.0 is PyPI's build, never the wheelhouse's +cpu one)."""
+    import sys
+    import zipfile
+
+    for old in folder.iterdir():
+        old.unlink()
+    argv = [sys.executable, "-m", "pip", "wheel", "--isolated", "--no-deps", "--no-cache-dir", "--quiet",
+            "--index-url", "https://pypi.org/simple", "-w", str(folder), requirement]
+    if cert:
+        argv[5:5] = ["--cert", cert]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    wheels = list(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise SystemExit(f"pip wheel {requirement} failed:\n{done.stderr[-1500:]}")
+    with zipfile.ZipFile(wheels[0]) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
+WHEEL_BYTES: dict[str, int] = {}  # requirement -> bytes, shared by the images of one run
+
+
+def computed_floor(bench: Any, tag: str) -> tuple[Floor, dict[str, int]]:
+    """The floor's size without building it (for images whose floor would not fit the shared disk): the
+    base, an empty venv, every distribution's wheel files and every extra Debian package's declared
+    Installed-Size. bench/size.py checks the method against a floor it builds (cpu-inference)."""
+    python, debian = packages_of(bench, tag)
+    floor = Floor(f"(computed for {tag})", python=python, debian=debian, notes=["computed, not built"])
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="dockyard-floor-wheels-") as folder:
+        for requirement in python:
+            if requirement not in WHEEL_BYTES:
+                WHEEL_BYTES[requirement] = wheel_bytes(requirement, Path(folder), bench.ca)
+            sizes[requirement.split("==")[0]] = WHEEL_BYTES[requirement]
+    if debian:
+        done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "dpkg-query", tag,
+                            "-W", "-f", "${Package} ${Installed-Size}\\n", *debian)
+        sizes["(Debian packages)"] = sum(int(line.split()[1]) * 1024 for line in done.stdout.splitlines()
+                                         if len(line.split()) == 2)
+    floor.size = bench.size(bench.base) + venv_skeleton(bench) + sum(sizes.values())
+    return floor, sizes
+
+
 def pull_size(bench: Any, tag: str) -> int:
     """Sum of the image's layers each compressed with gzip level 6 (what a registry stores)."""
     save = subprocess.Popen([bench.engine.client, "save", tag], stdout=subprocess.PIPE, env=bench.env)
