@@ -177,21 +177,27 @@ def computed_floor(bench: Any, tag: str) -> tuple[Floor, dict[str, int]]:
     return floor, sizes
 
 
-def pull_size(bench: Any, tag: str) -> int:
-    """Sum of the image's layers each compressed with gzip level 6 (what a registry stores)."""
-    save = subprocess.Popen([bench.engine.client, "save", tag], stdout=subprocess.PIPE, env=bench.env)
-    assert save.stdout is not None
-    total = 0
-    with tarfile.open(fileobj=save.stdout, mode="r|") as archive:
-        for member in archive:
-            if not member.isfile() or not member.name.endswith("layer.tar"):
-                continue
-            handle = archive.extractfile(member)
-            assert handle is not None
-            packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
-            while chunk := handle.read(1 << 20):
-                total += len(packer.compress(chunk))
-            total += len(packer.flush())
-    if save.wait() != 0:
-        raise SystemExit(f"docker save {tag} failed")
-    return total
+def pull_size(bench: Any, tag: str, tries: int = 2) -> int:
+    """Sum of the image's layers each compressed with gzip level 6 (what a registry stores). A save cut
+    short (a daemon restarted on the shared machine) is tried again."""
+    for _ in range(tries):
+        save = subprocess.Popen([bench.engine.client, "save", tag], stdout=subprocess.PIPE, env=bench.env)
+        assert save.stdout is not None
+        total = 0
+        try:
+            with tarfile.open(fileobj=save.stdout, mode="r|") as archive:
+                for member in archive:
+                    if not member.isfile() or not member.name.endswith("layer.tar"):
+                        continue
+                    handle = archive.extractfile(member)
+                    assert handle is not None
+                    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+                    while chunk := handle.read(1 << 20):
+                        total += len(packer.compress(chunk))
+                    total += len(packer.flush())
+        except tarfile.TarError:
+            save.kill()
+        if save.wait() == 0:
+            return total
+        time.sleep(30)
+    raise SystemExit(f"docker save {tag} failed {tries} times")
