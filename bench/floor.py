@@ -132,10 +132,11 @@ def venv_skeleton(bench: Any) -> int:
                             script).stdout.strip() or 0)
 
 
-def wheel_bytes(requirement: str, folder: Path, cert: str) -> int:
+def wheel_bytes(requirement: str, folder: Path, cert: str, wheelhouse: Path | None = None) -> int:
     """What a plain `pip install --no-compile` of one distribution writes: the files of its wheel (an
-    sdist is built into one first), summed from the wheel's zip directory. PyPI only (--isolated: no
-    find-links, so torch==2.13.0 is PyPI's build, never the wheelhouse's +cpu one)."""
+    sdist is built into one first), summed from the wheel's zip directory. --isolated: PyPI, and the
+    wheelhouse only for a local version (torch==2.13.0+cpu), so torch==2.13.0 is PyPI's CUDA build,
+    never the wheelhouse's +cpu one."""
     import sys
     import zipfile
 
@@ -145,6 +146,8 @@ def wheel_bytes(requirement: str, folder: Path, cert: str) -> int:
             "--index-url", "https://pypi.org/simple", "-w", str(folder), requirement]
     if cert:
         argv[5:5] = ["--cert", cert]
+    if "+" in requirement and wheelhouse is not None:
+        argv[5:5] = ["--find-links", str(wheelhouse)]
     done = subprocess.run(argv, capture_output=True, text=True)
     wheels = list(folder.glob("*.whl"))
     if done.returncode != 0 or not wheels:
@@ -166,7 +169,7 @@ def computed_floor(bench: Any, tag: str) -> tuple[Floor, dict[str, int]]:
     with tempfile.TemporaryDirectory(prefix="dockyard-floor-wheels-") as folder:
         for requirement in python:
             if requirement not in WHEEL_BYTES:
-                WHEEL_BYTES[requirement] = wheel_bytes(requirement, Path(folder), bench.ca)
+                WHEEL_BYTES[requirement] = wheel_bytes(requirement, Path(folder), bench.ca, bench.wheelhouse)
             sizes[requirement.split("==")[0]] = WHEEL_BYTES[requirement]
     if debian:
         done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "dpkg-query", tag,

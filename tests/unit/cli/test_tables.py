@@ -4,10 +4,13 @@ file or a CI log, always `name: value` lines. No word or path is ever split acro
 
 from __future__ import annotations
 
+import argparse
 import io
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -19,10 +22,12 @@ from dockyard.diagnose.doctor import Check, Report
 from dockyard.diagnose.explain import explain_log
 from dockyard.engine.report import BuildReport, LayerRow
 from dockyard.resolve.resolver import resolve
+from dockyard.scale.state import Entry, State
 from dockyard.spec.model import load
 from dockyard.supply.audit import AuditReport
 from dockyard.supply.audit import Check as AuditCheck
 from dockyard.supply.debian import AptSize
+from dockyard.supply.diff import Change, DiffReport, Side
 from dockyard.supply.layout import PackageSize
 from dockyard.supply.scan import Finding
 from dockyard.verify.run import ProbeResult, VerifyReport
@@ -66,7 +71,41 @@ AUDIT = AuditReport(
                                         "their package's published hash (public content)")],
 )
 
+STATE = Path(tempfile.mkdtemp(prefix="dockyard-test-tables-")) / "matrix-state.json"
+MATRIX = State(STATE, {e.digest: e for e in (
+    Entry("sha256:" + "a" * 64, "cpu-inference", "cpu-inference", "done", "sha256:1",
+          ("dockyard/cpu-inference:latest",), 78.0, "2026-12-07T12:57:48Z"),
+    Entry("sha256:" + "b" * 64, "transformers-pytorch-deepspeed-latest-gpu",
+          "transformers-pytorch-deepspeed-latest-gpu", "failed", seconds=1900.0, finished="2026-12-07T13:29:00Z",
+          error="step [builder 6/9] RUN sh /run/dockyard/build-deepspeed.sh failed: nvcc fatal: Unsupported gpu "
+                "architecture 'compute_60' (see /root/.cache/dockyard/logs/deepspeed-20261207.log)"),
+)})
+DIFF = DiffReport(Side("dockyard/cpu-inference:latest", "image", {"torch": "2.13.0+cpu"}, total=817_800_000),
+                  Side("dockyard/cpu-serve:latest", "image", {"torch": "2.13.0+cpu"}, total=720_400_000),
+                  [Change("fastapi", None, "0.165.0", None, 1_700_000, "added by the serving extra"),
+                   Change("opentelemetry-api", None, "1.45.3", None, 427_100, "pulled in by huggingface-hub 2.4.0")],
+                  unchanged=41)
+
+
+def print_matrix_status() -> None:
+    MATRIX._write()
+    scale.cmd_matrix_status(argparse.Namespace(state=STATE, json=False))
+
+
+def print_diff() -> None:
+    import dockyard.supply.diff as diffing
+
+    real = diffing.diff
+    diffing.diff = lambda *args: DIFF  # type: ignore[assignment]
+    try:
+        supply.cmd_diff(argparse.Namespace(a="a.lock", b="b.lock", backend="auto", json=False, exit_code=False))
+    finally:
+        diffing.diff = real
+
+
 PRINTERS: dict[str, Callable[[], None]] = {
+    "matrix status": print_matrix_status,
+    "diff": print_diff,
     "verify": lambda: build.print_verify(PROBES, quiet=False),
     "layers": lambda: build.print_report(LAYERS, quiet=False),
     "doctor": lambda: diagnose.print_report(DOCTOR, console=build.stdout),
