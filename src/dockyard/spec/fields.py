@@ -69,7 +69,9 @@ FIELDS: dict[str, Field] = {
     "user": Field("string", 'Runtime user; "root" is allowed with a warning.', "dockyard"),
     "slim": Field("bool", "Drop what is never needed at run time (pip, setuptools, torch headers and tests, "
                   "static libraries, libraries' symbol tables, Debian files nothing links such as the GPU "
-                  "drivers ffmpeg pulls in).", "true for the runtime and ci profiles"),
+                  "drivers ffmpeg pulls in); a serve image's final stage also starts from scratch on its base "
+                  "without apt, perl, shell and admin tools or documentation (knowledge/serve.toml).",
+                  "true for the runtime, serve and ci profiles"),
     "bytecode": Field("string", "Which bytecode to keep: loaded (what an import and a tiny model run load), "
                       "all, or none.", "loaded", BYTECODE),
     "lock": Field("string", "A lock file made by `dockyard lock` (relative to the spec): install exactly its "
