@@ -13,8 +13,9 @@
 #        - a CA bundle in $PIP_CERT (a TLS-intercepting proxy): handed to builds as a secret
 #   bash scripts/setup.sh --tests    the same, plus what the tests need (scripts/test.sh runs this):
 #     the development tools in .venv (pytest, ruff, mypy, ...), podman with the local base (copied from
-#     docker's store, not bootstrapped again), and docker-compose. Other test-only services get their own
-#     script, called from scripts/test.sh.
+#     docker's store, not bootstrapped again), docker-compose, and Debian's docker-registry (the local
+#     registry scripts/registry.sh starts for the push tests). Test-only services are started by their
+#     own script, called from scripts/test.sh.
 #
 # Podman outside the tests: `dockyard build --backend podman` copies the local base from docker the
 # first time it needs it (seconds; `dockyard base bootstrap ... --backend podman` does the same).
@@ -54,9 +55,11 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 if [ "$tests" = 1 ]; then
     # podman: the second backend the engine tests build with; docker-compose (1.29, Debian's) runs the
-    # compose files `dockyard deploy --to compose` writes.
+    # compose files `dockyard deploy --to compose` writes; docker-registry (CNCF Distribution 2.8,
+    # Debian's) is the loopback registry of the push and pull-by-digest tests (scripts/registry.sh).
     command -v podman >/dev/null 2>&1 || missing+=(podman)
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

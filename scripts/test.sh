@@ -22,5 +22,11 @@ if [ "${free_gb:-0}" -lt 60 ]; then
     echo "[test] ${free_gb:-?} GB free under $root: pruning docker's build cache" >&2
     docker builder prune --all --force >/dev/null || true
 fi
+# A real registry on loopback for the push and pull-by-digest tests, one for the whole run.
+registry_dir=$(mktemp -d)
+DOCKYARD_TEST_REGISTRY=$(bash scripts/registry.sh start "$registry_dir")
+export DOCKYARD_TEST_REGISTRY
+trap 'bash scripts/registry.sh stop "$registry_dir"' EXIT
+echo "[test] registry $DOCKYARD_TEST_REGISTRY" >&2
 echo "[test] pytest" >&2
 DOCKYARD_ENGINE_TESTS=require .venv/bin/pytest -q "$@"

@@ -37,7 +37,7 @@ variable "NETRC" {
 }
 
 variable "CPU_INFERENCE_TRANSFORMERS_VERSION" {
-  default = "5.24.0"
+  default = "5.25.0"
 }
 
 variable "PIP_INDEX_URL" {
@@ -95,7 +95,7 @@ group "check" {
 }
 
 # cpu-inference: Run transformers models on CPU
-# spec sha256:6a7668d2524e569d6d2850fb2a78d357425b58b16664e111fdc9c16793241305
+# spec sha256:234d1e28d853201b4d0c513694c0906448fea6ef3e3daa4a75f217ce0c845d9b
 target "cpu-inference" {
   context = "dockyard-contexts/cpu-inference"
   dockerfile = "Dockerfile"

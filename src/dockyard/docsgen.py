@@ -46,7 +46,7 @@ target = "cuda"
 python = "3.12"
 torch = "2.14"
 variant = "cu130"
-transformers = "5.24.0"
+transformers = "5.25.0"
 modalities = ["text", "vision"]
 addons = ["bitsandbytes"]
 packages = ["accelerate"]
@@ -128,12 +128,20 @@ def _serve_section() -> list[str]:
         lines.append(f"| `{key}` | {SERVE_KINDS[item.kind]} | {_cell(default)} | {_cell(item.description)} | "
                      f"{allowed} |")
     devices = ", ".join(f"{t}: `{d}`" if d else f"{t}: none (set `device`)" for t, d in sk.devices.items())
-    releases = "; ".join(f"transformers {row.transformers}: model passed "
-                         f"{'as the positional argument' if row.model == 'positional' else 'as ' + row.model}"
-                         for row in sk.cli)
+    groups: dict[str, list[str]] = {}
+    for row in reversed(sk.cli):  # oldest first
+        groups.setdefault(row.model, []).append(row.lower)
+    passed = {"positional": "as the positional argument"}
+    releases = "; ".join(f"transformers {lowers[0]} to the {sk.newest() if model == sk.cli[0].model else lowers[-1]} "
+                         f"line: model passed {passed.get(model, 'as ' + model)}" for model, lowers in groups.items())
+    separate = [row.lower for row in sk.cli if row.processes == "model-process"]
+    if separate:
+        releases += (f" (from {separate[-1]} the model runs in a process of its own beside the API server; each "
+                     "release's options and routes: knowledge/serve.toml)")
     lines += [
         "",
-        f"Default device per target: {devices}. Releases served: {releases} (older releases are refused). "
+        f"Default device per target: {devices}. Releases served: {releases}; older and newer releases are "
+        "refused. "
         f"The serving extra's packages are pinned: {', '.join(sk.packages)}.",
         "",
     ]
@@ -207,8 +215,37 @@ def spec_md(k: Knowledge | None = None) -> str:
         a = k.addons[name]
         lines.append(f"| `{name}` | {_cell(a.description)} | {', '.join(a.targets)} | "
                      f"{', '.join(a.compile_on) or '-'} |")
-    lines += ["", "## Example", "", "```toml", EXAMPLE.rstrip("\n"), "```", ""]
+    lines += ["", *_knowledge_section(k), "## Example", "", "```toml", EXAMPLE.rstrip("\n"), "```", ""]
     return "\n".join(lines)
+
+
+def _knowledge_section(k: Knowledge) -> list[str]:
+    """How the facts a spec resolves against are kept current (no dates: they change with every refresh)."""
+    tracked = ", ".join(sorted(k.manifest.tracked)) if k.manifest else "the torch family and transformers"
+    return [
+        "## Knowledge: refreshing it, or pointing at a newer one",
+        "",
+        "`check` resolves a spec against dockyard's knowledge folder: the tables of `src/dockyard/knowledge/`, "
+        "each row with its source; `knowledge.toml` gives the folder's schema, version and the day it was "
+        "refreshed from PyPI. A spec asking for a torch or transformers release newer than the knowledge is "
+        "refused with that day and the two ways to newer facts:",
+        "",
+        "- **Refresh it** in a dockyard checkout: `python scripts/refresh_knowledge.py` rewrites what PyPI can "
+        f"tell (`pins.toml`, and `releases.toml`: every release of {tracked} with its Python and torch "
+        "requirements, extras and yanks) and prints what it cannot, as rows to add with where the facts live "
+        "(torch's wheel variants, drivers, base image tags; known gaps are listed in `knowledge.toml` "
+        "`[[gap]]`). `--check` exits 1 when a table is out of date or a new finding appears. Review the diff "
+        "and commit.",
+        "- **Point dockyard at a newer folder** without upgrading it: `dockyard --knowledge DIR COMMAND ...`, "
+        "`DOCKYARD_KNOWLEDGE=DIR`, or `knowledge = \"DIR\"` in the site config. DIR holds every file of the "
+        "installed folder (e.g. a copy refreshed with `scripts/refresh_knowledge.py --knowledge DIR`) and is "
+        "checked against the same schema before use; a file or key that does not fit is refused (exit code 2) "
+        "with the file, the key and what was expected.",
+        "",
+        "`dockyard doctor` reports how old the knowledge is and any release on PyPI that is newer than it. "
+        "[knowledge.md](knowledge.md) has the details.",
+        "",
+    ]
 
 
 def _preset_facts(name: str) -> dict[str, Any]:

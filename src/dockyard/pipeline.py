@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -39,6 +39,9 @@ from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
 from dockyard.spec.references import git_ref, shown
 from dockyard.spec.secrets import looks_secret, secret_in_value
+
+if TYPE_CHECKING:
+    from dockyard.verify.run import VerifyReport
 
 LineCallback = Callable[[str, Step | None], None]
 
@@ -239,6 +242,18 @@ def site_labels(prepared: Prepared) -> tuple[tuple[str, str], ...]:
     public = prepared.rendered.build_args.get("BASE_IMAGE", "")
     used = prepared.build_args.get("BASE_IMAGE", public)
     return ((BASE_LABEL, used), (PUBLIC_BASE_LABEL, public)) if used != public else ()
+
+
+def verify_build(backend: Backend, image: str, expect: dict[str, Any] | None, secrets: SecretSet,
+                 gpu: bool = False) -> VerifyReport:
+    """The probes inside the image (verify/run.py), then the secret-value probe over the saved image
+    (supply/leaks.py): the values of this build's secrets and the token-shaped values of dockyard's own
+    environment must be in none of its files. Its result is one more row of the report."""
+    from dockyard.supply.leaks import leak_check, leak_needles, with_leak_check
+    from dockyard.verify.run import verify_image
+
+    report = verify_image(backend, image, expect, gpu=gpu)
+    return with_leak_check(report, leak_check(backend, image, leak_needles(secrets.named, os.environ)))
 
 
 def missing_bases(prepared: Prepared) -> list[str]:

@@ -77,3 +77,27 @@ def images() -> Iterator[list[tuple[str, str]]]:
     yield made
     for client, image in made:
         subprocess.run([client, "image", "rm", "--force", image], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[str]:
+    """HOST:PORT of a real registry on loopback (Debian's docker-registry): the one scripts/test.sh started
+    for the run (DOCKYARD_TEST_REGISTRY), else one started here through scripts/registry.sh."""
+    given = os.environ.get("DOCKYARD_TEST_REGISTRY")
+    if given:
+        yield given
+        return
+    import tempfile
+
+    script = Path(__file__).parents[2] / "scripts" / "registry.sh"
+    folder = tempfile.mkdtemp(prefix="dockyard-registry-")
+    done = subprocess.run(["bash", str(script), "start", folder], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        message = f"no registry: {done.stderr.strip()[-500:]}"
+        if os.environ.get("DOCKYARD_ENGINE_TESTS") == "require":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield done.stdout.strip()
+    finally:
+        subprocess.run(["bash", str(script), "stop", folder], capture_output=True, timeout=60)

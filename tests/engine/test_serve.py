@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,13 +20,14 @@ from typing import Any
 import pytest
 
 from dockyard.engine.detect import Engine
+from dockyard.knowledge.serving import serve_knowledge
 from dockyard.spec.serve import ServeModel, ServeSpec
 
 from .tinymodel import write_serve_spec
 
-PREFIX = os.environ.get("DOCKYARD_TEST_TAG", "dockyard-test")  # unique names on a shared daemon
-TAG = f"{PREFIX}/serve-tiny:latest"
-CONTAINER = f"{PREFIX.replace('/', '-')}-serve-tiny-{os.getpid()}"
+RUN = uuid.uuid4().hex[:8]  # names unique per run: others run engine tests on the same daemon
+TAG = f"{os.environ.get('DOCKYARD_TEST_TAG', 'dockyard-test')}/serve-tiny:{RUN}"
+CONTAINER = f"dockyard-test-serve-tiny-{RUN}"
 MODEL_ID = "/opt/model"
 CLIENTS, REQUESTS = 4, 10  # the bounded load: 4 concurrent clients x 10 requests each, loopback only
 GRACE = ServeSpec(ServeModel("mount", "/models/m")).grace_seconds  # the spec keeps the default
@@ -115,6 +117,21 @@ def test_the_root_is_trimmed_and_still_complete(served: Served) -> None:
     assert found == ["None", "None", "None", "True", "True", "False", "not-installed:installed:"], found
 
 
+def test_the_release_serves_the_way_its_knowledge_row_says(served: Served) -> None:
+    """cpu-serve's transformers (5.25: the model in a process of its own, spawned beside the API server)
+    runs on the read-only root as its serve.toml row says: the command's processes are there, and the
+    routes the row lists as public answer (health and models here; chat in the tests below)."""
+    version = {c["name"]: c for c in served.build["verify"]["checks"]}["version transformers"]["actual"]
+    row = serve_knowledge().cli_for(version)
+    assert row is not None and {"GET /health", "GET /v1/models", "POST /v1/chat/completions"} <= set(row.routes)
+    top = docker_run(served.engine, "top", CONTAINER, "-o", "pid,args").stdout.splitlines()[1:]
+    pythons = [line for line in top if "python" in line or "transformers serve" in line]
+    if row.processes == "model-process":
+        assert any("multiprocessing" in line and "spawn" in line for line in pythons), top
+    else:
+        assert not any("multiprocessing" in line and "spawn" in line for line in pythons), top
+
+
 def test_runs_as_non_root_on_a_read_only_root(served: Served) -> None:
     inspect = docker_run(served.engine, "inspect", "--format", "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
                          CONTAINER).stdout.split()
@@ -176,3 +193,6 @@ def test_stop_returns_within_the_grace_period(served: Served) -> None:
     state = docker_run(served.engine, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}",
                        CONTAINER).stdout.split()
     assert state[0] == "exited"
+    # uvicorn shuts down on SIGTERM, then re-raises it (exit 143 through tini); 137 would mean the grace period
+    # ran out and the engine killed it, e.g. a spawned model process holding the container open
+    assert state[1] in ("0", "143"), f"exit code {state[1]}: not stopped by SIGTERM within the grace period"

@@ -52,9 +52,14 @@ COMMANDS: dict[str, dict[str, str]] = {
         "sbom": "CycloneDX SBOM of an image's Python environment (cyclonedx-bom)",
     },
     "dockyard.cli.deploy": {
-        "deploy": "write compose or Kubernetes files for a serve image",
+        "deploy": "write compose, Kubernetes or KServe files for a serve image",
+    },
+    "dockyard.cli.serving": {
         "up": "run a serve image here and wait until it answers",
         "down": "stop what `dockyard up` started",
+    },
+    "dockyard.cli.push": {
+        "push": "push a built image to a registry and record its digest",
     },
 }
 COMMAND_MODULES = tuple(COMMANDS)
@@ -66,10 +71,18 @@ EPILOG = """exit codes:
 """
 
 
+VALUE_OPTIONS = ("--knowledge",)  # top-level options that take a value
+
+
 def _command_word(argv: Sequence[str]) -> str | None:
-    """The command argv asks for: its first word that is not an option (the top level has no option
-    taking a value)."""
-    return next((word for word in argv if not word.startswith("-")), None)
+    """The command argv asks for: its first word that is neither an option nor a top-level option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -82,6 +95,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("--knowledge", metavar="DIR",
+                        help="read the knowledge tables (torch, CUDA, transformers releases ...) from DIR instead of "
+                             "the ones installed with dockyard; default: $DOCKYARD_KNOWLEDGE, then `knowledge` in "
+                             "the site config. DIR must fit this dockyard's schema (docs/knowledge.md)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = None if argv is None else _command_word(argv)
     for module_name, commands in COMMANDS.items():
@@ -106,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INVALID
     try:
+        _choose_knowledge(args.knowledge)
         code: int = args.func(args)
         sys.stdout.flush()  # a full disk or a closed pipe behind stdout shows here, not at exit
         return code
@@ -123,6 +141,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else "standard output: " if exc.errno == errno.ENOSPC else ""
         _print_error(DockyardError(f"{where}{exc.strerror or exc}"))
         return EXIT_FAILURE
+
+
+def _choose_knowledge(option: str | None) -> None:
+    """Point the library at the knowledge folder the user chose: --knowledge, $DOCKYARD_KNOWLEDGE, or the
+    site config's `knowledge`; the installed folder when none is set (then nothing more is imported)."""
+    from dockyard.engine.siteconfig import read_config
+
+    path, origin = option, "--knowledge"
+    if not path and os.environ.get("DOCKYARD_KNOWLEDGE"):
+        path, origin = os.environ["DOCKYARD_KNOWLEDGE"], "$DOCKYARD_KNOWLEDGE"
+    if not path:
+        config, data = read_config(os.environ)
+        path, origin = data.get("knowledge"), f"{config} knowledge"
+    chosen = sys.modules.get("dockyard.knowledge.folder")
+    if path or chosen is not None:  # a folder to use, or an earlier in-process choice to undo
+        from dockyard.knowledge.folder import use_knowledge
+
+        use_knowledge(path, origin)
 
 
 def _silence_stdout() -> None:

@@ -28,7 +28,8 @@ from dockyard.engine.detect import BACKENDS, detect
 from dockyard.engine.maps import site_default
 from dockyard.engine.progress import Step
 from dockyard.engine.report import BuildReport, human_size, without_mounts
-from dockyard.errors import VerifyError
+from dockyard.engine.secrets import SecretSet
+from dockyard.errors import InputError, VerifyError
 from dockyard.pipeline import (
     BuildFailed,
     BuildOptions,
@@ -36,8 +37,9 @@ from dockyard.pipeline import (
     missing_bases,
     prepare_build,
     run_build,
+    verify_build,
 )
-from dockyard.verify.run import VerifyReport, verify_image
+from dockyard.verify.run import VerifyReport
 
 SPEC_HELP = "a spec file (TOML) or a preset name (`dockyard presets` lists them)"
 STATUS = {"running": "[yellow]…[/]", "done": "[green]✓[/]", "cached": "[cyan]cached[/]", "error": "[red]✗[/]"}
@@ -55,7 +57,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("-t", "--tag", action="append", default=[], help="image tag (repeatable; default "
                    "dockyard/NAME:latest and dockyard/NAME:<spec digest>)")
     p.add_argument("--no-cache", action="store_true", help="do not use the engine's layer cache")
-    p.add_argument("--push", action="store_true", help="push the tags after building")
+    p.add_argument("--push", action="store_true", help="push the tags after building (with --registry: push "
+                   "REGISTRY/NAME:<spec digest> after the probes pass and record its digest, as `dockyard push`)")
+    p.add_argument("--registry", help="with --push: the registry to push to, e.g. ghcr.io/acme")
     p.add_argument("--platform", default="", help="target platform, e.g. linux/amd64")
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="override an ARG")
     p.add_argument("--secret", action="append", default=[], metavar="id=NAME,src=FILE|env=VAR",
@@ -189,9 +193,17 @@ class StepView:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    if args.registry and not args.push:
+        raise InputError("--registry goes with --push", "add --push (or push later: dockyard push SPEC --registry "
+                         "REGISTRY)")
+    if args.registry:
+        from dockyard.spec.references import registry
+
+        registry(args.registry, "--registry")
     wheelhouse = args.wheelhouse or (Path(w) if (w := site_default("wheelhouse")) else None)
     options = BuildOptions(
-        backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push, platform=args.platform,
+        backend=args.backend, tags=tuple(args.tag), no_cache=args.no_cache, push=args.push and not args.registry,
+        platform=args.platform,
         build_args=tuple(args.build_arg), secrets=tuple(args.secret), ca_cert=args.ca_cert or site_default("ca-cert"),
         wheelhouse=wheelhouse, base_map=tuple(args.base_map), index_map=tuple(args.index_map),
         context_dir=args.context_dir, log_path=args.log, builder=args.builder, max_jobs=args.max_jobs,
@@ -216,8 +228,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         print_explanation(exc.explanation, stderr, exc.log_path)
         raise
     verify: VerifyReport | None = None
-    if not args.no_verify and not args.push:
-        verify = verify_image(prepared.backend, report.image_id, expectations(prepared), gpu=args.gpus)
+    if not args.no_verify and not options.push:
+        verify = verify_build(prepared.backend, report.image_id, expectations(prepared), prepared.secrets, args.gpus)
         report.verify = verify.to_json()
     if args.json:
         print_json(report.to_json())
@@ -228,6 +240,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     if verify is not None and not verify.ok:
         raise VerifyError(f"{len(verify.failures())} probe(s) failed in {report.tags[0]}",
                           "see the table above; `dockyard verify IMAGE --json` gives details")
+    if args.registry:
+        from dockyard.cli.push import publish
+        from dockyard.deploy.model import dns_label
+
+        digest_tag = prepared.plan.digest.split(":", 1)[1][:12]
+        reference, _ = publish(prepared.engine, report.image_id, dns_label(prepared.plan.name), digest_tag,
+                               args.registry)
+        stdout.print(f"[bold green]pushed[/] {escape(reference)}")
     return 0
 
 
@@ -273,7 +293,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.host:
         return cmd_verify_host(args, expect)
     backend = backend_for(detect(args.backend))
-    report = verify_image(backend, args.image, expect, gpu=args.gpus)
+    report = verify_build(backend, args.image, expect, SecretSet(), args.gpus)  # the environment's tokens
     if args.json:
         print_json(report.to_json())
     else:

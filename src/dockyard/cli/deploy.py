@@ -1,41 +1,45 @@
-"""deploy, up, down: a serve image to compose or Kubernetes files, or running on this machine."""
+"""deploy: a serve image to compose, Kubernetes or KServe files (up and down are in cli/serving.py)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout, view_mode
-from dockyard.deploy.compose import FAMILY as COMPOSE_FILES
+from dockyard.cli.deploy_options import KUBERNETES_ONLY, add_cluster_options, cluster_files
+from dockyard.cli.output import escape, print_note, print_warning, stdout
+from dockyard.deploy.binding import LOOPBACK, bind_address, exposure
 from dockyard.deploy.compose import ComposeOptions, render_compose
 from dockyard.deploy.files import write_all
-from dockyard.deploy.kubernetes import FAMILY as KUBERNETES_FILES
-from dockyard.deploy.kubernetes import KubernetesOptions, render_kubernetes
 from dockyard.deploy.model import Deployment, from_plan
-from dockyard.engine.detect import BACKENDS
 from dockyard.errors import InputError
 from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
+from dockyard.spec.references import image_reference
+from dockyard.spec.secrets import refuse_secret_value
 
 SPEC_HELP = 'a spec file with profile = "serve" and a [serve] table'
 COMPOSE_ONLY = ("bind", "host_port", "model_dir")
-KUBERNETES_ONLY = ("replicas", "hpa_max", "hpa_cpu", "pdb", "model_volume", "node_selector", "cpu", "memory")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "deploy", help="write compose or Kubernetes files for a serve image",
+        "deploy", help="write compose, Kubernetes or KServe files for a serve image",
         description="Write the files that run a serve image: a compose.yaml (read-only root, tmpfs /tmp, a cache "
-                    "volume, the health check, the target's devices) or Kubernetes manifests (Deployment and "
-                    "Service, optionally a HorizontalPodAutoscaler and a PodDisruptionBudget; probes on /health, "
-                    "the target's GPU resource, a restricted securityContext). Files dockyard did not write are "
-                    "never overwritten.")
+                    "volume, the health check, the target's devices), Kubernetes manifests (Deployment, Service "
+                    "and NetworkPolicy, optionally a HorizontalPodAutoscaler or a KEDA ScaledObject and a "
+                    "PodDisruptionBudget; probes, resources sized from the model, the target's GPU resource, "
+                    "tolerations and node selectors, a restricted securityContext) or a KServe InferenceService. "
+                    "With --registry the image is named by the digest `dockyard push` recorded. Files dockyard did "
+                    "not write are never overwritten.")
     p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--to", choices=("compose", "kubernetes"), required=True, help="what to write")
+    p.add_argument("--to", choices=("compose", "kubernetes", "kserve"), required=True, help="what to write")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write into")
-    p.add_argument("--image", help="image reference (default: the tag `dockyard build` gives, "
-                   "dockyard/NAME:<spec digest>)")
+    p.add_argument("--image", help="image reference (default: with --registry, REGISTRY/NAME@<pushed digest>; "
+                   "else the tag `dockyard build` gives, dockyard/NAME:<spec digest>)")
+    p.add_argument("--registry", help="the registry `dockyard push` pushed to, e.g. ghcr.io/acme: the image is named "
+                   "by the digest it recorded")
     p.add_argument("--accelerators", type=int, default=1, metavar="N", help="accelerators per replica (default 1)")
     p.add_argument("--start-timeout", type=int, default=600, metavar="SECONDS",
                    help="how long the model may take to load before health checks count (default 600)")
@@ -43,58 +47,23 @@ def register(subparsers: Any) -> None:
     compose.add_argument("--bind", help="host address the port is published on (default 127.0.0.1; 0.0.0.0 for all)")
     compose.add_argument("--host-port", type=int, help="host port (default: the serve port)")
     compose.add_argument("--model-dir", help="host folder of a mount: model (default: ${MODEL_DIR} at run time)")
-    kube = p.add_argument_group("kubernetes")
-    kube.add_argument("--replicas", type=int, help="pods (default 1); with an accelerator, one each")
-    kube.add_argument("--hpa-max", type=int, metavar="N", help="add a HorizontalPodAutoscaler up to N pods")
-    kube.add_argument("--hpa-cpu", type=int, metavar="PERCENT", help="its CPU utilisation target (default 70)")
-    kube.add_argument("--pdb", type=int, metavar="N", help="add a PodDisruptionBudget keeping N pods available")
-    kube.add_argument("--model-volume", metavar="pvc:CLAIM|hostpath:/DIR", help="where a mount: model comes from")
-    kube.add_argument("--node-selector", action="append", metavar="KEY=VALUE",
-                      help="schedule on nodes with this label (repeatable; adds to the target's)")
-    kube.add_argument("--cpu", help="CPU request (default 1)")
-    kube.add_argument("--memory", help="memory request and limit (default 4Gi)")
+    add_cluster_options(p.add_argument_group("kubernetes and kserve"))
     p.set_defaults(func=cmd_deploy)
-
-    p = subparsers.add_parser(
-        "up", help="run a serve image here and wait until it answers",
-        description="Build the spec's image if it is missing, run it as its user on a read-only root (tmpfs /tmp, "
-                    "a cache volume, no capabilities, the target's devices, the port on 127.0.0.1), wait until "
-                    "/health answers, and print the URL and an example request. Exit 1 with the container's last "
-                    "log lines when it never becomes healthy.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--port", type=int, help="host port (default: the serve port)")
-    p.add_argument("--bind", default="127.0.0.1", help="host address to publish on (default 127.0.0.1)")
-    p.add_argument("--model-dir", type=Path, help="host folder of a mount: model")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /health")
-    p.add_argument("--no-build", action="store_true", help="fail instead of building a missing image")
-    p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto")
-    p.set_defaults(func=cmd_up)
-
-    p = subparsers.add_parser(
-        "down", help="stop what `dockyard up` started",
-        description="Stop the spec's container within its grace period ([serve] grace-seconds; then it is "
-                    "killed) and remove it. The model cache volume stays unless --volumes.")
-    p.add_argument("spec", help=SPEC_HELP)
-    p.add_argument("--backend", choices=BACKENDS, default="auto")
-    p.add_argument("--name", help="container name (default dockyard-NAME)")
-    p.add_argument("--volumes", action="store_true", help="also remove the cache volume")
-    p.set_defaults(func=cmd_down)
 
 
 def deployment_for(spec: str, image: str | None = None, accelerators: int = 1) -> Deployment:
+    if image is not None:
+        refuse_secret_value(image, "--image")
+        image_reference(image, "--image")
     return from_plan(resolve(load(spec)), image, accelerators)
 
 
-def _pairs(items: list[str] | None) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--node-selector {item!r} is not KEY=VALUE", "e.g. --node-selector pool=gpu")
-        pairs.append((key, value))
-    return tuple(pairs)
+def host_folder(value: str, option: str) -> str:
+    """A host folder from the command line, absolute; its text is kept literally (the writers escape it)."""
+    refuse_secret_value(value, option)
+    if not value or not value.isprintable():
+        raise InputError(f"{option} {value!r}: not a folder name (empty, or a control character)")
+    return str(Path(value).resolve())
 
 
 def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> None:
@@ -104,91 +73,49 @@ def _refuse_other(args: argparse.Namespace, names: tuple[str, ...], to: str) -> 
         raise InputError(f"{flag} applies to --to {to}, not --to {args.to}", f"leave {flag} out, or use --to {to}")
 
 
-def _port(value: int | None, flag: str) -> None:
+def port_option(value: int | None, flag: str) -> None:
     if value is not None and not 1 <= value <= 65535:
         raise InputError(f"{flag} {value}: out of range", "use a port from 1 to 65535")
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from dockyard.cli.push import deployment_image
+
     if args.start_timeout < 1:
         raise InputError(f"--start-timeout {args.start_timeout}: must be 1 second or more")
-    deployment = deployment_for(args.spec, args.image, args.accelerators)
+    for flag, text in (("--image", args.image), ("--registry", args.registry)):
+        if text is not None:
+            refuse_secret_value(text, flag)
+    deployment = deployment_for(args.spec, None, args.accelerators)
+    image = deployment_image(args.spec, deployment, args.image, args.registry)
+    deployment = replace(deployment, image=image.reference)
+    notes = (image.note,) if image.note else ()
+    warnings: list[str] = []
+    sizing_notes: tuple[str, ...] = ()
     if args.to == "compose":
         _refuse_other(args, KUBERNETES_ONLY, "kubernetes")
-        _port(args.host_port, "--host-port")
-        model_dir = str(Path(args.model_dir).resolve()) if args.model_dir else None
+        port_option(args.host_port, "--host-port")
+        bind = bind_address(args.bind) if args.bind is not None else LOOPBACK
+        warnings = exposure(deployment, bind, args.bind is not None, "--host-port" if args.host_port else None)
+        model_dir = host_folder(args.model_dir, "--model-dir") if args.model_dir is not None else None
         if model_dir and deployment.model.kind != "mount":
             raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
                              f"({deployment.model.spelled()})", "leave --model-dir out")
-        options = ComposeOptions(bind=args.bind or "127.0.0.1", host_port=args.host_port, model_dir=model_dir,
+        options = ComposeOptions(bind=bind, host_port=args.host_port, model_dir=model_dir,
                                  start_seconds=args.start_timeout)
-        files, family = render_compose(deployment, options), COMPOSE_FILES
+        files = render_compose(deployment, options, notes)
         run = f"docker-compose -f {args.output / 'compose.yaml'} up -d"
     else:
         _refuse_other(args, COMPOSE_ONLY, "compose")
-        kube = KubernetesOptions(
-            replicas=args.replicas if args.replicas is not None else 1, hpa_max=args.hpa_max,
-            hpa_cpu=args.hpa_cpu if args.hpa_cpu is not None else 70, pdb=args.pdb, model_volume=args.model_volume,
-            node_selector=_pairs(args.node_selector), cpu=args.cpu or "1", memory=args.memory or "4Gi",
-            start_seconds=args.start_timeout)
-        files, family = render_kubernetes(deployment, kube), KUBERNETES_FILES
+        files, sizing_notes = cluster_files(args, deployment, notes)
         run = f"kubectl apply -f {args.output}"
-    written = write_all(args.output, files, family)
+    written = write_all(args.output, files)
     for path in written:
         stdout.print(f"wrote {escape(str(path))}")
-    print_note(f"image {deployment.image} (build it: dockyard build {args.spec}); run: {run}")
-    return 0
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from dockyard.cli.serving import build_if_missing, wait_and_report
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    _port(args.port, "--port")
-    deployment = deployment_for(args.spec)
-    model_dir = None
-    if args.model_dir is not None:
-        if deployment.model.kind != "mount":
-            raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
-                             f"({deployment.model.spelled()})", "leave --model-dir out")
-        if not args.model_dir.is_dir():
-            raise InputError(f"--model-dir {args.model_dir}: no such folder", "give the folder holding config.json")
-        model_dir = str(args.model_dir.resolve())
-    options = local.LocalOptions(host_port=args.port, bind=args.bind, model_dir=model_dir, name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    running = local.state(engine, name)
-    if running is not None and running["status"] == "running":
-        if running["image"] != deployment.image:
-            raise InputError(f"{name} is already running {running['image']}, not {deployment.image}",
-                             f"stop it first: dockyard down {args.spec}")
-        print_note(f"{name} is already up")
-    else:
-        build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
-        argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups))
-        local.start(engine, argv, name)
-    wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress))
-    return 0
-
-
-def cmd_down(args: argparse.Namespace) -> int:
-    from dockyard.deploy import local
-    from dockyard.engine.detect import detect
-
-    deployment = deployment_for(args.spec)
-    options = local.LocalOptions(name=args.name)
-    engine = detect(args.backend)
-    name = local.container_name(deployment, options)
-    if local.state(engine, name) is None:
-        print_warning(f"no container {name} (nothing to stop)")
-    else:
-        seconds = local.stop(engine, name, deployment.grace_seconds)
-        stdout.print(f"[bold green]stopped[/] {escape(name)} in {seconds:.1f}s "
-                     f"(grace period {deployment.grace_seconds}s)")
-    if args.volumes:
-        from dockyard.engine.detect import run_command
-
-        run_command([engine.client, "volume", "rm", "--force", local.cache_volume(deployment)])
-        stderr.print(f"removed volume {escape(local.cache_volume(deployment))}")
+    for warning in warnings:
+        print_warning(warning)
+    for note in (*sizing_notes, *notes):
+        print_note(note)
+    pinned = "" if image.note else " (pinned by digest)"
+    print_note(f"image {deployment.image}{pinned}; run: {run}")
     return 0

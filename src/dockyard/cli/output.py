@@ -10,8 +10,8 @@ from rich.console import Console
 
 from dockyard.errors import DockyardError
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)  # values print literally: no :x: emoji codes
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def view_mode(mode: str) -> str:

@@ -1,22 +1,195 @@
-"""`dockyard up`'s two longer steps: build the image when it is missing (the build pipeline, with the
-build command's progress view) and wait for /health with progress, then say how to talk to it."""
+"""`dockyard up` and `dockyard down`: the ownership rule (deploy/ownership.py) applied to a real engine,
+the image built when it is missing (the build pipeline, with the build command's progress view), /health
+waited on with progress, and what to do next.
+
+`up` touches only what carries this spec's labels; a running container of this spec is reused only when
+it was started from the same spec digest with the same options (anything else is refused, so a healthy
+server is never replaced by a second `up`). A container this run started is removed again when it never
+gets healthy or on Ctrl-C; one that was up before keeps running, and the message says so."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.status import Status
 
-from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout
-from dockyard.deploy import local
+from dockyard.cli.deploy import SPEC_HELP, deployment_for, host_folder, port_option
+from dockyard.cli.output import escape, print_note, print_warning, stderr, stdout, view_mode
+from dockyard.deploy import local, ownership
+from dockyard.deploy.binding import LOOPBACK, bind_address, exposure
 from dockyard.deploy.model import Deployment
 from dockyard.engine.backends import backend_for
-from dockyard.engine.detect import Engine
+from dockyard.engine.detect import BACKENDS, Engine, detect, run_command
 from dockyard.engine.maps import site_default
 from dockyard.engine.report import human_size
-from dockyard.errors import DockyardError, EngineError
+from dockyard.errors import DockyardError, EngineError, InputError
 from dockyard.pipeline import BuildOptions, prepare_build, run_build
+from dockyard.spec.secrets import refuse_secret_value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "up", help="run a serve image here and wait until it answers",
+        description="Build the spec's image if it is missing, run it as its user on a read-only root (tmpfs /tmp, "
+                    "a cache volume, no capabilities, the target's devices, the port on 127.0.0.1), wait until "
+                    "/health answers, and print the URL and an example request. Exit 1 with the container's last "
+                    "log lines when it never becomes healthy. The container and its cache volume carry dockyard's "
+                    "labels (this spec); a container or volume of the same name that does not is never touched, "
+                    "and a running one started with other options is not replaced. Ctrl-C stops what this run "
+                    "started.")
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--port", type=int, help="host port (default: the serve port)")
+    p.add_argument("--bind", help="host IP address to publish on (default 127.0.0.1; 0.0.0.0 for all, with a warning)")
+    p.add_argument("--model-dir", help="host folder of a mount: model")
+    p.add_argument("--name", help="container name (default dockyard-NAME)")
+    p.add_argument("--timeout", type=int, default=600, metavar="SECONDS", help="how long to wait for /health")
+    p.add_argument("--no-build", action="store_true", help="fail instead of building a missing image")
+    p.add_argument("--progress", choices=("auto", "live", "plain"), default="auto")
+    p.set_defaults(func=up)
+
+    p = subparsers.add_parser(
+        "down", help="stop what `dockyard up` started",
+        description="Stop the spec's container within its grace period ([serve] grace-seconds; then it is "
+                    "killed) and remove it. The model cache volume stays unless --volumes. Only a container or "
+                    "volume that `dockyard up` started for this spec (its labels) is stopped or removed.")
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--name", help="container name (default dockyard-NAME)")
+    p.add_argument("--volumes", action="store_true", help="also remove the cache volume (and the model volume of a "
+                   "model fetched at start)")
+    p.set_defaults(func=down)
+
+
+def _options(args: argparse.Namespace, deployment: Deployment) -> tuple[local.LocalOptions, list[str]]:
+    """up's options, checked; and the warnings about who can reach the server."""
+    port_option(args.port, "--port")
+    if args.timeout < 1:
+        raise InputError(f"--timeout {args.timeout}: must be 1 second or more", "e.g. --timeout 600")
+    bind = bind_address(args.bind) if args.bind is not None else LOOPBACK
+    warnings = exposure(deployment, bind, args.bind is not None, "--port" if args.port else None)
+    model_dir = None
+    if args.model_dir is not None:
+        if deployment.model.kind != "mount":
+            raise InputError(f"--model-dir {args.model_dir}: the model is baked into the image "
+                             f"({deployment.model.spelled()})", "leave --model-dir out")
+        model_dir = host_folder(args.model_dir, "--model-dir")
+        if "," in model_dir or '"' in model_dir:
+            raise InputError(f"--model-dir {args.model_dir!r}: a ',' or '\"' in the folder's path cannot be mounted by "
+                             "`docker run --mount`", "move or link the model to a folder without them")
+        if not Path(model_dir).is_dir():
+            raise InputError(f"--model-dir {args.model_dir}: no such folder", "give the folder holding config.json")
+    if args.name is not None:
+        refuse_secret_value(args.name, "--name")
+    return local.LocalOptions(host_port=args.port, bind=bind, model_dir=model_dir, name=args.name), warnings
+
+
+def up(args: argparse.Namespace) -> int:
+    deployment = deployment_for(args.spec)
+    options, warnings = _options(args, deployment)
+    engine = detect(args.backend)
+    name = local.container_name(deployment, options)
+    wanted = local.run_options(deployment, options)
+    found = local.state(engine, name)
+    if found is not None and not ownership.owns(found.owner, deployment):
+        raise local.foreign("container", name, found.owner, deployment)
+    for warning in warnings:
+        print_warning(warning)
+    again = _name_flag(args)
+    run = ""
+    if found is not None and found.status == "running":
+        if found.owner.digest != deployment.spec_digest:
+            raise InputError(f"{name} is running an earlier version of this spec ({found.owner.digest or 'unknown'}; "
+                             f"the spec is now {deployment.spec_digest}); it keeps running",
+                             f"stop it first: dockyard down {args.spec}{again}, then run up again")
+        changed = ownership.changed_options(found.owner, wanted)
+        if changed:
+            raise InputError(f"{name} is already up with other options ({'; '.join(changed)}); it keeps running",
+                             f"stop it first (dockyard down {args.spec}{again}), or run a second one beside it "
+                             f"with --name {name}-2 and another --port")
+        print_note(f"{name} is already up")
+    else:
+        build_if_missing(args.spec, deployment, engine, args.no_build, args.progress)
+        for volume in local.volumes(deployment, options):
+            local.claim_volume(engine, deployment, options, volume=volume)
+        if deployment.model.fetched_at_start:
+            fetch_model(engine, deployment, options, args.timeout)
+        run = ownership.new_run_token()
+        argv = local.run_argv(engine, deployment, options, local.host_gids(deployment.devices.host_groups), run)
+    try:
+        if run:
+            local.start(engine, argv, name, deployment, run)
+        wait_and_report(args.spec, engine, deployment, options, args.timeout, view_mode(args.progress), run)
+    except KeyboardInterrupt:
+        if run and local.remove_own(engine, name, run):
+            print_warning(f"interrupted: removed {name}, which this `dockyard up` started")
+        elif not run:
+            print_warning(f"interrupted: {name} keeps running (it was up before this command); stop it: "
+                          f"dockyard down {args.spec}{again}")
+        raise
+    return 0
+
+
+def _name_flag(args: argparse.Namespace) -> str:
+    return f" --name {args.name}" if args.name else ""
+
+
+def down(args: argparse.Namespace) -> int:
+    deployment = deployment_for(args.spec)
+    options = local.LocalOptions(name=args.name)
+    engine = detect(args.backend)
+    name = local.container_name(deployment, options)
+    found = local.state(engine, name)
+    if found is None:
+        print_warning(f"no container {name} (nothing to stop)")
+    elif not ownership.owns(found.owner, deployment):
+        raise local.foreign("container", name, found.owner, deployment)
+    else:
+        if found.owner.digest != deployment.spec_digest:
+            print_note(f"{name} was started from an earlier version of this spec ({found.owner.digest})")
+        seconds = local.stop(engine, name, deployment.grace_seconds)
+        stdout.print(f"[bold green]stopped[/] {escape(name)} in {seconds:.1f}s "
+                     f"(grace period {deployment.grace_seconds}s)")
+    if args.volumes:
+        for volume in local.volumes(deployment, options):
+            remove_volume(engine, deployment, volume)
+    return 0
+
+
+def fetch_model(engine: Engine, deployment: Deployment, options: local.LocalOptions, timeout: int) -> None:
+    """The fetch step before the server: the image downloads its model into the model volume (or finds it
+    there). HF_TOKEN and HF_ENDPOINT are handed through by name when this process has them."""
+    import os
+
+    env_names = [name for name in ("HF_TOKEN", "HF_ENDPOINT") if os.environ.get(name)]
+    volume = local.model_volume(deployment, options)
+    stderr.print(f"fetching {escape(deployment.model.spelled())} into volume {escape(volume)} "
+                 f"({'with' if 'HF_TOKEN' in env_names else 'without'} HF_TOKEN)")
+    ok, tail = local.run_fetch(local.fetch_argv(engine, deployment, options, env_names), timeout)
+    if not ok:
+        raise EngineError(f"fetching {deployment.model.spelled()} failed; its last lines:\n{tail or '(no output)'}",
+                          "check the revision, the network (or HF_ENDPOINT) and, for a gated model, HF_TOKEN; a volume "
+                          "already holding the revision needs neither")
+    said = [line for line in tail.splitlines() if line.startswith("dockyard: ")]
+    stderr.print(escape(said[-1] if said else "fetched"))
+
+
+def remove_volume(engine: Engine, deployment: Deployment, volume: str) -> None:
+    found = local.volume_state(engine, volume)
+    if found is None:
+        print_note(f"no volume {volume} (nothing to remove)")
+        return
+    if not ownership.owns(found.owner, deployment):
+        raise local.foreign("volume", volume, found.owner, deployment)
+    done = run_command([engine.client, "volume", "rm", volume])
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise EngineError(f"the volume {volume} was not removed: {reason}",
+                          "a container still uses it: stop that container, then run down --volumes again")
+    stderr.print(f"removed volume {escape(volume)}")
 
 
 def build_if_missing(spec: str, deployment: Deployment, engine: Engine, no_build: bool, progress: str) -> None:
@@ -42,7 +215,9 @@ def build_if_missing(spec: str, deployment: Deployment, engine: Engine, no_build
 
 
 def wait_and_report(spec: str, engine: Engine, deployment: Deployment, options: local.LocalOptions, timeout: int,
-                    mode: str) -> None:
+                    mode: str, run: str = "") -> None:
+    """Wait for /health. `run`: the token of the container this command started (removed again when it
+    never gets healthy); empty when it was up before (then it keeps running, whatever happens here)."""
     name = local.container_name(deployment, options)
     port = deployment.port if deployment.devices.host_network else local.host_port(deployment, options)
     base = f"http://127.0.0.1:{port}"
@@ -50,7 +225,7 @@ def wait_and_report(spec: str, engine: Engine, deployment: Deployment, options: 
 
     def alive() -> bool:
         found = local.state(engine, name)
-        return found is not None and found["status"] == "running"
+        return found is not None and found.status == "running"
 
     with Status("", console=stderr) if mode == "live" else _NoStatus() as status:
         def tick(elapsed: float) -> None:
@@ -65,11 +240,13 @@ def wait_and_report(spec: str, engine: Engine, deployment: Deployment, options: 
     if seconds is None:
         logs = local.logs_tail(engine, name)
         died = not alive()
-        local.stop(engine, name, deployment.grace_seconds)
         what = "exited" if died else f"did not answer /health within {timeout}s"
-        raise DockyardError(f"{name} {what}; its last log lines:\n{logs or '(no output)'}",
-                            "the container was removed; fix the cause above and run `dockyard up` again "
-                            "(a large model may need --timeout SECONDS)")
+        if run and local.remove_own(engine, name, run):
+            after = ("the container was removed; fix the cause above and run `dockyard up` again (a large model "
+                     "may need --timeout SECONDS)")
+        else:
+            after = f"it was up before this command and is left as it is; stop it with: dockyard down {spec}"
+        raise DockyardError(f"{name} {what}; its last log lines:\n{logs or '(no output)'}", after)
     models = local.model_ids(base) or [deployment.model_id]
     stdout.print(f"[bold green]up[/] {base}  healthy after {seconds:.1f}s  container {escape(name)}  "
                  f"model {escape(models[0])}")

@@ -25,7 +25,7 @@ class Deployment:
     uid: int
     health: tuple[str, ...]  # the image's own HEALTHCHECK command (its Python asks /health; no curl)
     model_id: str  # what /v1/models lists and a request names
-    health_path: str  # what the probes ask (200 when the model is loaded)
+    health_path: str  # what the startup and liveness probes ask (200 when the model is loaded)
     cache_dir: str  # the Hugging Face cache inside the container: a volume, as the root is read-only
     model: ServeModel
     grace_seconds: int
@@ -33,19 +33,38 @@ class Deployment:
     spec_digest: str
     source: str  # the spec, for headers and messages
     accelerators: int = 1  # accelerators per replica (Kubernetes resource count, compose reservation count)
+    python: str = "/opt/venv/bin/python"  # the image's Python (the fetch step runs the download script with it)
+    dtype: str | None = None  # [serve].dtype (sizes the pod)
+    quantization: str | None = None  # [serve].quantization (sizes the pod)
+    ready_path: str = "/health"  # what the readiness probe asks (the image's readiness route)
+
+    @property
+    def version(self) -> str:
+        """app.kubernetes.io/version: the spec digest's first 12 hex, as in the image's tag."""
+        return self.spec_digest.split(":", 1)[-1][:12]
 
     @property
     def labels(self) -> dict[str, str]:
         return {
             "app.kubernetes.io/name": self.name,
             "app.kubernetes.io/managed-by": "dockyard",
-            "dockyard.spec-digest": self.spec_digest.split(":", 1)[-1][:12],
+            "app.kubernetes.io/version": self.version,
+            "dockyard.spec-digest": self.version,
         }
+
+    @property
+    def pull_policy(self) -> str:
+        """A reference by digest never moves (IfNotPresent is safe); a tag may: Always asks the registry."""
+        return "IfNotPresent" if "@sha256:" in self.image else "Always"
 
 
 def dns_label(name: str) -> str:
-    """`my_Model.v2` -> `my-model-v2`: what Kubernetes and compose accept as a name."""
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    """`my_Model.v2` -> `my-model-v2`, `1model` -> `serve-1model`: a DNS-1035 label, what Kubernetes
+    accepts as a Service name (and compose and the engines as a name)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    if label and not label[0].isalpha():
+        label = f"serve-{label}"
+    label = label[:63].strip("-")
     if not label:
         raise InputError(f"image name {name!r} gives no usable service name", "give the spec a name of letters and "
                          "digits ([image] name)")
@@ -80,4 +99,8 @@ def from_plan(plan: Plan, image: str | None = None, accelerators: int = 1) -> De
         spec_digest=plan.digest,
         source=plan.spec.source,
         accelerators=accelerators,
+        python=f"{plan.venv}/bin/python",
+        ready_path=serve.health_path,
+        dtype=serve_spec.dtype if (serve_spec := plan.spec.serve) else None,
+        quantization=serve_spec.quantization if serve_spec else None,
     )

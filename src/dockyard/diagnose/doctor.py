@@ -15,6 +15,7 @@ from dockyard.diagnose.checks import ENGINE_CHECKS
 from dockyard.diagnose.facts import Facts, gather
 from dockyard.diagnose.gpu import GPU_CHECKS
 from dockyard.diagnose.host import STATUSES, Check, Host, Status, TlsProbe
+from dockyard.diagnose.knowledge_age import check_knowledge
 
 __all__ = ["CHECKS", "Check", "Facts", "Host", "Report", "Status", "TlsProbe", "run_doctor"]
 
@@ -44,4 +45,5 @@ def run_doctor(host: Host | None = None, backend: str = "auto") -> Report:
     """Gather the facts and run every check. Raises InputError only for an unknown backend."""
     facts = gather(host or Host(), backend)
     capability = gpu_capability(facts)
-    return Report((*(check(facts) for check in CHECKS), capability_check(capability)), facts, capability)
+    return Report((*(check(facts) for check in CHECKS), capability_check(capability), check_knowledge(facts.knowledge)),
+                  facts, capability)

@@ -11,6 +11,7 @@ from typing import Any
 
 from dockyard.diagnose.gpu_facts import gather_gpu
 from dockyard.diagnose.host import Host, TlsProbe, memory_and_cores
+from dockyard.diagnose.knowledge_age import gather_knowledge
 from dockyard.engine.detect import (
     BACKENDS,
     PODMAN_HINT_INSTALL,
@@ -52,6 +53,7 @@ class Facts:
     mem_limited: bool = False
     cores: int = 1
     gpu: dict[str, Any] = field(default_factory=dict)
+    knowledge: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class Facts:
                      "cores": self.cores, "max_jobs": max_jobs(self.mem_bytes, self.cores),
                      "matrix_concurrency": matrix_concurrency(self.mem_bytes, self.cores)},
             "gpu": self.gpu,
+            "knowledge": self.knowledge,
         }
 
 
@@ -188,4 +191,5 @@ def gather(host: Host, backend: str = "auto") -> Facts:
     facts.ca_files = {name: host.env[name] for name in CA_VARS if host.env.get(name, "").startswith("/")}
     facts.mem_bytes, facts.mem_limited, facts.cores = memory_and_cores(host)
     facts.gpu = gather_gpu(host, facts.docker_info)
+    facts.knowledge = gather_knowledge(host)
     return facts

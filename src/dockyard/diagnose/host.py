@@ -6,6 +6,7 @@ doctor from recorded outputs of nvidia-smi, rocminfo, docker and podman.
 
 from __future__ import annotations
 
+import datetime as dt
 import glob as globmod
 import importlib
 import os
@@ -14,9 +15,10 @@ import socket
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from dockyard.engine.detect import Runner, docker_candidates, run_command
+from dockyard.knowledge import pypi
 
 Status = Literal["ok", "warn", "fail", "skip"]
 STATUSES: tuple[Status, ...] = ("ok", "warn", "fail", "skip")
@@ -112,6 +114,13 @@ def tls_probe(host: str, timeout: float) -> TlsProbe:
     return TlsProbe(True, False)
 
 
+def project_or_error(name: str, timeout: float) -> dict[str, Any] | str:
+    try:
+        return pypi.project(name, timeout)
+    except pypi.IndexUnavailable as exc:
+        return str(exc)
+
+
 def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -134,6 +143,8 @@ class Host:
     tls: Callable[[str, float], TlsProbe] = tls_probe
     cpu_count: Callable[[], int] = cpu_count
     docker_paths: Callable[[Runner], list[str]] = docker_candidates
+    index: Callable[[str, float], dict[str, Any] | str] = project_or_error  # PyPI's JSON of a project, or why not
+    today: Callable[[], dt.date] = dt.date.today
     network: bool = True
     timeout: float = 3.0
 

@@ -13,21 +13,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+from dockyard.engine.siteconfig import read_config
 from dockyard.errors import InputError
 from dockyard.spec.references import image_pattern, image_reference, refuse_breaks, repository, shown
 from dockyard.spec.secrets import refuse_secret_value
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -95,41 +88,6 @@ def parse_rule(text: str, origin: str, kind: str) -> MapRule:
                 )
         pattern, replacement = pattern.rstrip("/"), replacement.rstrip("/")
     return MapRule(pattern, replacement, origin)
-
-
-def config_path(env: Mapping[str, str]) -> Path:
-    if env.get("DOCKYARD_CONFIG"):
-        return Path(env["DOCKYARD_CONFIG"])
-    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "dockyard" / "config.toml"
-
-
-def read_config(env: Mapping[str, str]) -> tuple[Path, dict[str, Any]]:
-    path = config_path(env)
-    if not path.is_file():
-        return path, {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError) as exc:
-        raise InputError(f"{path}: cannot read the dockyard config: {exc}") from None
-    unknown = set(data) - {"base-map", "index-map", "build"}
-    if unknown:
-        raise InputError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}",
-                         "the config knows [base-map], [index-map] and [build]")
-    build = data.get("build", {})
-    if not isinstance(build, dict) or set(build) - {"wheelhouse", "ca-cert"}:
-        raise InputError(f"{path}: [build] knows wheelhouse and ca-cert")
-    for table in ("base-map", "index-map", "build"):
-        values = data.get(table, {})
-        if not isinstance(values, dict):
-            raise InputError(f"{path}: {table} must be a table [{table}], got {values!r}",
-                             f'write it as [{table}] with one "FROM" = "TO" per line' if table != "build"
-                             else 'write it as [build] with wheelhouse = "DIR" and ca-cert = "FILE"')
-        for key, value in values.items():
-            if not isinstance(value, str):
-                raise InputError(f"{path}: [{table}] {key} must be a string, got {type(value).__name__} {value!r}",
-                                 f'quote it: "{key}" = "{value}"')
-    return path, data
 
 
 def site_default(option: str, env: Mapping[str, str] | None = None) -> str | None:

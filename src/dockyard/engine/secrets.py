@@ -31,6 +31,7 @@ class Secret:
 class SecretSet:
     secrets: list[Secret] = field(default_factory=list)
     values: list[str] = field(default_factory=list)  # for scrubbing logs; never printed
+    named: list[tuple[str, str]] = field(default_factory=list)  # (id, value): what verify looks for in the image
 
     def ids(self) -> list[str]:
         return [s.id for s in self.secrets]
@@ -111,16 +112,17 @@ def collect(secret_args: Sequence[str], ca_cert: str | None, env: Mapping[str, s
                 path = Path(where).expanduser()
                 if not path.is_file():
                     raise InputError(f"--secret id={secret_id}: src file {where} does not exist")
-                result.values.append(path.read_text(encoding="utf-8", errors="replace").strip())
+                result.named.append((secret_id, path.read_text(encoding="utf-8", errors="replace").strip()))
                 result.secrets.append(Secret(secret_id, path))
             else:
                 if where not in env:
                     raise InputError(f"--secret id={secret_id}: environment variable {where} is not set",
                                      f"export {where} first, or use src=FILE")
-                result.values.append(env[where])
+                result.named.append((secret_id, env[where]))
                 result.secrets.append(Secret(secret_id, _private_file(secret_id, env[where]), temporary=True))
     except BaseException:
         result.cleanup()
         raise
-    result.values = [v for v in result.values if v and "-----BEGIN" not in v]
+    result.named = [(i, v) for i, v in result.named if v]
+    result.values = [v for _, v in result.named if "-----BEGIN" not in v]
     return result

@@ -1,32 +1,24 @@
-"""Load dockyard's knowledge base (src/dockyard/knowledge/*.toml) into typed tables and answer the
-small questions resolve and doctor ask. The data is curated from sourced references; when it does not
-know an answer, a query returns None and resolve refuses with the table to update, instead of guessing.
+"""Load dockyard's knowledge base (the *.toml tables of the knowledge folder, knowledge/folder.py) into
+typed tables and answer the small questions resolve and doctor ask. The data is curated from sourced
+references and, for what PyPI can tell, generated (pins.toml, releases.toml); when it does not know an
+answer, a query returns None and resolve refuses with the table to update, instead of guessing.
 """
 
 from __future__ import annotations
 
 import functools
-import sys
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from dockyard.knowledge import releases as release_rows
+from dockyard.knowledge.folder import PACKAGED_DIR, Manifest, knowledge_dir, manifest, read
+from dockyard.knowledge.releases import Release
 
-KNOWLEDGE_DIR = Path(str(resources.files("dockyard") / "knowledge"))
-
-
-def _load(name: str) -> dict[str, Any]:
-    with (KNOWLEDGE_DIR / name).open("rb") as handle:
-        data: dict[str, Any] = tomllib.load(handle)
-        return data
+KNOWLEDGE_DIR = PACKAGED_DIR  # the folder installed with dockyard (its presets live there too)
 
 
 @dataclass(frozen=True)
@@ -160,6 +152,8 @@ class Trim:
 
 @dataclass(frozen=True)
 class TransformersRange:
+    """What one transformers release needs (releases.toml: Requires-Python, its `torch` extra)."""
+
     versions: SpecifierSet
     python: SpecifierSet
     torch: SpecifierSet
@@ -189,8 +183,7 @@ class Knowledge:
     modalities: dict[str, Modality]
     torchcodec: dict[str, str]
     optional_companions: dict[str, str]
-    transformers_ranges: tuple[TransformersRange, ...]
-    transformers_versions: tuple[str, ...]
+    transformers_versions: tuple[str, ...]  # every final release PyPI has not yanked, oldest first
     transformers_meta: dict[str, Any]
     pins: dict[str, dict[str, dict[str, Any]]]
     uv: dict[str, str]
@@ -199,19 +192,27 @@ class Knowledge:
     python_sources: dict[str, str] = field(default_factory=dict)
     trims: tuple[Trim, ...] = ()
     installer_env: tuple[tuple[str, str], ...] = ()  # builder-stage ENV of pip (python.toml [installer.env])
+    releases: dict[str, dict[str, Release]] = field(default_factory=dict)  # releases.toml
+    manifest: Manifest | None = None
 
     @classmethod
-    @functools.cache
     def load(cls) -> Knowledge:
-        torch = _load("torch.toml")
-        cuda = _load("cuda.toml")
-        rocm = _load("rocm.toml")
-        targets = _load("targets.toml")
-        addons = _load("addons.toml")
-        modalities = _load("modalities.toml")
-        transformers = _load("transformers.toml")
-        pins = _load("pins.toml")
-        python = _load("python.toml")
+        """The tables of the knowledge folder in use, loaded once per folder."""
+        return _knowledge_at(knowledge_dir())
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Knowledge:
+        torch = read("torch.toml", folder)
+        cuda = read("cuda.toml", folder)
+        rocm = read("rocm.toml", folder)
+        targets = read("targets.toml", folder)
+        addons = read("addons.toml", folder)
+        modalities = read("modalities.toml", folder)
+        transformers = read("transformers.toml", folder)
+        pins = read("pins.toml", folder)
+        python = read("python.toml", folder)
+        known = release_rows.parse(read("releases.toml", folder))
+        transformers_releases = known.get("transformers", {})
         return cls(
             torch_releases=tuple(_torch_release(row) for row in torch["release"]),
             torch_index=torch["index"],
@@ -236,10 +237,7 @@ class Knowledge:
             modalities={name: _modality(name, row) for name, row in modalities["modality"].items()},
             torchcodec=modalities["torchcodec"],
             optional_companions=modalities["optional_companions"],
-            transformers_ranges=tuple(
-                TransformersRange(SpecifierSet(r["versions"]), SpecifierSet(r["python"]), SpecifierSet(r["torch"]))
-                for r in transformers["range"]),
-            transformers_versions=tuple(pins["transformers"]["versions"]),
+            transformers_versions=_live(transformers_releases),
             transformers_meta=transformers,
             pins=pins["package"],
             uv=pins["uv"],
@@ -250,7 +248,13 @@ class Knowledge:
                              r["why"], r["source"]) for r in modalities.get("trim", [])),
             installer_env=tuple(sorted((name, str(row["value"]))
                                        for name, row in python.get("installer", {}).get("env", {}).items())),
+            releases=known,
+            manifest=manifest(folder),
         )
+
+    def with_releases(self, rows: dict[str, dict[str, Release]]) -> Knowledge:
+        """This knowledge with other release rows (a refresh's, before they are written)."""
+        return replace(self, releases=rows, transformers_versions=_live(rows.get("transformers", {})))
 
     # -- torch -------------------------------------------------------------------------------------
     def torch_versions(self) -> list[tuple[Version, TorchRelease]]:
@@ -296,16 +300,38 @@ class Knowledge:
             return None
         return rows.get(python)
 
+    def transformers_release(self, version: Version | str) -> Release | None:
+        return self.releases.get("transformers", {}).get(str(version))
+
     def transformers_range(self, version: Version) -> TransformersRange | None:
-        for row in self.transformers_ranges:
-            if row.versions.contains(version):
-                return row
-        return None
+        """The Python and torch one transformers release needs (None: a release the knowledge lacks)."""
+        row = self.transformers_release(version)
+        if row is None:
+            return None
+        return TransformersRange(SpecifierSet(f"=={version}"), SpecifierSet(row.python), SpecifierSet(row.torch))
 
     def transformers_extras(self, version: Version | None) -> tuple[str, ...]:
-        extras = self.transformers_meta["extras"]
-        key = "5.24" if version is None or version >= Version("5.0") else "4.57"
-        return tuple(extras[key])
+        """The extras of a release (Provides-Extra); None (a git ref): the newest release's."""
+        text = str(version) if version is not None else (self.transformers_versions or ("",))[-1]
+        row = self.transformers_release(text)
+        return row.extras if row else ()
+
+    def every_transformers_extra(self) -> set[str]:
+        return {e for row in self.releases.get("transformers", {}).values() for e in row.extras}
+
+    def yanked(self, package: str) -> dict[str, Release]:
+        """The releases of a tracked package that PyPI yanked (releases.toml)."""
+        return {v: r for v, r in self.releases.get(package, {}).items() if r.yanked is not None}
+
+
+def _live(rows: dict[str, Release]) -> tuple[str, ...]:
+    """The releases PyPI has not yanked, oldest first."""
+    return tuple(sorted((v for v, r in rows.items() if r.yanked is None), key=Version))
+
+
+@functools.cache
+def _knowledge_at(folder: Path) -> Knowledge:
+    return Knowledge.from_folder(folder)
 
 
 def _canonical(name: str) -> str:

@@ -5,7 +5,7 @@ extra's packages, each target's default device, and which modalities a model's t
 from __future__ import annotations
 
 import functools
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,15 +13,26 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from dockyard.knowledge.loader import _load
+from dockyard.knowledge.folder import knowledge_dir, read
 
 
 @dataclass(frozen=True)
 class ServeCli:
+    """How the releases in `transformers` spell `transformers serve` and what their server answers."""
+
     transformers: SpecifierSet
     model: str  # "positional" or the option that names the model
     imports: tuple[str, ...]
     sources: tuple[str, ...]
+    options: tuple[str, ...] = ()  # every option of the command
+    routes: tuple[str, ...] = ()  # "METHOD /path" a client may call: inference, models, health
+    admin: tuple[str, ...] = ()  # "METHOD /path" that change the server's state (unload, load a model)
+    processes: str = "one"  # "one": the model in the server's process; "model-process": in one of its own
+
+    @property
+    def lower(self) -> str:
+        """The oldest release the row covers (its >= bound)."""
+        return next(s.version for s in self.transformers if s.operator == ">=")
 
 
 @dataclass(frozen=True)
@@ -31,13 +42,12 @@ class FileRule:
     key: str = ""
     value: Any = None
 
-    def matches(self, folder: Path) -> bool:
-        path = folder / self.file
-        if not path.is_file():
+    def matches(self, document: Mapping[str, Any] | None) -> bool:
+        """`document`: the rule's file as a JSON object ({} when it is not one), None when it is missing."""
+        if document is None:
             return False
         if not self.key:
             return True
-        document = read_json(path)
         if self.key not in document:
             return False
         return self.value is None or document[self.key] == self.value
@@ -73,6 +83,10 @@ class ServeKnowledge:
             return self.cli[0]
         return next((row for row in self.cli if row.transformers.contains(Version(version))), None)
 
+    def newest(self) -> str:
+        """The newest release line a row covers, as its lower bound (e.g. "5.25")."""
+        return self.cli[0].lower
+
     def oldest(self) -> str:
         return min((str(s) for row in self.cli for s in row.transformers if s.operator == ">="),
                    key=lambda text: Version(text[2:]))
@@ -80,23 +94,24 @@ class ServeKnowledge:
     def source_text(self, keys: tuple[str, ...] | list[str]) -> str:
         return "; ".join(self.sources[k] for k in keys if k in self.sources)
 
+    def covers(self, version: str) -> bool:
+        return self.cli_for(version) is not None
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A model file as a JSON object; {} when it is not one (the caller says what it needed)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+
+def serve_knowledge(folder: Path | None = None) -> ServeKnowledge:
+    """serve.toml and model_types.toml of a knowledge folder (default: the one in use), loaded once."""
+    return _serve_at(folder or knowledge_dir())
 
 
 @functools.cache
-def serve_knowledge() -> ServeKnowledge:
-    data = _load("serve.toml")
-    types = _load("model_types.toml")
+def _serve_at(folder: Path) -> ServeKnowledge:
+    data = read("serve.toml", folder)
+    types = read("model_types.toml", folder)
+    rows = [ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]), tuple(row["sources"]),
+                     tuple(row["options"]), tuple(row["routes"]), tuple(row["admin"]), row["processes"])
+            for row in data["cli"]]
     return ServeKnowledge(
-        cli=tuple(ServeCli(SpecifierSet(row["transformers"]), row["model"], tuple(row["imports"]),
-                           tuple(row["sources"])) for row in data["cli"]),
+        cli=tuple(sorted(rows, key=lambda row: Version(row.lower), reverse=True)),
         extra=data["extra"]["name"],
         packages=tuple(data["extra"]["packages"]),
         devices=dict(data["device"]),

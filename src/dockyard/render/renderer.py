@@ -8,6 +8,8 @@ the venv). Output is deterministic: the same plan gives byte-identical files.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -21,7 +23,7 @@ from dockyard.render.blocks.packages import addon_builds, packages_install
 from dockyard.render.blocks.python import builder_python
 from dockyard.render.blocks.root import root_copy, root_stage, trimmed
 from dockyard.render.blocks.runtime import runtime_stage, versions
-from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage
+from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage, start_fetch_files
 from dockyard.render.blocks.system import BASE_ENV, base_stage
 from dockyard.render.blocks.torch import torch_args, torch_install
 from dockyard.render.blocks.transformers import transformers_install
@@ -31,9 +33,10 @@ from dockyard.render.lockfile import Lock, parse
 from dockyard.render.owned import OwnedFolder
 from dockyard.resolve.plan import Plan
 from dockyard.spec.grammar import brief, confine
+from dockyard.spec.modelfolder import ModelFolder, walk_model
 
 PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh", "trim-check.sh", "root-trim.sh")
-DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n.git\n.dockyard-files\n"
+DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n**/.git\n**/.dockyard-files\n"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Rendered:
     build_args: dict[str, str]  # the ARG defaults a build may override
     app_files: tuple[tuple[str, str], ...]  # (source path on disk, path under app/)
     model_dir: str = ""  # a serve image's path: model folder on disk, copied to model/ in the context
+    model_root: str = ""  # the folder it is confined to: the folder of the spec that names it
+    model_where: str = ""  # `FILE: [serve].model = "path:..."`, for messages
 
     def paths(self, extra: Mapping[str, str] | None = None) -> list[str]:
         """What `write` puts in a folder: the files, and the folders it fills (`/` at the end)."""
@@ -64,28 +69,44 @@ class Rendered:
             for source, target in self.app_files:
                 out.copy_in(Path(source), f"app/{target}")
         if self.model_dir:
-            copy_model(Path(self.model_dir), out.clear_tree(f"{MODEL_CONTEXT}/"))
+            copy_model(walk_model(Path(self.model_root), self.model_dir, self.model_where, directory),
+                       out.clear_tree(f"{MODEL_CONTEXT}/"))
         out.finish()
         return written
 
 
-def copy_model(source: Path, destination: Path) -> None:
-    """The model folder with modes every user can read (the image runs it as a non-root user), files in a
-    fixed order; symbolic links are followed (a Hub cache snapshot is made of them)."""
+def copy_model(folder: ModelFolder, destination: Path) -> None:
+    """The files `walk_model` listed (walked again now: the folder may have changed since the spec was
+    read), with modes every user can read (the image runs it as a non-root user), in a fixed order.
+    Each file is opened without following a link and without blocking, and must still be a regular file."""
     import shutil
 
     shutil.rmtree(destination, ignore_errors=True)
     destination.mkdir(parents=True)
     destination.chmod(0o755)
-    for path in sorted(source.rglob("*")):
-        target = destination / path.relative_to(source)
-        if path.is_dir():
-            target.mkdir(exist_ok=True)
-            target.chmod(0o755)
-        elif path.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            target.chmod(0o644)
+    for relative in folder.folders:
+        target = destination / relative
+        target.mkdir(exist_ok=True)
+        target.chmod(0o755)
+    for item in folder.files:
+        try:
+            copy_regular(item.source, destination / item.relative)
+        except OSError as exc:
+            raise InputError(f"{folder.path / item.relative}: cannot be copied into the model layer: "
+                             f"{exc.strerror or exc}", "keep regular files in the model folder, and leave it "
+                             "unchanged while dockyard builds") from None
+
+
+def copy_regular(source: Path, target: Path) -> None:
+    """Copy one regular file, read with O_NOFOLLOW | O_NONBLOCK (a link or FIFO put there since is refused)."""
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{source} is no longer a regular file")
+        with target.open("wb") as out:
+            while chunk := handle.read(8 * 1024 * 1024):
+                out.write(chunk)
+    target.chmod(0o644)
 
 
 def packaged(name: str) -> str:
@@ -197,6 +218,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     runtime.add(*runtime_stage(plan, lock))
 
     model = model_stage(ctx)
+    start_fetch_files(ctx)
     stages: tuple[Stage, ...] = (base.build(), builder.build(), *((model,) if model else ()), *root, runtime.build())
     dockerfile = emit(header(plan, lock), tuple(global_args), stages)
 
@@ -213,6 +235,8 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
         for item in stage.instructions:
             if isinstance(item, Arg) and item.name != "DEBIAN_FRONTEND":
                 build_args[item.name] = item.default or ""
-    model_dir = str(plan.serve.model.path) if plan.serve and plan.serve.model.path else ""
+    baked = plan.serve.model if plan.serve else None
+    model_dir, model_root = (str(baked.path), str(baked.root)) if baked and baked.path and baked.root else ("", "")
+    model_where = f'{plan.spec.source}: [serve].model = "{baked.spelled()}"' if baked else ""
     return Rendered(dockerfile, dict(sorted(ctx.files.items())), frozenset(ctx.executables), build_args,
-                    app_files(plan), model_dir)
+                    app_files(plan), model_dir, model_root, model_where)

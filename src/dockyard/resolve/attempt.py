@@ -56,7 +56,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.baked else {}), **dict(spec.env)}
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.kind != "mount" else {}), **dict(spec.env)}
     system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
                      *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
     has_compiler = bool(COMPILERS & set(system))

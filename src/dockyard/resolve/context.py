@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from packaging.version import Version
 
+from dockyard.knowledge.folder import REFRESH_HINT
 from dockyard.knowledge.loader import Knowledge
 from dockyard.spec.model import ImageSpec
 
@@ -57,3 +58,14 @@ def variant_family(variant: str) -> str | None:
         if any(variant.startswith(p) for p in prefixes):
             return family
     return None
+
+
+def refreshed(k: Knowledge) -> str:
+    """The day the knowledge in use was refreshed from PyPI (knowledge.toml), for messages."""
+    return k.manifest.refreshed.isoformat() if k.manifest else "an unknown day"
+
+
+def stale_hint(k: Knowledge) -> str:
+    """What to say when a spec asks for a release newer than the knowledge."""
+    what = k.manifest.describe() if k.manifest else "the knowledge base"
+    return f"If it is new: dockyard uses {what}; {REFRESH_HINT}"

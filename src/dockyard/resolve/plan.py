@@ -99,7 +99,7 @@ class ServePlan:
     def expectations(self) -> dict[str, Any]:
         """What `dockyard verify` checks of the running server (kept in the image's plan.json)."""
         return {"port": self.port, "health": self.health_path, "model_id": self.model_id,
-                "model_kind": self.model.kind, "grace_seconds": self.grace_seconds}
+                "model_kind": self.model.kind, "model_in_image": self.model.baked, "grace_seconds": self.grace_seconds}
 
 
 @dataclass(frozen=True)

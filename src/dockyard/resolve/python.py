@@ -1,5 +1,5 @@
-"""Python: every minor that torch's wheels, the base image, torch_xla and transformers all support,
-newest first (the search tries them in that order); the asked one alone when the spec sets it."""
+"""Python: every minor that torch's wheels, the base image, torch_xla, transformers and the pinned
+packages all support, newest first (the search tries them in that order); the asked one alone when the spec sets it."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ def python_choices(ctx: Context, release: TorchRelease | None) -> list[str]:
     if target.runtime_base.startswith("python:") and not spec.base:
         constraints.append(("the official python images", list(k.python_images),
                             k.source_text(k.python_sources, ["docker-library"])))
+    pinned = sorted({python for rows in k.pins.values() for python in rows}, key=Version)
+    constraints.append(("dockyard's pinned packages", pinned, "knowledge/pins.toml (scripts/refresh_knowledge.py "
+                        "pins each package for these Pythons)"))
     if spec.target == "tpu" and release is not None:
         xla = xla_for(k, release)
         if xla:

@@ -7,15 +7,20 @@ Refusals go into the resolve context's problems, each naming the file, the table
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dockyard.knowledge.serving import ServeKnowledge, read_json, serve_knowledge
-from dockyard.resolve.context import Context
+from packaging.version import Version
+
+from dockyard.knowledge.serving import ServeKnowledge, serve_knowledge
+from dockyard.resolve.context import Context, stale_hint
 from dockyard.resolve.plan import AddonPlan, Package, ServePlan, TorchPlan, TransformersPlan
+from dockyard.spec.modelfolder import LARGE_BYTES, ModelFolder, read_model_json
 from dockyard.spec.serve import HEALTH_PATH, ServeSpec
 
 BNB_ADDON = "bitsandbytes"
+REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json")
 
 
 def _where(ctx: Context, key: str, value: object) -> str:
@@ -53,6 +58,14 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
                  fixed=True)
         return None
     cli = sk.cli_for(transformers.version)
+    if cli is None and transformers.version is not None and Version(transformers.version) >= Version(sk.newest()):
+        ctx.fail("transformers", spec.transformers or transformers.version,
+                 f"the serve CLI and routes of transformers {transformers.version} are not in the knowledge base "
+                 f"(knowledge/serve.toml reads releases up to the {sk.newest()} line; scripts/serve_routes.py reads a "
+                 f"new one). Nearest valid choices: transformers = \"{newest_served(ctx, sk)}\". "
+                 f"{stale_hint(ctx.k)}", fixed=spec.transformers is not None,
+                 short=f"transformers {transformers.version} is newer than dockyard's serve knowledge")
+        return None
     if cli is None and transformers.version is not None:
         ctx.fail("transformers", spec.transformers or transformers.version,
                  f"transformers {transformers.version} has no `transformers serve` that dockyard can drive "
@@ -71,6 +84,10 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
         ctx.notes.append(f"{_where(ctx, 'model', serve.model.spelled())}: a {serve.model.kind}: model is not read "
                          "before the build, so the modalities it needs are not checked; [image].modalities = "
                          f"{list(spec.modalities)} is what the image gets")
+    if serve.model.kind == "hub" and serve.trust_remote_code:
+        ctx.warnings.append(f"{_where(ctx, 'model', serve.model.spelled())}: trust-remote-code = true runs the code "
+                            "this Hub repository carries inside the server, unread by dockyard; pin a full commit "
+                            "you have reviewed")
     if serve.model.kind == "hub" and not serve.model.pinned:
         ctx.warnings.append(f"{_where(ctx, 'model', serve.model.spelled())}: not pinned to a full 40-hex commit; a "
                             "rebuild may bake different weights (write hub:ORG/NAME@<commit sha>)")
@@ -82,8 +99,20 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
                *(("--quantization", serve.quantization) if serve.quantization else ()),
                *(("--continuous-batching",) if serve.continuous_batching else ()),
                *(("--trust-remote-code",) if serve.trust_remote_code else ()))
+    unknown = [word for word in command if word.startswith("--") and cli and cli.options and word not in cli.options]
+    for option in unknown:
+        ctx.fail("transformers", spec.transformers or transformers.version,
+                 f"`transformers serve` of transformers {transformers.version} has no {option} option (its options: "
+                 f"{', '.join(cli.options) if cli else '-'}; source: knowledge/serve.toml, "
+                 f"{sk.source_text(['routes'])}). Nearest valid choices: drop the [serve] key that sets it, or a "
+                 "release that has it", table="image")
     return ServePlan(serve.model, serve.port, device, command, cli.imports if cli else (), modalities,
                      serve.grace_seconds)
+
+
+def newest_served(ctx: Context, sk: ServeKnowledge) -> str:
+    """The newest known transformers release whose serve CLI the knowledge has read."""
+    return next((v for v in reversed(ctx.k.transformers_versions) if sk.covers(v)), sk.newest())
 
 
 def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:
@@ -104,27 +133,32 @@ def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:
 
 
 def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[str, ...]:
-    """The modalities a local model folder needs; refuses remote code without consent."""
+    """The modalities a local model folder needs; refuses remote code without consent. Only the files the
+    image gets are read (modelfolder's listing), each a regular file read with a bound."""
     model = serve.model
-    folder = model.path or Path(ctx.spec.root) / model.ref
-    config_path = folder / "config.json"
+    assert model.folder is not None, "a path: model is walked when the spec is read"
+    listing = {f.relative: f.source for f in model.folder.files}
     spelled = model.spelled()
-    if not config_path.is_file():
-        ctx.fail("model", spelled, f"{folder} has no config.json, so it is not a transformers model folder. Save "
-                 "the model there with model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)",
+    where = ctx.where("model", spelled, "serve")
+    _report_size(ctx, model.folder, where)
+    if "config.json" not in listing:
+        ctx.fail("model", spelled, f"{model.folder.path} has no config.json, so it is not a transformers model folder. "
+                 "Save the model there with model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)",
                  fixed=True, table="serve")
         return ()
-    config = read_json(config_path)
+    documents = {name: read_model_json(path, where) for name, path in listing.items()
+                 if name in {"config.json", *(rule.file for rule in sk.files), *REMOTE_CODE_FILES}}
+    config = documents["config.json"]
     if not config:
-        ctx.fail("model", spelled, f"{config_path} is not a JSON object", fixed=True, table="serve")
+        ctx.fail("model", spelled, f"{model.folder.path / 'config.json'} is not a JSON object", fixed=True,
+                 table="serve")
         return ()
-    remote = [name for name in ("config.json", "tokenizer_config.json", "preprocessor_config.json")
-              if "auto_map" in read_json(folder / name)]
+    remote = [name for name in REMOTE_CODE_FILES if "auto_map" in documents.get(name, {})]
     if remote and not serve.trust_remote_code:
-        ctx.fail("trust-remote-code", None, f"the model in {folder} needs its own code (auto_map in "
+        ctx.fail("trust-remote-code", None, f"the model in {model.folder.path} needs its own code (auto_map in "
                  f"{', '.join(remote)}), which runs inside the server. Set trust-remote-code = true in [serve] if "
                  "you trust that code, or use a model that transformers supports natively", fixed=True, table="serve")
-    needs = needed_modalities(sk, folder, config)
+    needs = needed_modalities(sk, documents, config)
     for modality, reason in needs:
         if modality not in ctx.spec.modalities:
             ctx.fail("model", spelled, f"the model needs the {modality} modality ({reason}), but "
@@ -133,14 +167,30 @@ def _model_needs(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> tuple[st
     return tuple(sorted({"text", *(m for m, _ in needs)}))
 
 
-def needed_modalities(sk: ServeKnowledge, folder: Path, config: dict[str, Any]) -> list[tuple[str, str]]:
-    """(modality, why) for a model folder: from its model_type (knowledge/model_types.toml) and its files."""
+def _report_size(ctx: Context, folder: ModelFolder, where: str) -> None:
+    """What the model layer will hold; a warning when it is large or is the spec's own folder."""
+    ctx.notes.append(f"{where}: the model layer gets {folder.summary()} from {folder.path}")
+    if folder.size > LARGE_BYTES:
+        ctx.warnings.append(f"{where}: the model folder holds {folder.size / 1e9:,.1f} GB; check that it holds only "
+                            "the model (no checkpoints, datasets or caches): all of it goes into the image")
+    if folder.path == Path(ctx.spec.root).resolve() or (folder.path / Path(ctx.spec.source).name).is_file():
+        ctx.warnings.append(f"{where}: the model folder is the spec's own folder; everything in it (but .git, "
+                            ".dockerignore'd paths and dockyard's outputs) goes into the image")
+    if folder.root != Path(ctx.spec.root).resolve():
+        ctx.notes.append(f"{where}: the model comes from the spec that names it, in {folder.root} (this spec "
+                         "extends it)")
+
+
+def needed_modalities(sk: ServeKnowledge, documents: Mapping[str, dict[str, Any]],
+                      config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(modality, why) for a model folder: from its model_type (knowledge/model_types.toml) and its files
+    (`documents`: the files the rules name that the folder holds, as JSON objects)."""
     found: dict[str, str] = {}
     model_type = str(config.get("model_type", ""))
     for modality in sk.model_types.get(model_type, ()):
         found.setdefault(modality, f"model_type {model_type}; source: {sk.model_types_source}")
     for rule in sk.files:
-        if rule.matches(folder):
+        if rule.matches(documents.get(rule.file)):
             detail = f"{rule.key} in {rule.file}" if rule.key else rule.file
             found.setdefault(rule.modality, detail)
     return sorted(found.items())

@@ -19,7 +19,7 @@ from dockyard.errors import SpecError
 from dockyard.knowledge import archs
 from dockyard.knowledge.loader import Knowledge, TorchRelease
 from dockyard.resolve.addons import addon_names, addon_torch_blocker
-from dockyard.resolve.context import Context, variant_family
+from dockyard.resolve.context import Context, stale_hint, variant_family
 from dockyard.resolve.plan import Package, TorchPlan
 from dockyard.resolve.transformers import transformers_torch_blocker
 from dockyard.spec.model import suggest
@@ -170,8 +170,8 @@ def torch_candidates(ctx: Context, found: TorchCandidates) -> Iterator[TorchChoi
     matching = [(v, r) for v, r in k.torch_versions() if request.contains(v, prereleases=True)]
     if not matching:
         newest = k.torch_versions()[0][0]
-        ctx.fail("torch", spec.torch, f"matches no torch release dockyard knows (known: 2.1.0 to {newest}); "
-                 "if it is new, add it to knowledge/torch.toml with its sources", fixed=True)
+        ctx.fail("torch", spec.torch, f"matches no torch release dockyard knows (known: 2.1.0 to {newest}). "
+                 f"{stale_hint(k)}", fixed=True)
         return
     for version, release in matching:
         reason = _release_blocker(ctx, version, release)
@@ -180,11 +180,15 @@ def torch_candidates(ctx: Context, found: TorchCandidates) -> Iterator[TorchChoi
             continue
         variants = candidate_variants(ctx, release)
         if not variants:
-            found.rejected.append((version, f"torch {release.minor} has no {k.targets[spec.target].family} wheels"))
+            family = k.targets[spec.target].family
+            found.rejected.append((version, unknown_variants(release, f"{family} wheels") if not release.variants_known
+                                   else f"torch {release.minor} has no {family} wheels"))
             continue
         for variant in variants:
             if not release.has_variant(variant):
-                found.rejected.append((version, f"torch {version} has no wheel for variant {variant} (its "
+                found.rejected.append((version, unknown_variants(release, f"{variant} wheels")
+                                       if not release.variants_known else
+                                       f"torch {version} has no wheel for variant {variant} (its "
                                        f"variants: {', '.join(release.variants())}; source: "
                                        f"{k.source_text(k.torch_sources, ['test-infra'])})"))
                 continue
@@ -200,10 +204,14 @@ def first_torch(ctx: Context) -> TorchChoice | None:
     return next(torch_candidates(ctx, TorchCandidates()), None)
 
 
+def unknown_variants(release: TorchRelease, what: str) -> str:
+    """A release whose variant list is a known gap: say so, instead of claiming the wheels do not exist."""
+    return (f"the {what} of torch {release.minor} are not in the knowledge base (only "
+            f"{', '.join(release.variants())}, the build PyPI serves, is known: knowledge.toml [[gap]] "
+            f"\"torch {release.minor} variants\" says where the facts live)")
+
+
 def _release_blocker(ctx: Context, version: Version, release: TorchRelease) -> str | None:
-    if not release.variants_known and not ctx.spec.variant:
-        return (f"the wheel variants of torch {release.minor} are not in the knowledge base (only the PyPI "
-                f"default {release.pypi_default} is); update knowledge/torch.toml")
     reason = python_ok(ctx, release)
     if reason:
         return reason
@@ -228,6 +236,9 @@ def torch_plan(ctx: Context, choice: TorchChoice) -> TorchPlan:
         cuda = variant_cuda(k, variant) if variant.startswith("cu") else None
         return TorchPlan(None, variant, k.torch_index_url(variant, channel), channel, target.torch_build,
                          cuda=str(cuda) if cuda else None)
+    if not release.variants_known:
+        ctx.notes.append(unknown_variants(release, "other wheel variants")
+                         + f"; the plan uses {variant}")
     cuda_version = variant_cuda(k, variant) if variant.startswith("cu") else None
     rocm_version = k.rocm_variants[variant].version if variant in k.rocm_variants else None
     wheel_archs: tuple[str, ...] = ()

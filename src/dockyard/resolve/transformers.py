@@ -9,7 +9,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from dockyard.errors import SpecError
-from dockyard.resolve.context import Context
+from dockyard.knowledge.serving import serve_knowledge
+from dockyard.resolve.context import Context, refreshed, stale_hint
 from dockyard.resolve.plan import TorchPlan, TransformersPlan
 from dockyard.spec.model import suggest
 from dockyard.spec.requests import is_commit, version_request
@@ -50,6 +51,8 @@ def _compatible_transformers(ctx: Context, torch: Version | None, python: str | 
             continue
         if known_extras and not set(ctx.spec.extras) <= set(ctx.k.transformers_extras(version)):
             continue
+        if ctx.spec.serve is not None and not ctx.spec.transformers and not serve_knowledge().covers(text):
+            continue  # an open choice for a serve image takes a release whose serve CLI the knowledge read
         row = ctx.k.transformers_range(version)
         if row is None:
             continue
@@ -131,7 +134,7 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
                      f'choices: transformers = "{nearest_release(ctx, Version(yanked["version"]))}"', fixed=True)
         elif not known:
             ctx.fail("transformers", value, f"matches no release dockyard knows (newest known "
-                     f"{k.transformers_versions[-1]}); run scripts/refresh_knowledge.py if it is new", fixed=True)
+                     f"{k.transformers_versions[-1]}). {stale_hint(k)}", fixed=True)
         elif broken := broken_extras(ctx, Version(known[-1])):
             extra, reason = broken[0]
             working = newest_with_working_extras(ctx)
@@ -150,7 +153,7 @@ def resolve_transformers(ctx: Context, torch: TorchPlan, python: str) -> Transfo
 
 def _extras(ctx: Context, version: Version | None) -> tuple[str, ...]:
     known = ctx.k.transformers_extras(version)
-    every = {e for line in ctx.k.transformers_meta["extras"].values() for e in line}
+    every = ctx.k.every_transformers_extra()
     for extra in ctx.spec.extras:
         if extra not in known:
             ctx.fail("extras", extra, f"not an extra of transformers {version or '(newest)'}. "
@@ -163,9 +166,11 @@ def yanked_row(ctx: Context) -> dict[str, Any] | None:
     request = _transformers_request(ctx)
     if request is None:
         return None
-    for row in ctx.k.transformers_meta.get("yanked", []):
-        if request.contains(Version(row["version"])):
-            return dict(row)
+    for version, row in sorted(ctx.k.yanked("transformers").items()):
+        if request.contains(Version(version)):
+            return {"version": version, "reason": row.yanked or "none given",
+                    "source": f"PyPI's JSON API, yanked flag and reason, in knowledge/releases.toml "
+                              f"(refreshed {refreshed(ctx.k)})"}
     return None
 
 

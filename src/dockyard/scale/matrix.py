@@ -24,12 +24,13 @@ from dockyard.engine.backends import Backend
 from dockyard.engine.detect import Engine
 from dockyard.engine.progress import Step
 from dockyard.engine.report import BuildReport, without_mounts
+from dockyard.engine.secrets import SecretSet
 from dockyard.errors import BuildError, DockyardError, EngineError, VerifyError
-from dockyard.pipeline import BuildOptions, expectations, prepare_build, run_build
+from dockyard.pipeline import BuildOptions, expectations, prepare_build, run_build, verify_build
 from dockyard.scale.schedule import Budget, startable
 from dockyard.scale.select import Selected
 from dockyard.scale.state import DEFAULT_PATH, Entry, State
-from dockyard.verify.run import VerifyReport, verify_image
+from dockyard.verify.run import VerifyReport
 
 FINAL = ("done", "skipped", "failed", "cancelled")
 
@@ -65,6 +66,7 @@ class Built:
     report: BuildReport
     expect: dict[str, Any]  # the plan.json the image carries: what verify checks
     backend: Backend
+    secrets: SecretSet = field(default_factory=SecretSet)  # what verify looks for in the image (never shown)
 
 
 class Builder(Protocol):
@@ -85,10 +87,10 @@ class EngineBuilder:
 
     def build(self, run: ImageRun, options: BuildOptions, on_line: Callable[[str, Step | None], None]) -> Built:
         prepared = prepare_build(run.ref, options, self.engine)
-        return Built(run_build(prepared, on_line), expectations(prepared), prepared.backend)
+        return Built(run_build(prepared, on_line), expectations(prepared), prepared.backend, prepared.secrets)
 
     def verify(self, built: Built, gpu: bool) -> VerifyReport:
-        return verify_image(built.backend, built.report.image_id, built.expect, gpu=gpu)
+        return verify_build(built.backend, built.report.image_id, built.expect, built.secrets, gpu)
 
     def push(self, built: Built) -> None:
         for tag in built.report.tags:

@@ -210,12 +210,25 @@ def _jobs(options: WorkflowOptions, entries: list[Node]) -> dict[str, Node]:
     return jobs
 
 
-def _paths(specs: Sequence[str], options: WorkflowOptions) -> list[Node]:
+def _paths(specs: Sequence[str], options: WorkflowOptions, models: Sequence[str] = ()) -> list[Node]:
+    """What a change to triggers a build: the workflow, each spec and its folder's specs, each path: model."""
     paths = [options.path]
     for spec in specs:
         folder = PurePosixPath(spec).parent
         paths += [spec, "*.toml" if str(folder) == "." else f"{folder}/*.toml"]
+    paths += [f"{model}/**" if model != "." else "**" for model in models]
     return list(dict.fromkeys(paths))
+
+
+def _model_folder(item: Selected, repo_root: Path) -> str | None:
+    """A serve spec's path: model folder inside the repository (it is confined to the spec's folder)."""
+    serve = item.plan.serve
+    if serve is None or serve.model.path is None:
+        return None
+    try:
+        return serve.model.path.resolve().relative_to(repo_root.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: Path | None = None) -> str:
@@ -223,12 +236,15 @@ def workflow(selected: Sequence[Selected], options: WorkflowOptions, repo_root: 
     root = repo_root or Path.cwd()
     entries: list[Node] = []
     specs: list[str] = []
+    models: list[str] = []
     for item in selected:
         spec = _spec_path(item.ref, root)
         if spec:
             specs.append(spec)
+        if (model := _model_folder(item, root)) is not None:
+            models.append(model)
         entries.append(matrix_entry(item, spec or item.ref))
-    paths = _paths(specs, options)
+    paths = _paths(specs, options, models)
     document: dict[str, Node] = {
         "name": "images",
         "on": {

@@ -24,6 +24,10 @@ INDENT = "  "
 _PLAIN = re.compile(r"^[A-Za-z0-9_./$(][A-Za-z0-9_ ./@=+,()'\-$]*$")
 _EXPRESSION = re.compile(r"^\$\{\{ [^\n]* \}\}$")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"}
+# What YAML 1.1 (PyYAML, go-yaml v2 behind kubectl) reads as a number or a date, not a string: 0x10, 0o7, 0b1,
+# 010 (octal), 1_000, 1e3, .5, 2024-01-01.
+_NOT_TEXT = re.compile(r"^[-+]?(?:0[xob][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+"
+                       r"(?:[eE][-+]?[0-9]+)?|\.(?:inf|nan))$|^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", re.IGNORECASE)
 
 
 class Expression(str):
@@ -103,7 +107,7 @@ def _plain_ok(text: str) -> bool:
         return False
     if _EXPRESSION.match(text):
         return " #" not in text and ": " not in text
-    if not _PLAIN.match(text) or text.endswith(":") or " #" in text:
+    if not _PLAIN.match(text) or text.endswith(":") or " #" in text or _NOT_TEXT.match(text):
         return False
     try:
         float(text)

@@ -24,6 +24,7 @@ from dockyard.spec.grammar import brief, check_values, confine
 from dockyard.spec.references import image_reference
 from dockyard.spec.secrets import looks_secret, refuse_secret_value
 from dockyard.spec.serve import ServeSpec, parse_serve
+from dockyard.spec.servepaths import check_cache_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -186,9 +187,10 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
             raise SpecError(f"{_where(source, 'system-packages')}: {value!r} is not an apt package name")
     name = data.get("name")
     if name and not IMAGE_NAME.match(name):
+        fixed = name_from_stem(name)
         raise SpecError(f"{_where(source, 'name')}: {name!r} is not a valid image name (it becomes the tag "
                         f"dockyard/NAME)", "use lowercase letters and digits separated by '.', '_' or '-', "
-                        f'e.g. name = "{name_from_stem(name)}"')
+                        f'e.g. name = "{fixed if fixed != "image" else "my-image"}"')
     check_values(source, data)
     for key, value in data.items():  # a control character (NUL, ESC, ...) would corrupt the Dockerfile
         texts = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
@@ -197,6 +199,7 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
             if bad is not None:
                 raise SpecError(f"{_where(source, key)}: {text!r} contains the control character U+{ord(bad):04X}",
                                 "remove it")
+            refuse_secret_value(text, _where(source, key))  # every string lands in a label, a layer or a log
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -258,6 +261,8 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
                         f"add target = \"cpu\" (one of: {', '.join(TARGETS)})")
     _validate_values(source, data)
     serve = _serve_table(document, data.get("profile", "runtime"), source, root, inherited, preset_parent)
+    if serve is not None and "HF_HOME" in data.get("env", {}):  # the cache volume's mount point
+        check_cache_path(data["env"]["HF_HOME"], serve.model.container_path, f"{_where(source, 'env')}.HF_HOME")
 
     def strings(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         values = data.get(key)
@@ -321,8 +326,12 @@ def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: s
 
 
 def name_from_stem(stem: str) -> str:
-    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.")
-    return name or "image"
+    """A valid image name (IMAGE_NAME) made from any text: lowercase, other characters and separator runs
+    docker refuses (`..`, `_-`, `___`) become one '-', no separator at either end."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", stem.lower())
+    name = re.sub(r"[._-]{2,}", lambda m: m.group(0) if re.fullmatch(r"__|-+", m.group(0)) else "-", name)
+    name = name.strip("-._")
+    return name if IMAGE_NAME.match(name) else "image"
 
 
 def load_file(path: Path, loader: Any = None) -> ImageSpec:

@@ -71,6 +71,18 @@ def image_reference(value: str, where: str) -> str:
     return value
 
 
+REGISTRY = re.compile(rf"^(?:{_DOMAIN}|{_NAME})$")
+
+
+def registry(value: str, where: str) -> str:
+    """Where images are pushed: a registry host (127.0.0.1:5000, ghcr.io) with an optional namespace."""
+    if len(value) > 200 or not REGISTRY.match(value):
+        raise _refuse(where, value, "a registry",
+                      "write e.g. ghcr.io/acme, registry.example.com:5000 or 127.0.0.1:5000 (lowercase, no tag, no "
+                      "scheme, no spaces)")
+    return value
+
+
 def repository(value: str, where: str) -> str:
     """A registry and namespace that tags are put under, e.g. ghcr.io/acme (no tag, no digest)."""
     if len(value) > 255 or not REPOSITORY.match(value):

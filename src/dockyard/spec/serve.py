@@ -3,6 +3,7 @@
 ```toml
 [serve]
 model = "path:tiny-llama"        # or "hub:ORG/NAME@REVISION", or "mount:/models/NAME"
+fetch = "build"                  # hub: models: "start" downloads at each start into a volume instead
 port = 8000
 device = "cpu"                   # default: the target's device (knowledge/targets.toml)
 dtype = "bfloat16"
@@ -20,11 +21,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dockyard.errors import SpecError
+from dockyard.spec.modelfolder import ModelFolder, walk_model
+from dockyard.spec.references import git_ref
+from dockyard.spec.secrets import refuse_secret_value
+from dockyard.spec.servepaths import check_mount_path
 
 HEALTH_PATH = "/health"
 BAKED_MODEL_PATH = "/opt/model"  # where a path: or hub: model lies inside the image
@@ -32,9 +37,9 @@ MODEL_KINDS = ("path", "hub", "mount")
 DEVICES = ("cpu", "cuda", "xpu", "hpu", "mps", "npu", "auto")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 QUANTIZATIONS = ("bnb-4bit", "bnb-8bit")
+FETCH_WHEN = ("build", "start")  # when a hub: model is downloaded: into the image, or into a volume at start
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-MOUNT_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+HUB_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,25 @@ class ServeModel:
     ref: str  # path: as written in the spec; hub: "ORG/NAME"; mount: "/models/NAME" (absolute, in the container)
     revision: str | None = None  # hub only: the revision after '@'
     path: Path | None = None  # path only: the folder resolved against the spec's folder
+    root: Path | None = None  # path only: the folder of the spec that names the model (it stays inside it)
+    folder: ModelFolder | None = field(default=None, compare=False, repr=False)  # path only: what is copied
+    fetch: str = "build"  # hub only: "start" leaves the weights out of the image; a fetch step fills a volume
 
     @property
     def container_path(self) -> str:
-        """Where the server finds the model inside the container: baked models at /opt/model."""
+        """Where the server finds the model inside the container: path: and hub: models at /opt/model (in the
+        image, or the volume a fetch at start fills)."""
         return self.ref if self.kind == "mount" else BAKED_MODEL_PATH
 
     @property
     def baked(self) -> bool:
-        """True when the model lies in the image (path: and hub:), so the image runs offline."""
-        return self.kind != "mount"
+        """True when the model lies in the image (path:, and hub: fetched at build time)."""
+        return self.kind == "path" or (self.kind == "hub" and self.fetch == "build")
+
+    @property
+    def fetched_at_start(self) -> bool:
+        """A hub: model downloaded into a volume by a step that runs the image before the server starts."""
+        return self.kind == "hub" and self.fetch == "start"
 
     @property
     def pinned(self) -> bool:
@@ -83,6 +97,8 @@ class ServeSpec:
     def to_toml_dict(self) -> dict[str, Any]:
         """The table as a spec file would carry it (defaults left out, the model as written)."""
         out: dict[str, Any] = {"model": self.model.spelled()}
+        if self.model.fetch != "build":
+            out["fetch"] = self.model.fetch
         if self.port != 8000:
             out["port"] = self.port
         for key, value in (("device", self.device), ("dtype", self.dtype), ("quantization", self.quantization)):
@@ -113,6 +129,9 @@ SERVE_FIELDS: dict[str, ServeKey] = {
                       '"hub:ORG/NAME@REVISION" (downloaded at build time; the token only as the BuildKit secret '
                       'hf_token) or "mount:/models/NAME" (nothing in the image; mounted at run time).',
                       required=True),
+    "fetch": ServeKey("string", 'When a hub: model is downloaded: "build" (into the image) or "start" (no weights in '
+                      "the image: a step running the same image downloads the pinned revision into a volume before "
+                      "the server starts; the server then runs with the Hub offline).", "build", FETCH_WHEN),
     "port": ServeKey("int", "Port the server listens on (EXPOSEd).", 8000),
     "device": ServeKey("string", "Device the server loads the model on.", "the target's device", DEVICES),
     "dtype": ServeKey("string", "dtype the model is loaded in.", "auto", DTYPES),
@@ -136,33 +155,28 @@ def _where(source: str, key: str) -> str:
 
 
 def parse_model(value: str, source: str, root: str) -> ServeModel:
-    """`path:DIR`, `hub:ORG/NAME@REV` or `mount:/ABS/PATH`; a missing folder is an error here."""
+    """`path:DIR`, `hub:ORG/NAME@REV` or `mount:/models/NAME`; a path: folder is walked here (modelfolder)."""
     where = _where(source, "model")
+    refuse_secret_value(value, where)
     kind, sep, rest = value.partition(":")
     if not sep or kind not in MODEL_KINDS or not rest:
         raise SpecError(f'{where} = "{value}": not a model reference',
                         'write "path:DIR" (a folder next to the spec), "hub:ORG/NAME@REVISION" or '
                         '"mount:/models/NAME"')
     if kind == "path":
-        folder = (Path(root) / rest).resolve()
-        if not folder.is_dir():
-            raise SpecError(f'{where} = "{value}": no such folder {folder}',
-                            "the folder is relative to the spec file; save the model there with "
-                            "save_pretrained(DIR), or use hub: or mount:")
-        return ServeModel("path", rest, path=folder)
+        folder = walk_model(Path(root), rest, f'{where} = "{value}"')
+        return ServeModel("path", rest, path=folder.path, root=folder.root, folder=folder)
     if kind == "hub":
         repo, at, revision = rest.partition("@")
-        if not HUB_REPO.match(repo) or (at and not revision):
-            raise SpecError(f'{where} = "{value}": "{rest}" is not a Hub repository',
+        if not HUB_REPO.match(repo) or ".." in repo or "--" in repo or (at and not revision):
+            raise SpecError(f'{where} = "{value}": "{repo}" is not a Hub repository',
                             'write hub:ORG/NAME@REVISION, e.g. hub:openai-community/gpt2@<40-hex commit>')
-        if revision and not re.match(r"^[A-Za-z0-9._/-]+$", revision):
-            raise SpecError(f'{where} = "{value}": "{revision}" is not a revision',
-                            "use a full 40-hex commit (reproducible), a tag or a branch")
+        if revision:
+            if len(revision) > 200:
+                raise SpecError(f"{where}: the revision has {len(revision)} characters", "a revision has at most 200")
+            git_ref(revision, f'{where} = "{value}": the revision')
         return ServeModel("hub", repo, revision=revision or None)
-    if not MOUNT_PATH.match(rest) or ".." in rest.split("/") or rest.rstrip("/") == "":
-        raise SpecError(f'{where} = "{value}": "{rest}" is not an absolute path inside the container',
-                        'write e.g. mount:/models/NAME')
-    return ServeModel("mount", rest.rstrip("/"))
+    return ServeModel("mount", check_mount_path(rest, f'{where} = "{value}": the path'))
 
 
 def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
@@ -192,12 +206,18 @@ def parse_serve(table: Any, source: str, root: str) -> ServeSpec:
     port = table.get("port", 8000)
     if not 1 <= port <= 65535:
         raise SpecError(f"{_where(source, 'port')} = {port}: out of range", "use a port from 1 to 65535, e.g. 8000")
+    fetch = table.get("fetch", "build")
+    if fetch == "start" and not str(table["model"]).startswith("hub:"):
+        raise SpecError(f'{_where(source, "fetch")} = "start": only a hub: model is downloaded',
+                        'a path: model is copied into the image and a mount: model is mounted: leave fetch out, or '
+                        'use model = "hub:ORG/NAME@REVISION"')
     grace = table.get("grace-seconds", 30)
     if not 1 <= grace <= 3600:
         raise SpecError(f"{_where(source, 'grace-seconds')} = {grace}: out of range",
                         "use 1 to 3600 seconds, e.g. 30")
+    model = parse_model(table["model"], source, root)
     return ServeSpec(
-        model=parse_model(table["model"], source, root),
+        model=replace(model, fetch=fetch) if model.kind == "hub" else model,
         port=port,
         device=table.get("device"),
         dtype=table.get("dtype"),

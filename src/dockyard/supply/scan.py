@@ -89,9 +89,10 @@ def redact(match: bytes, prefix: str) -> str:
     return f"{prefix}… ({len(match)} characters)"
 
 
-def scan_bytes(data: bytes, needles: Iterable[Needle]) -> Iterator[tuple[str, str]]:
-    """(kind, hint) for every token format and needle found in data (each kind or needle once)."""
-    for kind, pattern, prefix, random in TOKEN_FORMATS:
+def scan_bytes(data: bytes, needles: Iterable[Needle], formats: bool = True) -> Iterator[tuple[str, str]]:
+    """(kind, hint) for every token format (unless `formats` is False) and needle found in data (each kind or
+    needle once)."""
+    for kind, pattern, prefix, random in TOKEN_FORMATS if formats else ():
         for found in pattern.finditer(data):
             text = found.group(0)
             before = data[found.start() - 1:found.start()] if found.start() else b""
@@ -122,16 +123,18 @@ class StreamScanner:
 
     OVERLAP = 8192
 
-    def __init__(self, needles: Iterable[Needle]) -> None:
+    def __init__(self, needles: Iterable[Needle], formats: bool = True) -> None:
         self.needles = tuple(needles)
+        self.formats = formats
         self.found: dict[tuple[str, str], None] = {}
         self.tail = b""
+        self.overlap = max([self.OVERLAP, *(len(n.data) for n in self.needles)])
 
     def feed(self, chunk: bytes) -> None:
         data = self.tail + chunk
-        for item in scan_bytes(data, self.needles):
+        for item in scan_bytes(data, self.needles, self.formats):
             self.found.setdefault(item)
-        self.tail = data[-self.OVERLAP:]
+        self.tail = data[-self.overlap:]
 
     def results(self) -> list[tuple[str, str]]:
         return list(self.found)

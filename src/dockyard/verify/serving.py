@@ -68,9 +68,10 @@ def server_options(expect: dict[str, Any], backend: Backend, gpu: bool, name: st
 
 def check_server(backend: Backend, image: str, expect: dict[str, Any], gpu: bool = False,
                  timeout: int = 240) -> list[dict[str, Any]]:
-    """The server's checks as probe results; [] for an image without a model (mount: models)."""
+    """The server's checks as probe results; [] for an image without a model (mount: models, hub: models
+    fetched at start)."""
     serve = expect.get("serve")
-    if not serve or serve.get("model_kind") == "mount":
+    if not serve or serve.get("model_kind") == "mount" or serve.get("model_in_image") is False:
         return []
     client = backend.engine.client
     name = f"dockyard-verify-{secrets.token_hex(4)}"

@@ -108,6 +108,7 @@ def test_check_prints_a_plan_table(run_cli: CliRunner, no_site: None) -> None:
     for line in ("plan for cpu-inference (preset cpu-inference)", "base (final stage): python:3.11-slim-bookworm",
                  "torch: 2.13.0 cpu from https://download.pytorch.org/whl/cpu", "user: dockyard (uid 1000)"):
         assert line in result.out.splitlines()
+    assert "5.25.0" in result.out
     assert result.err == ""
 
 

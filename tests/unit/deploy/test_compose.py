@@ -36,7 +36,7 @@ def test_cpu_service(make_deployment: MakeDeployment) -> None:
     assert found["user"] == "1000:1000"
     assert found["read_only"] is True and found["tmpfs"] == ["/tmp"]
     assert found["cap_drop"] == ["ALL"] and found["security_opt"] == ["no-new-privileges:true"]
-    assert found["volumes"] == ["hf-cache:/home/dockyard/.cache/huggingface"]
+    assert found["volumes"] == [{"type": "volume", "source": "hf-cache", "target": "/home/dockyard/.cache/huggingface"}]
     assert found["ports"] == ["127.0.0.1:8000:8000"]
     assert found["stop_grace_period"] == "30s"
     test = found["healthcheck"]["test"]
@@ -81,10 +81,10 @@ def test_accelerator_count_and_options(make_deployment: MakeDeployment) -> None:
 
 def test_mount_model(make_deployment: MakeDeployment) -> None:
     found = service(make_deployment("cpu", kind="mount"))
-    assert found["volumes"][1] == ("${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}"
-                                   ":/models/tiny:ro")
-    found = service(make_deployment("cpu", kind="mount"), ComposeOptions(model_dir="/srv/models/tiny"))
-    assert found["volumes"][1] == "/srv/models/tiny:/models/tiny:ro"
+    assert found["volumes"][1] == {"type": "bind", "target": "/models/tiny", "read_only": True,
+                                   "source": "${MODEL_DIR:?set MODEL_DIR to the host folder holding the model}"}
+    found = service(make_deployment("cpu", kind="mount"), ComposeOptions(model_dir="/srv/a:b,c/cost$HOME"))
+    assert found["volumes"][1]["source"] == "/srv/a:b,c/cost$$HOME", "one path, and $ escaped for compose"
     assert len(service(make_deployment("cpu", kind="hub"))["volumes"]) == 1, "a baked model mounts nothing"
 
 
@@ -105,3 +105,35 @@ def test_docker_compose_reads_it(make_deployment: MakeDeployment, target: str, t
 
 def test_deterministic(make_deployment: MakeDeployment) -> None:
     assert render_compose(make_deployment("rocm")) == render_compose(make_deployment("rocm"))
+
+
+def test_fetch_at_start_service(make_deployment: MakeDeployment) -> None:
+    deployment = make_deployment("cuda", kind="hub", fetch="start")
+    document = yaml.safe_load(render_compose(deployment)["compose.yaml"])
+    assert document["volumes"] == {"hf-cache": {}, "model": {}}
+    assert document["secrets"] == {"hf_token": {"file": "${HF_TOKEN_FILE:-/dev/null}"}}
+    server, fetch = document["services"]["tiny-chat"], document["services"]["fetch-model"]
+    assert server["depends_on"] == {"fetch-model": {"condition": "service_completed_successfully"}}
+    assert {"type": "volume", "source": "model", "target": "/opt/model", "read_only": True} in server["volumes"]
+    assert "secrets" not in server, "the token reaches the fetch step only"
+    assert server["shm_size"] == "1gb"
+    assert fetch["image"] == deployment.image and fetch["restart"] == "no"
+    assert fetch["entrypoint"] == ["/opt/venv/bin/python", "/opt/dockyard/hub_model.py", "org/tiny", "a" * 40,
+                                   "/opt/model"]
+    assert fetch["volumes"] == [{"type": "volume", "source": "hf-cache", "target": "/home/dockyard/.cache/huggingface"},
+                                {"type": "volume", "source": "model", "target": "/opt/model"}]
+    assert fetch["secrets"] == ["hf_token"] and fetch["environment"] == {
+        "HF_ENDPOINT": "${HF_ENDPOINT:-https://huggingface.co}"}
+    assert fetch["read_only"] is True and fetch["cap_drop"] == ["ALL"] and fetch["user"] == "1000:1000"
+
+
+def test_docker_compose_reads_the_fetch_service(make_deployment: MakeDeployment, tmp_path: Path) -> None:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (scripts/setup.sh installs it)")
+    write_all(tmp_path, render_compose(make_deployment("cpu", kind="hub", fetch="start")))
+    done = subprocess.run(["docker-compose", "-f", str(tmp_path / "compose.yaml"), "config"],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"]}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    assert config["services"]["fetch-model"]["environment"] == {"HF_ENDPOINT": "https://huggingface.co"}
+    assert config["secrets"]["hf_token"]["file"] == "/dev/null", "no token file: an anonymous download"

@@ -7,11 +7,12 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dockyard.deploy import local
+from dockyard.deploy import local, ownership
 from dockyard.engine.detect import Capabilities, Completed, Engine
 from dockyard.errors import EngineError, InputError
 
@@ -31,8 +32,10 @@ def test_cpu_run_command(make_deployment: MakeDeployment) -> None:
     joined = " ".join(argv)
     for part in ("--user 1000:1000", "--read-only", "--tmpfs /tmp", "--cap-drop ALL",
                  "--security-opt no-new-privileges", "--stop-timeout 30",
-                 "--volume dockyard-tiny-chat-hf-cache:/home/dockyard/.cache/huggingface",
-                 "--publish 127.0.0.1:8000:8000", "--label=app.kubernetes.io/managed-by=dockyard"):
+                 "--mount type=volume,source=dockyard-tiny-chat-hf-cache,target=/home/dockyard/.cache/huggingface",
+                 "--publish 127.0.0.1:8000:8000", "--label=app.kubernetes.io/managed-by=dockyard",
+                 f"--label=dev.dockyard.up.spec={Path(deployment.source).resolve()}",
+                 f"--label=dev.dockyard.up.spec-digest={deployment.spec_digest}"):
         assert part in joined
     assert "--device" not in argv and "--gpus" not in argv
 
@@ -68,8 +71,8 @@ def test_mount_model_needs_a_folder(make_deployment: MakeDeployment) -> None:
     deployment = make_deployment("cpu", kind="mount")
     with pytest.raises(InputError, match="--model-dir HOST_DIR"):
         local.run_argv(DOCKER, deployment, local.LocalOptions(), {})
-    argv = local.run_argv(DOCKER, deployment, local.LocalOptions(model_dir="/srv/tiny"), {})
-    assert "/srv/tiny:/models/tiny:ro" in argv
+    argv = local.run_argv(DOCKER, deployment, local.LocalOptions(model_dir="/srv/a:b"), {})
+    assert "type=bind,source=/srv/a:b,target=/models/tiny,readonly=true" in argv
 
 
 def test_missing_host_group() -> None:
@@ -90,28 +93,37 @@ class FakeRunner:
         return self.answers.get(argv[1], Completed(0, "", ""))
 
 
-def inspected(status: str) -> Completed:
+def inspected(status: str, labels: dict[str, str]) -> Completed:
     return Completed(0, json.dumps([{"State": {"Status": status}, "Config": {
-        "Image": "dockyard/tiny-chat:abc", "Labels": {"dockyard.spec-digest": "abc"}}}]), "")
+        "Image": "dockyard/tiny-chat:abc", "Labels": labels}}]), "")
 
 
-def test_state_and_stale_container() -> None:
-    runner = FakeRunner({"container": inspected("exited")})
-    assert local.state(DOCKER, "c", runner) == {"status": "exited", "image": "dockyard/tiny-chat:abc",
-                                                "digest": "abc"}
-    local.start(DOCKER, ["/usr/bin/docker", "run", "x"], "c", runner)
-    assert runner.calls[2] == ["/usr/bin/docker", "rm", "--force", "c"], "a stopped container is replaced"
-    assert runner.calls[3] == ["/usr/bin/docker", "run", "x"]
+def test_only_this_specs_stopped_container_is_replaced(make_deployment: MakeDeployment) -> None:
+    deployment = make_deployment("cpu")
+    mine = ownership.container_labels(deployment, {}, "run-1")
+    runner = FakeRunner({"container": inspected("exited", mine)})
+    found = local.state(DOCKER, "c", runner)
+    assert found is not None and found.status == "exited" and ownership.owns(found.owner, deployment)
+    local.start(DOCKER, ["/usr/bin/docker", "run", "x"], "c", deployment, "run-2", runner)
+    assert ["/usr/bin/docker", "rm", "--force", "c"] in runner.calls, "a stopped container of this spec is replaced"
+    assert runner.calls[-1] == ["/usr/bin/docker", "run", "x"]
+    for labels in ({}, {**mine, ownership.SPEC: "/elsewhere/other.toml"}):
+        runner = FakeRunner({"container": inspected("exited", labels)})
+        with pytest.raises(InputError, match="dockyard leaves it as it is") as caught:
+            local.start(DOCKER, ["/usr/bin/docker", "run", "x"], "c", deployment, "run-2", runner)
+        assert not any("rm" in call for call in runner.calls), "a foreign container is never removed"
+        assert caught.value.hint is not None and "--name c-" in caught.value.hint
     assert local.state(DOCKER, "c", FakeRunner({"container": Completed(1, "", "no such container")})) is None
 
 
-def test_busy_port_is_explained() -> None:
+def test_busy_port_is_explained(make_deployment: MakeDeployment) -> None:
     runner = FakeRunner({"container": Completed(1, "", ""), "run": Completed(
         125, "", "docker: Error response from daemon: driver failed: Bind for 127.0.0.1:8000 failed: port is "
                  "already allocated.")})
     with pytest.raises(EngineError, match="port is already allocated") as caught:
-        local.start(DOCKER, ["/usr/bin/docker", "run", "x"], "c", runner)
+        local.start(DOCKER, ["/usr/bin/docker", "run", "x"], "c", make_deployment("cpu"), "run-1", runner)
     assert caught.value.hint is not None and "--port HOST_PORT" in caught.value.hint
+    assert not any("rm" in call for call in runner.calls), "no container of this run to remove"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -159,3 +171,18 @@ def test_dead_container_stops_the_wait(server: str) -> None:
     finally:
         Handler.healthy_after = 2
     assert not local.health("http://127.0.0.1:9/health", timeout=0.5)
+
+
+def test_fetch_at_start_runs_the_image_first(make_deployment: MakeDeployment) -> None:
+    deployment = make_deployment("cuda", kind="hub", fetch="start")
+    fetch = local.fetch_argv(DOCKER, deployment, local.LocalOptions(), ["HF_TOKEN", "HF_ENDPOINT"])
+    assert fetch[:5] == ["/usr/bin/docker", "run", "--rm", "--name", "dockyard-tiny-chat-fetch"]
+    joined = " ".join(fetch)
+    assert "--mount type=volume,source=dockyard-tiny-chat-model,target=/opt/model " in joined and "--read-only" in fetch
+    assert "--env HF_TOKEN --env HF_ENDPOINT" in joined, "values come from the environment, never the command line"
+    assert fetch[-5:] == [deployment.image, "/opt/dockyard/hub_model.py", "org/tiny", "a" * 40, "/opt/model"]
+    assert fetch[fetch.index("--entrypoint") + 1] == "/opt/venv/bin/python"
+    server = local.run_argv(DOCKER, deployment, local.LocalOptions(), {})
+    assert "type=volume,source=dockyard-tiny-chat-model,target=/opt/model,readonly=true" in server
+    assert "HF_TOKEN" not in " ".join(server)
+    assert server[server.index("--shm-size") + 1] == "1g"

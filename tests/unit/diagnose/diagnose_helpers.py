@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dockyard.diagnose.doctor import Host, TlsProbe
 from dockyard.engine.detect import Completed
@@ -36,6 +38,11 @@ class Machine:
     cores: int = 2
     network: bool = True
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    index: dict[str, dict[str, Any]] = field(default_factory=dict)  # recorded PyPI answers; others fail
+    today: dt.date = dt.date(2026, 12, 7)
+
+    def ask_index(self, name: str, timeout: float) -> dict[str, Any] | str:
+        return self.index.get(name) or f"https://pypi.org/pypi/{name}/json: not recorded"
 
     def answer(self, argv: Sequence[str], output: str, code: int = 0, stderr: str = "") -> None:
         self.commands[tuple(argv)] = Completed(code, output, stderr)
@@ -55,7 +62,7 @@ class Machine:
             run=self.run, env=self.env, read=self.files.get, exists=self.exists, which=self.programs.get,
             glob=self.glob, disk=lambda path: self.disk, connect=lambda h, p, t: self.registry_error,
             tls=lambda h, t: self.tls, cpu_count=lambda: self.cores, docker_paths=lambda run: list(self.docker),
-            network=self.network,
+            network=self.network, index=self.ask_index, today=lambda: self.today,
         )
 
 

@@ -200,11 +200,15 @@ def test_addons_are_consistent(k: Knowledge) -> None:
             SpecifierSet(addon.torch)
 
 
-def test_transformers_ranges_cover_every_known_release_once(k: Knowledge) -> None:
+def test_every_known_transformers_release_says_what_it_needs(k: Knowledge) -> None:
+    """releases.toml gives each release its Python floor, torch extra and extras (PyPI metadata)."""
     for text in k.transformers_versions:
-        matching = [r for r in k.transformers_ranges if r.versions.contains(Version(text))]
-        assert len(matching) == 1, text
+        row = k.transformers_range(Version(text))
+        assert row is not None and str(row.python).startswith(">="), text
+        assert k.transformers_extras(Version(text)), text
     assert list(k.transformers_versions) == sorted(k.transformers_versions, key=Version)
+    assert k.transformers_range(Version("5.25.0")) == k.transformers_range(Version("5.25.0"))
+    assert str(k.transformers_range(Version("5.25.0")).torch) == ">=2.6"  # type: ignore[union-attr]
 
 
 def test_distro_python_covers_every_distro_a_target_uses(k: Knowledge) -> None:

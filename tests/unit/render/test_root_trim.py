@@ -33,7 +33,8 @@ def test_only_slim_serve_images_are_trimmed(tmp_path: Path) -> None:
     assert serve.root_trim and serve.root_trim_paths and serve.expectations()["root_trimmed"] is True
     assert not resolve(load("cpu-inference")).root_trim, "a runtime image others build upon keeps apt"
     spec = tmp_path / "fat.toml"
-    spec.write_text('[image]\nname = "fat"\nextends = "cpu-serve"\nslim = false\n\n[serve]\nmodel = "mount:/m"\n')
+    spec.write_text('[image]\nname = "fat"\nextends = "cpu-serve"\nslim = false\n\n'
+                    '[serve]\nmodel = "mount:/models/m"\n')
     fat = resolve(load(str(spec)))
     assert not fat.root_trim and not fat.root_trim_paths and "root_trimmed" not in fat.expectations()
     assert "FROM base AS runtime" in render(fat).dockerfile

@@ -80,3 +80,22 @@ def test_mounted_model_puts_nothing_in_the_image(tmp_path: Path) -> None:
     assert not any("/opt/model" in line or "hub_model" in line for line in originals)
     assert "EXPOSE 9000" in originals and not result.model_dir
     assert "HF_HUB_OFFLINE" not in result.dockerfile
+
+
+def test_hub_model_fetched_at_start_ships_no_weights(tmp_path: Path) -> None:
+    """No download stage; the download script in the image and an empty /opt/model owned by the image's
+    user (a new named volume copies that owner); the server still runs offline."""
+    result = rendered(tmp_path, f'model = "hub:org/name@{SHA}"\nfetch = "start"\n')
+    parsed = commands(result.dockerfile)
+    assert [c.value[-1] for c in parsed if c.cmd.upper() == "FROM"] == ["base", "builder", "root", "runtime"]
+    originals = [c.original for c in parsed]
+    assert "COPY dockyard/hub_model.py /opt/dockyard/" in originals
+    assert ("RUN /opt/venv/bin/python -c \"import os; os.makedirs('/opt/model', exist_ok=True); "
+            "os.chmod('/opt/model', 0o755); os.chown('/opt/model', 1000, 1000)\"") in originals, \
+        "made by the image's Python: a slim serve image's root has no coreutils"
+
+    assert not any("--mount=type=secret,id=hf_token" in line for line in originals)
+    assert "dockyard/hub_model.py" in result.files
+    assert 'HF_HUB_OFFLINE="1"' in result.dockerfile
+    plan = json.loads(result.files["dockyard/plan.json"])
+    assert plan["serve"]["model_in_image"] is False, "verify does not start a server without its model"

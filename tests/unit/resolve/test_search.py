@@ -20,7 +20,7 @@ from dockyard.spec.model import ImageSpec, load
 from ..conftest import CliRunner, SpecWriter
 
 ROCM72_DEV = "rocm/dev-ubuntu-24.04:7.2-complete"
-SRC_YANKED = "https://pypi.org/simple/transformers/"
+SRC_YANKED = "PyPI's JSON API, yanked flag and reason, in knowledge/releases.toml"
 
 
 def plan_for(write_spec: SpecWriter, body: str, k: Knowledge | None = None) -> Plan:
@@ -80,19 +80,20 @@ def test_without_a_compile_the_newest_variant_stays_and_nothing_is_noted(write_s
 # -- search order ------------------------------------------------------------------------------------
 
 def test_torch_releases_are_tried_newest_first(write_spec: SpecWriter) -> None:
-    """tpu needs a torch_xla pair: 2.14 .. 2.10 are passed over for 2.9, and the note names the first."""
+    """tpu needs a torch_xla pair: 2.15 .. 2.10 are passed over for 2.9, and the note names the first."""
     plan = plan_for(write_spec, 'target = "tpu"')
     assert plan.torch.version == "2.9.1"
-    assert plan.notes[0].startswith("torch 2.14.1 skipped: no torch_xla release pairs with torch 2.14")
+    assert plan.notes[0].startswith("torch 2.15.0 skipped: no torch_xla release pairs with torch 2.15")
     assert plan.notes[0].endswith("chose torch 2.9.1 (cpu), Python 3.13")
 
 
 def test_variants_within_a_release_keep_their_preference(write_spec: SpecWriter) -> None:
-    """cuda: the PyPI default variant first; deepspeed refuses CUDA 13, so the next is cu126 of the same
-    release (not an older torch), and the note says why cu130 was passed over."""
+    """cuda: the PyPI default variant first; deepspeed refuses CUDA 13, so torch 2.15 (only cu132 known) is
+    passed over, then 2.14.1 takes cu126 of the same release (not an older torch) over its cu130."""
     plan = plan_for(write_spec, 'target = "cuda"\naddons = ["deepspeed"]')
     assert (plan.torch.version, plan.torch.variant) == ("2.14.1", "cu126")
-    assert plan.notes[0].startswith("torch 2.14.1 skipped: deepspeed on CUDA 13.0")
+    assert plan.notes[0].startswith("torch 2.15.0 skipped: deepspeed on CUDA 13.2")
+    assert "2 more combinations" in plan.notes[0], "2.15.0 cu132, then 2.14.1's cu130 and cu132"
 
 
 def test_pythons_are_tried_newest_first(write_spec: SpecWriter) -> None:
@@ -107,10 +108,11 @@ def test_pythons_are_tried_newest_first(write_spec: SpecWriter) -> None:
 
 
 def test_transformers_releases_are_tried_newest_first(write_spec: SpecWriter) -> None:
-    """An extra only the 4.x line has: the newest release is passed over for the newest one that has it."""
+    """An extra that later releases dropped (5.0.0 was the last with torch-speech, its METADATA says): the
+    newest release is passed over for the newest one that has it."""
     plan = plan_for(write_spec, 'target = "cpu"\nextras = ["torch-speech"]')
-    assert plan.transformers.version == "4.57.6"
-    assert "transformers 5.24.0 skipped: it has no torch-speech extra; chose 4.57.6" in plan.notes
+    assert plan.transformers.version == "5.0.0"
+    assert "transformers 5.25.0 skipped: it has no torch-speech extra; chose 5.0.0" in plan.notes
 
 
 def test_the_search_is_deterministic(write_spec: SpecWriter) -> None:
@@ -149,7 +151,7 @@ def test_pinned_keys_hold(body: str, torch: str, variant: str, python: str, writ
 
 @pytest.mark.parametrize(("body", "keys", "fact", "way_out"), [
     ('target = "cuda"\naddons = ["flash-attn"]\ngpu-archs = ["7.5", "8.0"]\npython = "3.12"', ("addons", "gpu-archs"),
-     "flash-attn supports sm 8.0 and newer only", "without [image].gpu-archs (torch 2.14.1 (cu130), Python 3.12)"),
+     "flash-attn supports sm 8.0 and newer only", "without [image].gpu-archs (torch 2.15.0 (cu132), Python 3.12)"),
     ('target = "cpu"\npython = "3.10"\ntransformers = "5.24.0"\npackages = ["einops"]', ("python", "transformers"),
      "not supported by transformers 5.24.0", "without [image].python (torch 2.14.1 (cpu), Python 3.14)"),
     ('target = "tpu"\ntorch = "2.12"\nmodalities = ["vision"]', ("torch",),
@@ -184,7 +186,7 @@ def test_a_single_key_that_cannot_work_is_named_alone(write_spec: SpecWriter) ->
 
 # -- yanked releases ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("pin", "nearest"), [("4.46.0", "4.46.1"), ("4.52.0", "4.52.1")])
+@pytest.mark.parametrize(("pin", "nearest"), [("4.46.0", "4.46.1"), ("4.52.0", "4.52.1"), ("4.57.0", "4.57.1")])
 def test_a_yanked_transformers_is_refused_as_yanked(pin: str, nearest: str, write_spec: SpecWriter,
                                                       run_cli: CliRunner) -> None:
     path = write_spec(f'[image]\ntarget = "cpu"\ntorch = "2.5"\ntransformers = "{pin}"\n')
@@ -201,13 +203,15 @@ def test_a_range_over_a_yanked_release_takes_a_good_one(write_spec: SpecWriter) 
     assert plan.transformers.version == "4.46.3"
 
 
-def test_yanked_facts_carry_their_source_and_are_not_known_releases() -> None:
+def test_yanked_facts_come_from_the_index_and_are_not_known_releases() -> None:
+    """releases.toml records PyPI's yanks (4.57.0 and 5.10.0 were missing from the hand-kept list it replaced)."""
     k = Knowledge.load()
-    rows = k.transformers_meta["yanked"]
-    assert {r["version"] for r in rows} == {"4.46.0", "4.52.0"}
-    for row in rows:
-        assert row["version"] not in k.transformers_versions
-        assert SRC_YANKED in row["source"] and row["reason"]
+    rows = k.yanked("transformers")
+    assert set(rows) == {"4.46.0", "4.52.0", "4.57.0", "5.10.0"}
+    for version, row in rows.items():
+        assert version not in k.transformers_versions
+        assert row.yanked is not None
+    assert rows["4.57.0"].yanked == "Error in the setup causing installation issues"
 
 
 def test_resolve_without_explain_skips_the_conflict_search() -> None:

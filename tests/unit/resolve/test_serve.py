@@ -54,7 +54,8 @@ def test_local_model_plan(tmp_path: Path) -> None:
     assert "transformers.cli.serving.server" in plan.imports and "uvicorn" in plan.imports
     expect = plan.expectations()
     assert expect["non_root"] and expect["serve"] == {"port": 8000, "health": "/health", "model_id": "/opt/model",
-                                                      "model_kind": "path", "grace_seconds": 30}
+                                                      "model_kind": "path", "model_in_image": True,
+                                                      "grace_seconds": 30}
 
 
 def test_every_option_reaches_the_command(tmp_path: Path) -> None:
@@ -149,3 +150,9 @@ def test_hub_model_without_a_commit_is_a_warning(tmp_path: Path) -> None:
     pinned = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\n')
     assert not any("[serve]" in w for w in pinned.warnings)
     assert any("modalities it needs are not checked" in n for n in pinned.notes)
+
+
+def test_a_hub_model_with_remote_code_is_a_warning(tmp_path: Path) -> None:
+    """Its code is not read before the build: consent alone is not enough to stay silent (issue 21)."""
+    plan = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\ntrust-remote-code = true\n')
+    assert any("trust-remote-code = true runs the code" in w for w in plan.warnings)

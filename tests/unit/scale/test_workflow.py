@@ -190,7 +190,7 @@ def test_matrix_entries(generated: tuple[Path, str]) -> None:
     by_name = {entry["name"]: entry for entry in include}
     assert set(by_name) == {*preset_names(), "cpu-extra"}
     assert by_name["cpu-extra"]["spec"] == "specs/cpu-extra.toml"
-    assert by_name["cpu-inference"]["versions"] == "torch2.13.0-cpu-transformers5.24.0-py3.11"
+    assert by_name["cpu-inference"]["versions"] == "torch2.13.0-cpu-transformers5.25.0-py3.11"
     assert by_name["quality"]["versions"].startswith("transformers") and not by_name["quality"]["large"]
     assert by_name["transformers-pytorch-gpu"]["large"] is True
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", e["versions"]) for e in include)
@@ -226,3 +226,14 @@ def test_action_pins() -> None:
 def test_workflow_is_deterministic(repo: Path) -> None:
     names = ["cpu-inference", "quality"]
     assert workflow(select(names), WorkflowOptions(), repo) == workflow(select(names), WorkflowOptions(), repo)
+
+
+def test_a_path_model_is_in_the_path_filters(repo: Path) -> None:
+    """A change to a serve spec's model folder rebuilds its image (issue 21)."""
+    folder = repo / "serving"
+    (folder / "tiny").mkdir(parents=True)
+    (folder / "tiny" / "config.json").write_text('{"model_type": "llama"}')
+    spec = folder / "chat.toml"
+    spec.write_text('[image]\nextends = "cpu-serve"\nname = "chat"\n\n[serve]\nmodel = "path:tiny"\n')
+    on = load(workflow(select([str(spec)]), WorkflowOptions(), repo))["on"]
+    assert "serving/tiny/**" in on["push"]["paths"] and on["pull_request"]["paths"] == on["push"]["paths"]

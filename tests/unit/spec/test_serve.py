@@ -36,7 +36,7 @@ def test_six_line_spec_with_a_local_model(tmp_path: Path) -> None:
     spec = load(str(spec_file(tmp_path, 'model = "path:tiny"\n')))
     assert spec.profile == "serve" and "serve" in PROFILES
     assert spec.serve is not None
-    assert spec.serve.model == ServeModel("path", "tiny", path=(tmp_path / "tiny").resolve())
+    assert spec.serve.model == ServeModel("path", "tiny", path=(tmp_path / "tiny").resolve(), root=tmp_path.resolve())
     assert spec.serve.model.container_path == BAKED_MODEL_PATH
     assert (spec.serve.port, spec.serve.device, spec.serve.grace_seconds) == (8000, None, 30)
     assert HEALTH_PATH == "/health"
@@ -80,6 +80,8 @@ def test_digest_does_not_depend_on_where_the_spec_lies(tmp_path: Path) -> None:
     ('model = "path:tiny"\ngrace-seconds = 0\n', "[serve].grace-seconds", "out of range"),
     ('model = "path:tiny"\nmodle = "x"\n', "[serve].modle", "unknown key"),
     ('port = 8000\n', "[serve].model", "required"),
+    ('model = "path:tiny"\nfetch = "start"\n', "[serve].fetch", "only a hub: model is downloaded"),
+    ('model = "hub:org/m@main"\nfetch = "later"\n', "[serve].fetch", "unknown value"),
 ])
 def test_refused_with_exit_2_and_the_key(run_cli: CliRunner, tmp_path: Path, serve: str, key: str,
                                          fragment: str) -> None:
@@ -124,3 +126,13 @@ def test_a_spec_file_passes_its_serve_table_to_specs_that_extend_it(tmp_path: Pa
     spec = load(str(tmp_path / "more.toml"))
     assert spec.serve is not None and spec.serve.model == ServeModel("mount", "/models/chat")
     assert spec.serve.port == 9000, "inherited whole"
+
+
+def test_fetch_at_start_is_part_of_the_digest(tmp_path: Path) -> None:
+    baked = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\n')))
+    started = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\nfetch = "start"\n')))
+    assert baked.serve is not None and started.serve is not None
+    assert baked.serve.model.baked and not baked.serve.model.fetched_at_start
+    assert started.serve.model.fetched_at_start and not started.serve.model.baked
+    assert started.serve.model.container_path == "/opt/model"
+    assert started.digest() != baked.digest() and started.serve.to_toml_dict()["fetch"] == "start"

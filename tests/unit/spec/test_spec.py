@@ -215,6 +215,14 @@ def test_suggest_and_names() -> None:
     assert suggest("zzz", ["deepspeed"]) == ""
     assert name_from_stem("My Spec (v2)") == "my-spec-v2"
     assert name_from_stem("...") == "image"
+    for text in ("a..b", "x_-y", "a___b", "_a."):  # always a name docker takes, never the refused one again
+        assert name_from_stem(text) in ("a-b", "x-y", "a")
+
+
+def test_the_hint_for_a_refused_name_is_a_valid_other_name(write_spec: SpecWriter) -> None:
+    with pytest.raises(SpecError, match="not a valid image name") as caught:
+        load(str(write_spec('[image]\ntarget = "cpu"\nname = "a..b"\n')))
+    assert caught.value.hint is not None and 'e.g. name = "a-b"' in caught.value.hint
 
 
 def test_parse_toml_names_the_source() -> None:

@@ -35,7 +35,7 @@ def calls(fake_uv: Path) -> dict[str, object]:
 
 def test_requirements_are_what_a_build_installs() -> None:
     plan = resolve(load("cpu-inference"))
-    assert requirements(plan) == ["torch==2.13.0", "transformers==5.24.0"]
+    assert requirements(plan) == ["torch==2.13.0", "transformers==5.25.0"]
     assert torch_family(plan) == ("torch",)
     quality = resolve(load("quality"))
     assert torch_family(quality) == () and not any(r.startswith("torch") for r in requirements(quality))

@@ -1,6 +1,7 @@
 """The serve profile's parts of the Dockerfile: the model (its own layer, before any app files), the port,
 a health check that needs no curl, and (hub: models) a stage that downloads the model with the token
-only as the BuildKit secret `hf_token`."""
+only as the BuildKit secret `hf_token`; a hub: model fetched at start instead gets the download script
+in the image and an empty /opt/model owned by the image's user (a new named volume copies that owner)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ HUB_ENDPOINT = "https://huggingface.co"
 def model_stage(ctx: RenderContext) -> Stage | None:
     """For a hub: model, a stage on top of the builder that downloads it (the final image copies the folder)."""
     serve = ctx.plan.serve
-    if serve is None or serve.model.kind != "hub":
+    if serve is None or serve.model.kind != "hub" or not serve.model.baked:
         return None
     model = serve.model
     ctx.add_file("dockyard/hub_model.py", _packaged("hub_model.py"))
@@ -48,9 +49,27 @@ def _packaged(name: str) -> str:
     return (resources.files("dockyard") / "render" / "files" / name).read_text(encoding="utf-8")
 
 
+FETCH_SCRIPT = "/opt/dockyard/hub_model.py"  # in images whose hub: model is fetched at start
+
+
+def start_fetch_files(ctx: RenderContext) -> None:
+    """The build context's copy of the download script, for an image that fetches its model at start."""
+    if ctx.plan.serve is not None and ctx.plan.serve.model.fetched_at_start:
+        ctx.add_file("dockyard/hub_model.py", _packaged("hub_model.py"))
+
+
 def model_layer(plan: Plan) -> list[Instruction]:
     """The model's own layer in the final image: it changes less often than app files, more than the venv."""
     serve = plan.serve
+    if serve is not None and serve.model.fetched_at_start:
+        path = serve.model.container_path
+        # The image's own Python makes the folder: a slim serve image's root has no coreutils (`install`).
+        make = (f"import os; os.makedirs({path!r}, exist_ok=True); os.chmod({path!r}, 0o755); "
+                f"os.chown({path!r}, {plan.uid}, {plan.uid})")
+        return [Comment(f"{serve.model.spelled()} is fetched at start into a volume at {path} by this script (the "
+                        "same image, another command); the empty folder gives a new volume its owner"),
+                Copy(("dockyard/hub_model.py",), "/opt/dockyard/"),
+                Run((f'{plan.venv}/bin/python -c "{make}"',))]
     if serve is None or not serve.model.baked:
         return []
     path = serve.model.container_path
