@@ -62,6 +62,13 @@ PACKAGES = sorted({
     "hqq", "optimum-quanto", "torchao", "torch-xla",
     # what presets keep of transformers' images (their fidelity records)
     "amd-quark", "decord", "fp-quant", "mpi4py", "onnx", "sentence-transformers", "trl",
+    # every other PyPI package transformers' docker/ originals install (reference/transformers-docker),
+    # so a preset drops one only for a fact about it, never because dockyard cannot pin it
+    "dataset", "essentia", "fire", "fouroversix", "galore-torch", "hf-transfer", "importlib-metadata",
+    "invisible-watermark", "itsdangerous", "jupyter", "kenlm", "levenshtein", "liger-kernel", "mergekit", "nose",
+    "numpy", "onnxruntime-gpu", "opencv-python", "pandas", "pretty-midi", "pybind11", "pytorch-msssim",
+    "requests-mock", "resampy", "rouge-score", "sacrebleu", "schedulefree", "scipy", "torchdata", "triton",
+    "urllib3",
     # transformers' `serving` extra (the serve profile; knowledge/serve.toml)
     "fastapi", "openai", "pydantic", "rich", "starlette", "uvicorn",
 })
@@ -116,11 +123,13 @@ def newest_per_python(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
             version = Version(text)
         except InvalidVersion:
             continue
-        if version.is_prerelease or version.is_devrelease or not files:
-            continue
-        if any(f.get("yanked") for f in files) and all(f.get("yanked") for f in files):
+        if not files or all(f.get("yanked") for f in files):
             continue
         versions.append((version, files))
+    finals = [(v, f) for v, f in versions if not (v.is_prerelease or v.is_devrelease)]
+    # A package that has never made a final release (essentia publishes only 2.1b6.devN builds) is pinned
+    # to its newest pre-release; every other package only ever to a final release.
+    versions = finals or versions
     versions.sort(key=lambda item: item[0], reverse=True)
     result: dict[str, dict[str, Any]] = {}
     for python in PYTHONS:

@@ -29,4 +29,4 @@ export DOCKYARD_TEST_REGISTRY
 trap 'bash scripts/registry.sh stop "$registry_dir"' EXIT
 echo "[test] registry $DOCKYARD_TEST_REGISTRY" >&2
 echo "[test] pytest" >&2
-DOCKYARD_ENGINE_TESTS=require .venv/bin/pytest -q "$@"
+DOCKYARD_ENGINE_TESTS=require .venv/bin/pytest -q --durations=25 "$@"

@@ -14,10 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dockyard.knowledge.fidelity import KIND_TITLES, Record, load_record
-from dockyard.knowledge.fidelity import KINDS as RECORD_KINDS
+from dockyard.knowledge.fidelity import load_record
 from dockyard.knowledge.loader import Knowledge, preset_dir, preset_names
 from dockyard.knowledge.serving import serve_knowledge
+from dockyard.readback.compare import OWN, Comparison
+from dockyard.readback.inventory import KIND_TITLES
+from dockyard.readback.inventory import KINDS as ITEM_KINDS
+from dockyard.readback.originals import load_original
+from dockyard.readback.presets import preset_comparison
 from dockyard.resolve.coverage import coverage_md
 from dockyard.resolve.resolver import known_variants, resolve
 from dockyard.spec.fields import FIELDS, PRESET_KEYS, Field
@@ -273,7 +277,7 @@ def presets_md() -> str:
     lines = [
         "# Presets",
         "",
-        GENERATED.format(what="knowledge/presets/*.toml and `resolve`"),
+        GENERATED.format(what="knowledge/presets/*.toml, knowledge/originals/*.toml, `resolve` and the reader"),
         "",
         f"{len(names)} built-in presets: `cpu-inference`, dockyard's default, and one per image of transformers' "
         "`docker/` folder. A preset reproduces an image's capability, not its text. Use one by name "
@@ -287,6 +291,7 @@ def presets_md() -> str:
         f = facts[name]
         lines.append(f"| [{name}](#{name}) | {f['spec'].target} | {f['spec'].profile} | {f['torch']} | "
                      f"{f['variant']} | {f['python']} |")
+    lines += ["", *fidelity_intro()]
     for name in names:
         f = facts[name]
         spec, meta = f["spec"], f["meta"]
@@ -310,33 +315,59 @@ def presets_md() -> str:
             lines.append(f"- **building here:** {_cell(meta['build-here'])}")
         record = load_record(preset_dir() / f"{name}.toml")
         if record is not None:
-            lines += fidelity_md(record)
+            original = load_original(record.originals)
+            commits = ", ".join(f"{path} @{commit[:8]}" for path, commit in zip(original.paths, original.commits,
+                                                                                strict=True))
+            lines += fidelity_md(preset_comparison(name), commits, record.note)
     return "\n".join(lines) + "\n"
 
 
-STATUS_WORDS = {"kept": "kept", "provided": "kept, through", "replaced": "replaced by", "dropped": "dropped",
-                "added": "added"}
+STATUS_WORDS = {"provided": "provided through", "replaced": "replaced by", "changed": "changed",
+                "dropped": "dropped", "added": "added", "replacement": "replaces an item of the original",
+                "unaccounted": "**not accounted for**"}
 
 
-def fidelity_md(record: Record) -> list[str]:
-    """A preset's fidelity record: what is kept, in one line per kind, then a row per other item."""
-    counts = {status: sum(1 for e in record.entries if e.status == status) for status in STATUS_WORDS}
-    lines = ["", f"### What {record.preset} keeps of the original", "",
-             f"Original: {_cell(record.original)}. " + ", ".join(f"{n} {s}" for s, n in counts.items() if n) + ".",
-             ""]
-    for kind in RECORD_KINDS:
-        kept = sorted(e.name for e in record.select(kind, "kept"))
+def fidelity_intro() -> list[str]:
+    own = "; ".join(f"{KIND_TITLES[kind]}: " + ", ".join(f"`{name}` ({why})" for name, why in items.items())
+                    for kind, items in OWN.items())
+    return [
+        "**What a preset keeps, computed.** Each section ends with what the preset keeps of the original "
+        "image. Nothing there is written by hand except the reasons: `dockyard import`'s reader reads the "
+        "original (its inventory is stored in `knowledge/originals/`, refreshed by "
+        "`scripts/refresh_originals.py`) and the preset's own rendered Dockerfile, final stage as built (a "
+        "package a builder stage installs into the venv the final stage copies counts), and compares every "
+        "item: Python and apt packages, extras, env, base image, Python, user, entrypoint, command, build "
+        "arguments, files and build steps. An item both have, with a compatible version or value (and wheel "
+        "index), is kept; an item only the original has is provided (through an extra or a dependency), "
+        "replaced, changed or dropped, and an item only the image has is added, each with the reason from the "
+        "preset's `[fidelity]` record (a test fails when a reason is missing or explains a difference that does "
+        "not exist). `dockyard fidelity PRESET` prints the same comparison; `--original FILE` compares with a "
+        "newer original.",
+        "",
+        f"Every dockyard image has, explained here once: {own}.",
+    ]
+
+
+def fidelity_md(comparison: Comparison, commits: str, note: str) -> list[str]:
+    """What a preset keeps of its original, computed: the kept items per kind, then a row per difference."""
+    counts: dict[str, int] = {}
+    for row in comparison.rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    order = ("kept", "provided", "replaced", "changed", "dropped", "added", "replacement", "own", "unaccounted")
+    lines = ["", f"### What {comparison.preset} keeps of the original", "",
+             f"Original: {_cell(commits)}" + (f" ({_cell(note)})" if note else "") + ". "
+             + ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s)) + ".", ""]
+    for kind in ITEM_KINDS:
+        kept = [r.name for r in comparison.rows if r.kind == kind and r.status == "kept"]
         if kept:
             lines.append(f"- **{KIND_TITLES[kind]} kept:** " + ", ".join(_code(_cell(n)) for n in kept))
-    rows = [e for kind in RECORD_KINDS for e in sorted(record.select(kind, "provided", "replaced", "dropped", "added"),
-                                                        key=lambda e: (list(STATUS_WORDS).index(e.status), e.name))]
+    rows = [r for r in comparison.rows if r.status not in ("kept", "own")]
     if rows:
-        lines += ([""] if lines[-1] else []) + ["| kind | item | status | how, why, source |", "|---|---|---|---|"]
-        for e in rows:
-            detail = {"provided": f"`{e.by}`", "replaced": f"{e.by}: {e.why}",
-                      "dropped": f"{e.why} (source: {e.source})", "added": e.why, "kept": ""}[e.status]
-            lines.append(f"| {KIND_TITLES[e.kind]} | `{_cell(e.name)}` | {STATUS_WORDS[e.status]} | "
-                         f"{_cell(detail)} |")
+        lines += ([""] if lines[-1] else []) + ["| kind | item | original | image | status | why |",
+                                                "|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {KIND_TITLES[r.kind]} | {_code(_cell(r.name))} | {_cell(r.original) or ' '} | "
+                         f"{_cell(r.image) or ' '} | {STATUS_WORDS[r.status]} | {_cell(r.reason)} |")
     return lines
 
 

@@ -33,6 +33,7 @@ from dockyard.engine.secrets import SecretSet, collect
 from dockyard.errors import BuildError, EngineError, InputError
 from dockyard.knowledge.loader import Knowledge
 from dockyard.render.blocks.common import PIP_INDEX, RenderOptions
+from dockyard.render.blocks.torch import index_arg
 from dockyard.render.renderer import Rendered, render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
@@ -152,6 +153,11 @@ def _mapped_args(plan: Plan, rendered: Rendered, maps: Maps, wheels: list[str], 
             args["TORCH_INDEX_URL"] = mapped
             notes.append(f"torch index {torch.index_url} -> {mapped} (index map)")
             _warn_pypi_variant(plan, mapped, wheels, warnings)
+    for companion in torch.companions:
+        if companion.index_url and maps.index_url(companion.index_url) != companion.index_url:
+            args[index_arg(companion.name)] = maps.index_url(companion.index_url)
+            notes.append(f"{companion.name} index {companion.index_url} -> {args[index_arg(companion.name)]} "
+                         "(index map)")
     return args
 
 

@@ -18,6 +18,7 @@ import pytest
 from dockyard.engine.detect import Engine
 
 from .conftest import SPECS
+from .fidelity_check import mismatches
 
 TAG = os.environ.get("DOCKYARD_TEST_TAG", "dockyard-test")  # a unique prefix on a shared daemon
 
@@ -100,6 +101,8 @@ def test_torch_light_with_docker(cli, images, docker: Engine, tmp_path: Path) ->
     apt = {row["name"]: row for row in audit["apt"]}
     assert apt["libllvm15"]["size"] < 100_000, "its 117 MB library left out by dpkg: only its copyright file"
     assert apt["libllvm15"]["pulled_by"][0] == "ffmpeg" and apt["ffmpeg"]["size"] > 0
+    wrong = mismatches(docker, tag, str(SPECS / "torch-light-here.toml"), "torch-light")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
 
 
 SEQEVAL = """
@@ -120,17 +123,39 @@ def test_examples_torch_with_docker(cli, images, docker: Engine, tmp_path: Path)
     run = subprocess.run([docker.client, "run", "--rm", "--network", "none", images[-1][1], "python", "-c", SEQEVAL],
                          capture_output=True, text=True, env={**os.environ, **docker.env})
     assert run.returncode == 0 and "scored" in run.stdout, run.stderr[-2000:]
+    wrong = mismatches(docker, images[-1][1], str(SPECS / "examples-torch-here.toml"), "examples-torch")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
+
+
+TORCHAUDIO = """
+import torch, torchaudio
+from torchaudio._extension import _IS_TORCHAUDIO_EXT_AVAILABLE
+assert torchaudio.__version__.startswith("2.11.0") and torch.__version__.startswith("2.13"), torchaudio.__version__
+assert _IS_TORCHAUDIO_EXT_AVAILABLE, "the compiled extension did not load"
+wave = torch.sin(torch.arange(16000) / 5.0).unsqueeze(0)
+mel = torchaudio.transforms.MelSpectrogram(sample_rate=16000, n_mels=40)(wave)
+assert mel.shape[:2] == (1, 40), mel.shape
+low = torchaudio.functional.lfilter(wave, torch.tensor([1.0, -0.95]), torch.tensor([0.05, 0.0]))
+assert low.shape == wave.shape and torch.isfinite(low).all()
+print("torchaudio", torchaudio.__version__, "with torch", torch.__version__)
+"""
 
 
 def test_cuda_runtime_image_without_a_gpu(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """torch's CUDA 13.0 wheels from PyPI (--index-map), verified on the CPU: torch.version.cuda, the
-    compiled arch flags against gpu-archs, imports, and the tiny model."""
+    compiled arch flags against gpu-archs, imports, and the tiny model. torchaudio 2.11.0, paired with
+    torch 2.13 as transformers' images pair it with 2.14, imports with its compiled extension (abi3 against
+    torch's stable ABI) and runs a transform and a filter (its compiled lfilter loop) on the CPU."""
     result = build(cli, images, docker, str(SPECS / "cuda-runtime.toml"), "cuda-runtime", tmp_path)
     assert result.code == 0, result.err
     found = checks(result.json())
     assert found["torch build"]["actual"] == "cuda 13.0"
     assert found["compiled archs cover gpu-archs"]["ok"]
     assert "sm_90" in found["compiled archs cover gpu-archs"]["actual"]
+    assert found["import torchaudio"]["ok"] and found["version torchaudio"]["ok"]
+    run = subprocess.run([docker.client, "run", "--rm", "--network", "none", images[-1][1], "python", "-c",
+                          TORCHAUDIO], capture_output=True, text=True, env={**os.environ, **docker.env})
+    assert run.returncode == 0 and "torchaudio 2.11.0" in run.stdout, run.stderr[-2000:]
 
 
 def failing(tmp_path: Path, body: str) -> str:
@@ -181,6 +206,8 @@ def test_pip_conflict_names_the_requirements(cli, images, docker: Engine, tmp_pa
 def test_probe_failure_shows_expected_and_actual(cli, images, docker: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     built = build(cli, images, docker, "quality", "quality", tmp_path)
     assert built.code == 0, built.err
+    wrong = mismatches(docker, f"{TAG}/quality:docker", "quality", "quality")
+    assert not wrong, "the computed fidelity does not hold in the built image:\n" + "\n".join(wrong)
     other = failing(tmp_path, '[image]\nextends = "quality"\ntransformers = "5.21.0"\n')
     result = cli(["verify", f"{TAG}/quality:docker", "--spec", other, "--backend", "docker", "--json"])
     assert result.code == 1

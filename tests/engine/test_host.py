@@ -14,10 +14,15 @@ from pathlib import Path
 import pytest
 
 from dockyard.engine.detect import Engine
+from dockyard.resolve.resolver import resolve
+from dockyard.spec.model import load
 
 REPO = Path(__file__).resolve().parents[2]
 TORCH = "torch==2.13.0"
-PACKAGES = (TORCH, "transformers==5.24.0", "packaging", "rich", "dockerfile")
+# The environment holds the transformers release the cpu-inference preset resolves to, so verifying the
+# host against that preset passes whenever the knowledge moves to a newer release.
+TRANSFORMERS = resolve(load("cpu-inference")).transformers.version or ""
+PACKAGES = (TORCH, f"transformers=={TRANSFORMERS}", "packaging", "rich", "dockerfile")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +53,7 @@ def test_verify_host_report_mode_on_cpu(torch_python: str) -> None:
     found = {c["name"]: c for c in report["checks"]}
     assert report["mode"] == "report"
     assert found["torch build"]["actual"] == "cpu"
-    assert found["import transformers"]["actual"] == "5.24.0"
+    assert found["import transformers"]["actual"] == TRANSFORMERS
     assert found["tiny model forward and generate"]["ok"]
     assert found["GPU visible"]["detail"] == "no GPU: torch is a CPU build"
     assert report["facts"]["gpu"]["backend"] == "cpu" and report["facts"]["installed"]["torch"] == "2.13.0+cpu"

@@ -15,11 +15,11 @@ def test_searched_transformers_release_builds_and_verifies(cli, images, docker: 
     spec = str(SPECS / "search-older-transformers.toml")
     check = cli(["check", spec])
     assert check.code == 0, check.err
-    assert "transformers 5.24.0 skipped: it has no ftfy extra; chose 4.57.6" in check.err
+    assert "transformers 5.25.0 skipped: it has no ftfy extra; chose 5.0.0" in check.err
     result = build(cli, images, docker, spec, "search-older-transformers", tmp_path)
     assert result.code == 0, result.err
     report = result.json()
     assert report["verify"]["ok"], report["verify"]
     found = checks(report)
-    assert found["version transformers"]["actual"] == "4.57.6"
+    assert found["version transformers"]["actual"] == "5.0.0"
     assert found["tiny model forward and generate"]["ok"]

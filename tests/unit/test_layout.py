@@ -16,6 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("resolve",),
     ("lint",),
     ("render",),
+    ("readback",),
     ("engine",),
     ("verify",),
     ("diagnose",),

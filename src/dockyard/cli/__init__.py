@@ -35,6 +35,10 @@ COMMANDS: dict[str, dict[str, str]] = {
     "dockyard.cli.lint": {
         "lint": "lint Dockerfiles with ML-aware rules (DY1xx) and hadolint",
     },
+    "dockyard.cli.readback": {
+        "import": "turn a hand-written Dockerfile into a spec, with a report of every item",
+        "fidelity": "compare a preset with the original it reproduces (computed, with the record's reasons)",
+    },
     "dockyard.cli.scale": {
         "matrix": "build many images on this engine, resumable",
         "bake": "write a docker-bake.hcl (and the build contexts) for BuildKit",

@@ -131,9 +131,11 @@ def plan_table(plan: Plan, site: tuple[SiteName, ...] = ()) -> Listing:
                                                          if plan.transformers.extras else "")),
     ]
     if torch.companions:
-        rows.append(("torch companions", ", ".join(p.requirement() for p in torch.companions)))
+        rows.append(("torch companions", ", ".join(p.requirement() + (f" from {p.index_url}" if p.index_url else "")
+                                                   for p in torch.companions)))
     if plan.addons:
-        addons = (f"{a.requirement}{'  (compiled)' if a.compile else ''}" for a in plan.addons)
+        addons = (f"{a.requirement}{'  (compiled)' if a.compile else ''}{'  (built from source)' if a.own_step else ''}"
+                  f"{'  (from torch index)' if a.index_url else ''}" for a in plan.addons)
         rows.append(("add-ons", "\n".join(addons)))
     if plan.packages:
         rows.append(("packages", "\n".join(p.requirement() for p in plan.packages)))

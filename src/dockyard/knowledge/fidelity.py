@@ -1,31 +1,38 @@
-"""Fidelity records: what a preset does with everything its original image carries.
+"""Fidelity records: why a preset's image differs from the original it reproduces.
 
-Each preset that reproduces an image of transformers' `docker/` folder has a `[fidelity]` table in its
-file (knowledge/presets/NAME.toml). For every pip package, system package, environment variable, build
-argument, entrypoint and notable build step (a clone, a smoke test, test data fetched at build time) of
-the original it says one of:
+What an original holds and what a preset's image holds are computed, not written down: the reader
+(readback/) reads the original (its inventory is kept in knowledge/originals/) and the preset's rendered
+Dockerfile, and lists every item of each (pip and apt packages, extras, env, base, Python, user, entrypoint,
+build arguments, files, build steps ...). An item in both, with a compatible version or value, is kept:
+nothing is written for it. A record only explains the differences, one entry per item, in a table per
+kind (the kinds of readback/inventory.py), by status:
 
-    kept       the plan has it (same name)
-    provided   kept, but installed through something the plan has: "extra:testing", "addon:deepspeed",
-               "modality:audio", "package:NAME" or "torch" (a dependency of the torch wheels)
-    replaced   by something else: { by = "what replaces it", why = "why" }
-    dropped    not in the image: { why = "why", source = "where the reason comes from" }
+    provided   an item of the original the image gets through something the image visibly has:
+               "extra:NAME" (transformers' extra), "package:NAME" (a dependency of it), "torch" (of the
+               torch wheels), "addon:NAME", "venv" (the image's virtualenv: pip, and setuptools and wheel
+               where the image keeps its build tools)
+    replaced   an item of the original the image has something else for: { by = [items of the image],
+               why = "..." }; `by` names items as "NAME" (same kind) or "KIND:NAME"
+    changed    an item in both whose version or value differs: { why = "...", source = "..." }
+    dropped    an item of the original the image lacks: { why = "...", source = "where the reason comes from" }
+    added      an item of the image the original lacks: "why"
 
-and `added` names what the preset has that the original lacks ({ NAME = "why" }). docs/presets.md is
-generated from these records, and dockyard.verify.records checks them against each preset's plan.
+The comparison (readback/compare.py) refuses a record that is silent about a difference, explains one
+that does not exist, names an item neither side has, or claims a provider or replacement the image lacks.
+docs/presets.md shows the comparison.
 
     [fidelity]
-    original = "docker/exotic-models.dockerfile @060988b6"
+    original = "docker/exotic-models.dockerfile"
     [fidelity.packages]
-    kept = ["accelerate", "timm"]
     provided = { pytest = "extra:testing" }
-    replaced = { opencv-python = { by = "opencv-python-headless", why = "no libGL in a headless image" } }
+    replaced = { opencv-python = { by = ["opencv-python-headless"], why = "no libGL in a headless image" } }
     dropped = { nose = { why = "unused by transformers' tests", source = "tests/ (no import of nose)" } }
     added = { pillow = "the vision modality's image library" }
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,24 +47,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KINDS = ("packages", "system", "env", "args", "entrypoint", "steps")
-KIND_TITLES = {"packages": "Python packages", "system": "system packages", "env": "environment",
-               "args": "build arguments", "entrypoint": "entrypoint", "steps": "build steps"}
-# Kinds whose every plan item the record must account for; dockyard's own build arguments (BASE_IMAGE,
-# TORCH_VERSION ...) and steps are described once, in docs/architecture.md, not per preset.
-ACCOUNTED = ("packages", "system", "env")
-STATUSES = ("kept", "provided", "replaced", "dropped", "added")
-PROVIDERS = ("extra", "addon", "modality", "package", "torch")
+# The kinds of item a record may explain (readback/inventory.py KINDS, kept equal by a test).
+KINDS = ("base", "python", "packages", "extras", "system", "env", "args", "user", "workdir", "shell", "labels",
+         "entrypoint", "cmd", "files", "steps")
+STATUSES = ("provided", "replaced", "changed", "dropped", "added")
+PROVIDERS = ("extra", "package", "addon", "venv", "torch")
+_NEEDS = {"replaced": ("by", "why"), "changed": ("why",), "dropped": ("why", "source")}
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One item of the original (or, with status "added", of the preset only)."""
+    """The record's word on one item."""
 
     kind: str
     name: str
     status: str
-    by: str = ""  # replaced: what replaces it; provided: "extra:NAME" and the like
+    by: tuple[str, ...] = ()  # replaced: items of the image; provided: the provider ("extra:testing")
     why: str = ""
     source: str = ""
 
@@ -65,33 +70,45 @@ class Entry:
 @dataclass(frozen=True)
 class Record:
     preset: str
-    original: str
+    originals: tuple[str, ...]  # "docker/PATH"; more than one: each later one is built FROM the one before
     entries: tuple[Entry, ...]
+    note: str = ""
 
     def select(self, kind: str, *statuses: str) -> list[Entry]:
         return [e for e in self.entries if e.kind == kind and (not statuses or e.status in statuses)]
 
+    def entry(self, kind: str, name: str) -> Entry | None:
+        key = normal(kind, name)
+        return next((e for e in self.entries if e.kind == kind and normal(kind, e.name) == key), None)
+
 
 def normal(kind: str, name: str) -> str:
-    """How names compare: pip names canonically (opencv_python == opencv-python), the rest as written."""
-    return str(canonicalize_name(name)) if kind == "packages" else name
+    """How names compare: pip names canonically (opencv_python == opencv-python), extras by their package's
+    canonical name, the rest as written."""
+    if kind == "packages":
+        return str(canonicalize_name(name)) if not name.startswith(("-", "/", ".", "$")) else name
+    if kind == "extras" and "[" in name:
+        package, _, extra = name.partition("[")
+        return f"{canonicalize_name(package)}[{canonicalize_name(extra.rstrip(']'))}]"
+    return name
 
 
 def _entries(where: str, kind: str, table: dict[str, Any]) -> list[Entry]:
     found: list[Entry] = []
     for status, value in table.items():
+        if status == "kept":
+            raise SpecError(f"{where}.{kind}.kept: what is kept is computed from the original and the image",
+                            "remove `kept`; a record only explains differences")
         if status not in STATUSES:
             raise SpecError(f"{where}.{kind}: unknown status {status!r}", f"use one of: {', '.join(STATUSES)}")
-        if status == "kept":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise SpecError(f"{where}.{kind}.kept must be a list of names")
-            found += [Entry(kind, name, "kept") for name in value]
-            continue
         if not isinstance(value, dict):
             raise SpecError(f"{where}.{kind}.{status} must be a table of NAME = ...")
         for name, item in value.items():
             found.append(_entry(f"{where}.{kind}.{status}.{name}", kind, name, status, item))
     return found
+
+
+PLACEHOLDER = re.compile(r"^\s*(?:TODO|FIXME|TBD|XXX)\b")
 
 
 def _entry(where: str, kind: str, name: str, status: str, item: Any) -> Entry:
@@ -100,19 +117,21 @@ def _entry(where: str, kind: str, name: str, status: str, item: Any) -> Entry:
             raise SpecError(f"{where} must be a non-empty string")
         if status == "provided" and item.split(":", 1)[0] not in PROVIDERS:
             raise SpecError(f"{where} = {item!r}: unknown provider",
-                            f"write one of {', '.join(p + ':NAME' for p in PROVIDERS[:-1])} or torch")
-        return Entry(kind, name, status, by=item if status == "provided" else "", why=item if status == "added" else "")
+                            f"write one of {', '.join(p + ':NAME' for p in PROVIDERS[:-2])}, venv or torch")
+        return Entry(kind, name, status, by=(item,) if status == "provided" else (), why=item if status == "added"
+                     else "")
     if not isinstance(item, dict):
         raise SpecError(f"{where} must be a table, e.g. {{ why = \"...\", source = \"...\" }}")
-    needed = ("by", "why") if status == "replaced" else ("why", "source")
-    missing = [key for key in needed if not str(item.get(key, "")).strip()]
+    needed = _NEEDS[status]
+    by = item.get("by", [])
+    by = [by] if isinstance(by, str) else by
+    missing = [key for key in needed if not (by if key == "by" else str(item.get(key, "")).strip())]
     unknown = [key for key in item if key not in ("by", "why", "source")]
-    if missing or unknown:
+    if missing or unknown or not isinstance(by, list) or not all(isinstance(b, str) and b.strip() for b in by):
         raise SpecError(f"{where}: {status} needs {' and '.join(needed)}"
                         + (f"; unknown keys {unknown}" if unknown else ""),
-                        "a replaced item says by what and why; a dropped one why, with the source of the reason")
-    return Entry(kind, name, status, by=str(item.get("by", "")), why=str(item["why"]),
-                 source=str(item.get("source", "")))
+                        "replaced: by = [items of the image] and why; changed: why; dropped: why and source")
+    return Entry(kind, name, status, by=tuple(by), why=str(item.get("why", "")), source=str(item.get("source", "")))
 
 
 def record_from_dict(preset: str, document: dict[str, Any]) -> Record | None:
@@ -121,11 +140,19 @@ def record_from_dict(preset: str, document: dict[str, Any]) -> Record | None:
     if table is None:
         return None
     where = f"preset {preset}: [fidelity]"
-    if not isinstance(table, dict) or not isinstance(table.get("original"), str):
-        raise SpecError(f"{where} needs original = \"the file and commit it was read at\"")
+    original = table.get("original") if isinstance(table, dict) else None
+    originals = [original] if isinstance(original, str) else original
+    if not isinstance(originals, list) or not originals or not all(
+            isinstance(o, str) and o.startswith("docker/") for o in originals):
+        raise SpecError(f"{where} needs original = \"docker/PATH\": the file of transformers' docker/ folder it "
+                        "reproduces (a list when one is built FROM the other)",
+                        "its inventory lies in knowledge/originals/ (scripts/refresh_originals.py)")
+    note = table.get("note", "")
+    if not isinstance(note, str):
+        raise SpecError(f"{where}.note must be a string")
     entries: list[Entry] = []
     for key, value in table.items():
-        if key == "original":
+        if key in ("original", "note"):
             continue
         if key not in KINDS:
             raise SpecError(f"{where}: unknown table {key!r}", f"use {', '.join(KINDS)}")
@@ -139,7 +166,7 @@ def record_from_dict(preset: str, document: dict[str, Any]) -> Record | None:
             raise SpecError(f"{where}.{entry.kind}: {entry.name!r} is both {seen[key]} and {entry.status}",
                             "say once what the preset does with it")
         seen[key] = entry.status
-    return Record(preset, table["original"], tuple(entries))
+    return Record(preset, tuple(originals), tuple(entries), note)
 
 
 def load_record(path: Path) -> Record | None:

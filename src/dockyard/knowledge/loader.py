@@ -76,6 +76,27 @@ class Target:
     packages: tuple[str, ...] = ()
     uninstall: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    jit_packages: tuple[str, ...] = ()  # the final image compiles at run time (Triton's XPU launchers)
+    imports: tuple[str, ...] = ()  # modules the probe imports on this target (torch_xla)
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A third-party apt archive a spec may add (targets.toml [archive.NAME])."""
+
+    name: str
+    description: str
+    distros: tuple[str, ...]
+    key_url: str
+    line: str  # the sources.list line; {keyring} is where the key is stored
+    source: str
+
+    @property
+    def keyring(self) -> str:
+        return f"/etc/apt/keyrings/{self.name}.asc"
+
+    def source_line(self) -> str:
+        return self.line.replace("{keyring}", self.keyring)
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,8 @@ class Addon:
     probes: tuple[AddonProbe, ...] = ()
     refuse: tuple[Refusal, ...] = ()
     sources: tuple[str, ...] = ()
+    torch_index: tuple[str, ...] = ()  # targets where its build comes from torch's wheel index (torchao +xpu)
+    own_step: bool = False  # a source build that needs torch and build_env even where nothing compiles
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,16 @@ class Trim:
     paths: tuple[str, ...]
     pulled_by: tuple[str, ...]
     distros: tuple[str, ...]
+    why: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Configure:
+    """A command run right after apt installs a package (modalities.toml [[configure]])."""
+
+    package: str
+    run: str
     why: str
     source: str
 
@@ -183,6 +216,7 @@ class Knowledge:
     modalities: dict[str, Modality]
     torchcodec: dict[str, str]
     optional_companions: dict[str, str]
+    companion_index: dict[str, dict[str, str]]  # companion -> target family -> the wheel variant to take it from
     transformers_versions: tuple[str, ...]  # every final release PyPI has not yanked, oldest first
     transformers_meta: dict[str, Any]
     pins: dict[str, dict[str, dict[str, Any]]]
@@ -191,7 +225,10 @@ class Knowledge:
     distro_python: dict[str, str]
     python_sources: dict[str, str] = field(default_factory=dict)
     trims: tuple[Trim, ...] = ()
+    configure: tuple[Configure, ...] = ()
+    archives: dict[str, Archive] = field(default_factory=dict)
     installer_env: tuple[tuple[str, str], ...] = ()  # builder-stage ENV of pip (python.toml [installer.env])
+    package_data: dict[str, str] = field(default_factory=dict)  # package -> command that fetches its data
     releases: dict[str, dict[str, Release]] = field(default_factory=dict)  # releases.toml
     manifest: Manifest | None = None
 
@@ -237,6 +274,8 @@ class Knowledge:
             modalities={name: _modality(name, row) for name, row in modalities["modality"].items()},
             torchcodec=modalities["torchcodec"],
             optional_companions=modalities["optional_companions"],
+            companion_index={name: {k: v for k, v in row.items() if k != "source"}
+                             for name, row in modalities.get("companion_index", {}).items()},
             transformers_versions=_live(transformers_releases),
             transformers_meta=transformers,
             pins=pins["package"],
@@ -246,8 +285,13 @@ class Knowledge:
             python_sources=python["sources"],
             trims=tuple(Trim(r["package"], tuple(r["paths"]), tuple(r["pulled_by"]), tuple(r["distros"]),
                              r["why"], r["source"]) for r in modalities.get("trim", [])),
+            configure=tuple(Configure(r["package"], r["run"], r["why"], r["source"])
+                            for r in modalities.get("configure", [])),
+            archives={name: Archive(name, r["description"], tuple(r["distros"]), r["key_url"], r["line"], r["source"])
+                      for name, r in targets.get("archive", {}).items()},
             installer_env=tuple(sorted((name, str(row["value"]))
                                        for name, row in python.get("installer", {}).get("env", {}).items())),
+            package_data={row["package"]: row["run"] for row in python.get("package_data", [])},
             releases=known,
             manifest=manifest(folder),
         )
@@ -356,7 +400,8 @@ def _target(name: str, row: dict[str, Any]) -> Target:
         compile_base=row["compile_base"], distro=row["distro"], torch_build=row["torch_build"],
         env=dict(row.get("env", {})), runtime_packages=tuple(row.get("runtime_packages", [])),
         packages=tuple(row.get("packages", [])), uninstall=tuple(row.get("uninstall", [])),
-        sources=tuple(row.get("sources", [])),
+        sources=tuple(row.get("sources", [])), jit_packages=tuple(row.get("jit_packages", [])),
+        imports=tuple(row.get("imports", [])),
     )
 
 
@@ -378,6 +423,7 @@ def _addon(name: str, row: dict[str, Any]) -> Addon:
         probe_tool=row.get("probe_tool", ""), refuse=refusals,
         probes=tuple(AddonProbe(p["name"], p["code"], p.get("gpu", False), p.get("compiled", False))
                      for p in row.get("probe", [])), sources=tuple(row.get("sources", [])),
+        torch_index=tuple(row.get("torch_index", [])), own_step=row.get("own_step", False),
     )
 
 
@@ -388,6 +434,16 @@ def _modality(name: str, row: dict[str, Any]) -> Modality:
         tools=tuple(row.get("tools", [])),
         libraries=tuple(row.get("libraries", [])),
     )
+
+
+def imports_table() -> dict[str, Any]:
+    """imports.toml of the knowledge folder in use: what a hand-written Dockerfile's items mean (readback/)."""
+    return _imports_at(knowledge_dir())
+
+
+@functools.cache
+def _imports_at(folder: Path) -> dict[str, Any]:
+    return read("imports.toml", folder)
 
 
 def preset_dir() -> Path:

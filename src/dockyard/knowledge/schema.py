@@ -212,8 +212,10 @@ FILES: dict[str, Table] = {
         "sources": SOURCE_TABLE,
         "target": Map(Table({"description": STR, "family": STR, "runtime_base": STR, "compile_base": STR,
                              "distro": STR, "torch_build": STR, "env?": ENV, "runtime_packages?": STRS,
-                             "packages?": STRS, "uninstall?": STRS, "sources?": STRS})),
+                             "packages?": STRS, "uninstall?": STRS, "jit_packages?": STRS, "imports?": STRS,
+                             "sources?": STRS})),
         "torch_xla": Rows({"version": VER, "torch": STR, "python": STRS, "source": STR}),
+        "archive?": Map(Table({"description": STR, "distros": STRS, "key_url": STR, "line": STR, "source": STR})),
     }),
     "addons.toml": Table({
         "sources": SOURCE_TABLE,
@@ -223,7 +225,7 @@ FILES: dict[str, Table] = {
             "runtime_packages?": STRS, "build_env?": ENV, "pip_args?": STRS, "torch?": SPEC,
             "release?": Rows({"version": VER, "torch": SPEC}), "source_url?": STR, "default_ref?": STR,
             "keep_torch_headers?": BOOL, "min_cuda_arch?": STR, "script?": STR, "script_env?": ENV,
-            "runtime_paths?": STRS, "path?": STR, "probe_tool?": STR,
+            "runtime_paths?": STRS, "path?": STR, "probe_tool?": STR, "torch_index?": STRS, "own_step?": BOOL,
             "probe?": Rows({"name": STR, "code": STR, "gpu?": BOOL, "compiled?": BOOL}),
             "refuse?": Rows({"when": ENV, "reason": STR, "suggest?": STR, "sources?": STRS}),
             "sources?": STRS})),
@@ -234,6 +236,8 @@ FILES: dict[str, Table] = {
                                "torch_companions?": STRS, "tools?": STRS, "libraries?": STRS, **SOURCES})),
         "optional_companions": Map(STR),
         "torchcodec": Map(VER),
+        "companion_index?": Map(Table({"source": STR}, rest=STR)),
+        "configure?": Rows({"package": STR, "run": STR, "why": STR, "source": STR}),
         "trim?": Rows({"package": STR, "paths": STRS, "pulled_by": STRS, "distros": STRS, "why": STR,
                        "source": STR}),
     }),
@@ -253,6 +257,7 @@ FILES: dict[str, Table] = {
         "images": Table({"tag": STR, "versions": STRS, **SOURCES}),
         "distro": Table({"sources": STRS}, rest=STR),
         "installer?": Table({"env": Map(Table({"value": STR, "why": STR, "source": STR}))}),
+        "package_data?": Rows({"package": STR, "run": STR, "why": STR, "source": STR}),
     }),
     "serve.toml": Table({
         "sources": SOURCE_TABLE,
@@ -284,6 +289,14 @@ FILES: dict[str, Table] = {
         "kserve": Table({"api_version": STR, "deployment_mode": STR, "container": STR, **SOURCES}),
     }),
     "model_types.toml": Table({"source": STR, "model_type": Map(STRS)}),
+    "imports.toml": Table({
+        "sources": SOURCE_TABLE,
+        "repositories": Map(STR),
+        "build_only": Table({"packages": STRS}),
+        "python_packages": Table({"packages": STRS}),
+        "runtime_of": Map(STR),
+        "torch_dependents": Table({"packages": STRS}),
+    }),
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dockyard.knowledge import accelerators as acc
+from dockyard.lint.flow import Flow, Tri
 from dockyard.lint.model import DockerfileModel, Instruction, Stage, expand
 from dockyard.lint.packages import (
     Install,
@@ -17,7 +18,7 @@ from dockyard.lint.packages import (
     parse_mount,
     parse_requirement,
 )
-from dockyard.lint.shell import SimpleCommand, split_commands
+from dockyard.lint.shell import SimpleCommand, split_commands, strip_quotes
 
 T = TypeVar("T")
 
@@ -40,9 +41,10 @@ class Site:
     vars: dict[str, str | None]  # env plus plain shell assignments, for expanding words
     cwd: str
     position: int
+    reached: Tri = True  # runs with the ARG defaults (lint/flow.py): True, False (a branch not taken) or None
 
     def expand(self, text: str) -> str:
-        return expand(text, self.vars)
+        return expand(text, self.vars, shell=True)
 
     def getenv(self, name: str) -> str | None:
         value = self.env.get(name)
@@ -72,35 +74,90 @@ def _workdir(model: DockerfileModel, inst: Instruction) -> str:
 
 
 def sites(model: DockerfileModel, inst: Instruction) -> list[Site]:
+    """The simple commands of a RUN with what each sees. Every command is listed (lint judges code that a
+    build argument could switch on); `reached` says whether it runs with the ARG defaults, and only
+    assignments that run change the values later commands see."""
+
     def compute() -> list[Site]:
-        base = model.env_before(inst)
+        base = {**model.env_before(inst), **profile_before(model, inst)}
         env: dict[str, str | None] = dict(base)
         shell_vars: dict[str, str | None] = dict(base)
         cwd = _workdir(model, inst)
         out: list[Site] = []
+        flow = Flow()
         for position, cmd in enumerate(split_commands(inst.script)):
-            if cmd.name == "export" or cmd.name == "declare":
+            reached = flow.enter(cmd)
+            runs = reached is not False
+            if runs and cmd.name in ("export", "declare"):
                 for word in cmd.words[1:]:
                     name, eq, value = word.value.partition("=")
                     if eq and re.match(r"^[A-Za-z_]\w*$", name):
-                        env[name] = shell_vars[name] = expand(value, shell_vars)
+                        env[name] = shell_vars[name] = expand(value, shell_vars, shell=True)
                     elif name in shell_vars:
                         env[name] = shell_vars[name]
             if not cmd.words:
-                for name, value in cmd.assignments.items():
-                    shell_vars[name] = expand(value, shell_vars)
+                if runs:
+                    for name, value in cmd.assignments.items():
+                        shell_vars[name] = expand(value, shell_vars, shell=True)
+                flow.leave(cmd, reached, True)
                 continue
             own_env = dict(env)
             own_vars = dict(shell_vars)
             for name, value in cmd.assignments.items():
-                own_env[name] = own_vars[name] = expand(value, shell_vars)
-            if cmd.name in ("cd", "pushd") and len(cmd.words) > 1:
-                target = expand(cmd.words[1].value, shell_vars)
+                own_env[name] = own_vars[name] = expand(value, shell_vars, shell=True)
+            if runs and cmd.name in ("cd", "pushd") and len(cmd.words) > 1:
+                target = expand(cmd.words[1].value, shell_vars, shell=True)
                 cwd = target if target.startswith("/") else f"{cwd.rstrip('/')}/{target}"
-            out.append(Site(inst, cmd, own_env, own_vars, cwd, position))
+            site = Site(inst, cmd, own_env, own_vars, cwd, position, reached)
+            out.append(site)
+            flow.leave(cmd, reached, flow.status_of(cmd, [site.expand(w.value) for w in cmd.words]))
         return out
 
     return memo(model, f"sites:{inst.index}", compute)
+
+
+_PROFILES = ("~/.profile", "$HOME/.profile", "${HOME}/.profile", "/root/.profile")
+
+
+def _login_shells(model: DockerfileModel, stage: Stage) -> dict[int, bool]:
+    """id(instruction) -> whether RUNs there run in a login shell (`SHELL ["sh", "-lc"]`), which reads
+    ~/.profile; one pass over the stage chain."""
+
+    def compute() -> dict[int, bool]:
+        login, out = False, {}
+        for other in stage.chain_instructions():
+            out[id(other)] = login
+            if other.cmd == "SHELL" and other.is_json:
+                login = any(w == "--login" or (w.startswith("-") and not w.startswith("--") and "l" in w)
+                            for w in other.value[1:])
+        return out
+
+    return memo(model, f"login_shells:{stage.index}", compute)
+
+
+def profile_before(model: DockerfileModel, inst: Instruction) -> dict[str, str | None]:
+    """Variables that earlier RUNs of the stage chain wrote to ~/.profile as `export NAME=value` lines,
+    which a login shell (`SHELL ["sh", "-lc"]`) reads before each later RUN: one way Dockerfiles pass a
+    value computed in one RUN to the next."""
+    stage = inst.stage
+    if stage is None or not _login_shells(model, stage).get(id(inst)):
+        return {}
+    found: dict[str, str | None] = {}
+    for other in stage.chain_instructions():
+        if other is inst:
+            break
+        if other.keyword != "RUN" or not _login_shells(model, stage).get(id(other)):
+            continue
+        for site in sites(model, other):
+            if site.reached is False or site.cmd.name != "echo":
+                continue
+            if not any(r.op == ">>" and r.target in _PROFILES for r in site.cmd.redirects):
+                continue
+            line = site.expand(" ".join(w.value for w in site.cmd.words[1:]))
+            match = re.match(r"^export\s+([A-Za-z_]\w*)=(.*)$", line.strip())
+            if match:
+                found[match.group(1)] = strip_quotes(match.group(2).strip())
+    return found
 
 
 def all_sites(model: DockerfileModel) -> list[Site]:
@@ -303,3 +360,24 @@ def image_accelerator(model: DockerfileModel, stage: Stage) -> acc.Accelerator |
         return found
 
     return memo(model, f"image_accelerator:{stage.index}", compute)
+
+
+_CUDA_NAMES = ("CUDA_VERSION", "CUDA_VER", "CUDA", "CUDA_TOOLKIT_VERSION", "CUDA_FULL_VERSION")
+
+
+def declared_cuda(model: DockerfileModel, inst: Instruction) -> acc.Accelerator | None:
+    """The CUDA version a stage builds with when its base does not say: a build argument's (or ENV's)
+    default visible at `inst` (`ARG CUDA_VERSION=12.4.1`, `ARG CUDA='cu126'`), else the CUDA variant of
+    torch wheels the stage chain installs (the toolkit an extension is compiled with must match it)."""
+    env = model.env_before(inst)
+    for name in _CUDA_NAMES:
+        value = expand(env.get(name) or "", env).strip().strip("'\"")
+        match = re.match(r"^(?:cu)?(\d{2})(\d)$", value) or re.match(r"^(\d{2})\.(\d+)(?:\.\d+)?$", value)
+        if match:
+            return acc.Accelerator("cuda", (int(match.group(1)), int(match.group(2))), f"the default {name}={value}")
+    stage = inst.stage
+    by_stage = _torch_installs_by_stage(model)
+    for torch in (t for s in (stage.chain() if stage else []) for t in by_stage.get(s.index, [])):
+        if torch.variant is not None and torch.variant.kind == "cuda" and torch.variant.version is not None:
+            return acc.Accelerator("cuda", torch.variant.version, f"torch {torch.variant.label} wheels")
+    return None

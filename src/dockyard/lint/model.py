@@ -17,15 +17,19 @@ from dockyard.lint.prescan import PreScan
 from dockyard.lint.shell import strip_quotes
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_LENGTH = re.compile(r"\$\{#([A-Za-z_][A-Za-z0-9_]*)\}")
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "/bin/sh", "/bin/bash", "/usr/bin/env", "/usr/bin/bash"}
 
 
-def expand(text: str, env: Mapping[str, str | None], keep_unknown: bool = True) -> str:
+def expand(text: str, env: Mapping[str, str | None], keep_unknown: bool = True, shell: bool = False) -> str:
     """Expand `$VAR`, `${VAR}`, `${VAR:-x}`, `${VAR-x}`, `${VAR:+x}` like BuildKit does for ARG/ENV.
 
     A variable that is unknown (not in `env`) is kept verbatim when `keep_unknown`; a variable that
-    is declared without a value (`ARG X`) expands to the empty string.
+    is declared without a value (`ARG X`) expands to the empty string. With `shell` (a RUN's words, which
+    the shell expands), `${#VAR}` is the length of a known value too.
     """
+    if shell and "${#" in text:
+        text = _LENGTH.sub(lambda m: str(len(env.get(m.group(1)) or "")) if m.group(1) in env else m.group(0), text)
 
     def repl(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(4)

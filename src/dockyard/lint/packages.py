@@ -187,6 +187,49 @@ def parse_install(cmd: SimpleCommand) -> Install | None:
     return None
 
 
+@dataclass
+class Removal:
+    """One package-removal command: `pip uninstall`, `uv pip uninstall`, `conda remove`, `apt-get remove`."""
+
+    tool: str  # "pip", "uv", "conda" or "apt"
+    command: SimpleCommand
+    names: list[Word] = field(default_factory=list)
+
+
+def parse_removal(cmd: SimpleCommand) -> Removal | None:
+    """Recognise package-removal commands; None for anything else."""
+    words = cmd.words
+    if not words:
+        return None
+    head, rest = words[0].value, words[1:]
+    if _PY.match(head) and len(rest) >= 2 and rest[0].value == "-m" and rest[1].value in ("pip", "uv"):
+        head, rest = rest[1].value, rest[2:]
+    tool = ""
+    if _PIP.match(head) and rest and rest[0].value == "uninstall":
+        tool, rest = "pip", rest[1:]
+    elif head.rsplit("/", 1)[-1] == "uv" and len(rest) > 1 and rest[0].value == "pip" and rest[1].value == "uninstall":
+        tool, rest = "uv", rest[2:]
+    elif head in _CONDA and rest and rest[0].value in ("remove", "uninstall"):
+        tool, rest = "conda", rest[1:]
+    elif head in ("apt-get", "apt", "aptitude") and rest:
+        subs = [w for w in rest if not w.value.startswith("-")]
+        if subs and subs[0].value in ("remove", "purge"):
+            tool, rest = "apt", [w for w in rest if w is not subs[0]]
+    if not tool:
+        return None
+    names: list[Word] = []
+    skip = False
+    for word in rest:
+        if skip:
+            skip = False
+            continue
+        if word.value.startswith("-"):
+            skip = word.value in ("-r", "--requirement", "-n", "--name", "-p", "--prefix", "--python")
+            continue
+        names.append(word)
+    return Removal(tool, cmd, names)
+
+
 # -- requirements ---------------------------------------------------------------------------------
 
 _NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$", re.S)
@@ -199,6 +242,7 @@ class Requirement:
     specifier: str = ""
     url: str = ""
     local: bool = False
+    extras: tuple[str, ...] = ()  # `name[a,b]`, `#egg=name[a,b]` or `./path[a,b]`, normalised and sorted
 
     @property
     def vcs(self) -> bool:
@@ -209,16 +253,23 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _extras(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(sorted({normalize(e.strip()) for e in text.strip("[]").split(",") if e.strip()}))
+
+
 def parse_requirement(raw: str) -> Requirement:
     text = raw.strip()
     if " @ " in text or re.match(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?\s*@\s*\S+://", text):
         name, _, url = text.partition("@")
         base = _NAME.match(name.strip())
-        return Requirement(raw, normalize(base.group(1)) if base else None, url=url.strip())
+        return Requirement(raw, normalize(base.group(1)) if base else None, url=url.strip(),
+                           extras=_extras(base.group(2)) if base else ())
     if "://" in text or text.startswith(("git+", "git@")):
-        egg = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", text)
+        egg = re.search(r"[#&]egg=([A-Za-z0-9._-]+)(\[[^\]]*\])?", text)
         if egg:
-            return Requirement(raw, normalize(egg.group(1)), url=text)
+            return Requirement(raw, normalize(egg.group(1)), url=text, extras=_extras(egg.group(2)))
         wheel = re.search(r"/([A-Za-z0-9_.]+)-(\d[^-/]*)-[^/]*\.whl$", text)
         if wheel:
             return Requirement(raw, normalize(wheel.group(1)), specifier=f"=={wheel.group(2)}", url=text)
@@ -227,12 +278,13 @@ def parse_requirement(raw: str) -> Requirement:
         wheel = re.search(r"(?:^|/)([A-Za-z0-9_.]+)-(\d[^-/]*)-[^/]*\.whl$", text)
         if wheel:
             return Requirement(raw, normalize(wheel.group(1)), specifier=f"=={wheel.group(2)}", local=True)
-        return Requirement(raw, None, local=True)
+        extras = re.search(r"(\[[^\]]*\])$", text)
+        return Requirement(raw, None, local=True, extras=_extras(extras.group(1)) if extras else ())
     match = _NAME.match(text)
     if not match:
         return Requirement(raw, None)
     spec = match.group(3).split(";", 1)[0].strip()
-    return Requirement(raw, normalize(match.group(1)), specifier=spec)
+    return Requirement(raw, normalize(match.group(1)), specifier=spec, extras=_extras(match.group(2)))
 
 
 def repo_name(url: str) -> str:

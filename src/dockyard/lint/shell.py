@@ -3,7 +3,9 @@
 It never raises: unbalanced quotes end at the end of the text. It splits a script into simple
 commands (on `&&`, `||`, `;`, `|`, `&`, newlines and parentheses), keeps each word's raw text and
 unquoted value, separates leading `NAME=value` assignments, records redirections (so that an unquoted
-`>` inside a requirement can be spotted) and skips the bodies of nested heredocs and comments.
+`>` inside a requirement can be spotted) and skips the bodies of nested heredocs and comments. Each command
+keeps the control keywords written before it (`if`, `then`, `else`, `fi` ...) and the operator that joined
+it to the one before (`&&`, `||`, `;`, `|`), so that a reader can follow which branch runs.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class SimpleCommand:
     redirects: list[Redirect] = field(default_factory=list)
     piped_from_previous: bool = False
     offset: int = 0
+    keywords: list[str] = field(default_factory=list)  # control keywords before it: `fi`, `then`, `if` ...
+    joined_by: str = ""  # the operator before it: "&&", "||", ";", "|", "&" or "" (a new line or the start)
 
     @property
     def argv(self) -> list[str]:
@@ -60,17 +64,24 @@ class _Tokenizer:
         self.current = SimpleCommand()
         self.pending_heredocs: list[tuple[str, bool]] = []
         self.next_piped = False
+        self.joined_by = ""
 
     # -- command boundaries -------------------------------------------------------------------
-    def finish(self, piped_next: bool = False) -> None:
+    def finish(self, piped_next: bool = False, operator: str = "") -> None:
         cmd = self.current
+        keywords: list[str] = []
         if cmd.words or cmd.assignments or cmd.redirects:
             cmd.piped_from_previous = self.next_piped
+            cmd.joined_by = self.joined_by
             self.commands.append(cmd)
             self.next_piped = piped_next
-        elif not piped_next:
-            self.next_piped = False
-        self.current = SimpleCommand(offset=self.pos)
+        else:
+            keywords = cmd.keywords  # `fi;` or `then` alone: they belong to the next command
+            if not piped_next:
+                self.next_piped = False
+        self.joined_by = operator if (cmd.words or cmd.assignments or cmd.redirects) else (
+            operator if operator in ("&&", "||") else self.joined_by)
+        self.current = SimpleCommand(offset=self.pos, keywords=keywords)
 
     def add_word(self, word: Word) -> None:
         cmd = self.current
@@ -86,7 +97,8 @@ class _Tokenizer:
             if match:
                 cmd.assignments[match.group(1)] = match.group(2)
                 return
-            if word.value in _KEYWORDS and not word.quoted:
+            if word.value in _KEYWORDS and not word.quoted and not cmd.assignments:
+                cmd.keywords.append(word.value)
                 return
         cmd.words.append(word)
 
@@ -209,18 +221,18 @@ class _Tokenizer:
                 continue
             if text.startswith("&&", self.pos) or text.startswith("||", self.pos):
                 self.pos += 2
-                self.finish()
+                self.finish(operator=text[self.pos - 2 : self.pos])
                 continue
             if ch == "|":
                 self.pos += 1
-                self.finish(piped_next=True)
+                self.finish(piped_next=True, operator="|")
                 continue
             if ch in ";&()":
                 if ch == "&" and text[self.pos + 1 : self.pos + 2] == ">":
                     self.read_operator(attached=False)
                     continue
                 self.pos += 1
-                self.finish()
+                self.finish(operator=ch if ch in ";&" else "")
                 continue
             if ch in "<>":
                 prev = text[self.pos - 1] if self.pos else " "
@@ -242,9 +254,17 @@ def split_commands(script: str) -> list[SimpleCommand]:
     except (IndexError, ValueError, RecursionError):  # pragma: no cover - defensive
         return []
     for cmd in commands:
+        _unwrap(cmd)
+    return commands
+
+
+def _unwrap(cmd: SimpleCommand) -> None:
+    """Take off what only runs its arguments (`sudo`, `env A=1`, a wrapper script `sh fetch.sh pip ...`),
+    in any order and nesting, so that the command that does the work comes first."""
+    while True:
+        before = len(cmd.words)
         while cmd.words and cmd.words[0].value in _WRAPPERS and len(cmd.words) > 1:
             cmd.words.pop(0)
-        # a wrapper script that runs its arguments: `sh /run/fetch.sh pip install ...`
         if (
             len(cmd.words) > 2
             and cmd.words[0].value.rsplit("/", 1)[-1] in ("sh", "bash")
@@ -257,7 +277,8 @@ def split_commands(script: str) -> list[SimpleCommand]:
             while cmd.words and (m := _ASSIGN.match(cmd.words[0].value)):
                 cmd.assignments[m.group(1)] = m.group(2)
                 cmd.words.pop(0)
-    return commands
+        if len(cmd.words) == before:
+            return
 
 
 def strip_quotes(value: str) -> str:

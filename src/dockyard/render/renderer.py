@@ -26,7 +26,7 @@ from dockyard.render.blocks.runtime import runtime_stage, versions
 from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage, start_fetch_files
 from dockyard.render.blocks.system import BASE_ENV, base_stage
 from dockyard.render.blocks.torch import torch_args, torch_install
-from dockyard.render.blocks.transformers import transformers_install
+from dockyard.render.blocks.transformers import transformers_install, with_package_data
 from dockyard.render.dockerfile import emit
 from dockyard.render.instructions import Arg, Env, Stage, StageBuilder
 from dockyard.render.lockfile import Lock, parse
@@ -204,7 +204,7 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     builder.add(*torch_args(ctx), *torch_install(ctx))
     builder.add(*packages_install(ctx))
     builder.add(*addon_builds(ctx))
-    builder.add(*transformers_install(ctx))
+    builder.add(*with_package_data(ctx, transformers_install(ctx)))
     builder.add(*finish(ctx))
 
     root: tuple[Stage, ...] = ()

@@ -98,6 +98,7 @@ def resolve_addons(ctx: Context, torch: TorchPlan, python: str,
             continue
         compiles = spec.target in addon.compile_on
         needs.compile |= compiles
+        own_step = addon.own_step and not compiles
         if compiles:
             needs.build_packages.update(addon.build_packages)
         needs.runtime_packages.update(addon.runtime_packages)
@@ -109,8 +110,9 @@ def resolve_addons(ctx: Context, torch: TorchPlan, python: str,
         if addon.path:
             needs.paths = (*needs.paths, addon.path)
         build_env = tuple(sorted((key, fill(v, values)) for key, v in addon.build_env.items()
-                                 if fill(v, values)))
-        build_python = tuple(pinned(ctx, name, python, "addons") for name in addon.build_python)
+                                 if fill(v, values))) if compiles or own_step else ()
+        build_python = tuple(pinned(ctx, name, python, "addons") for name in addon.build_python) \
+            if compiles or own_step else ()
         plans.append(AddonPlan(
             name=addon.name, version=version, requirement=requirement_text, import_name=addon.import_name,
             compile=compiles, no_build_isolation=addon.no_build_isolation, pip_args=addon.pip_args,
@@ -118,6 +120,8 @@ def resolve_addons(ctx: Context, torch: TorchPlan, python: str,
             script_env=tuple(sorted((key, fill(v, values)) for key, v in addon.script_env.items())),
             runtime_paths=addon.runtime_paths, path=addon.path, probe_tool=addon.probe_tool,
             probes=tuple((p.name, p.code, p.gpu) for p in addon.probes if compiles or not p.compiled),
+            index_url=torch.index_url if spec.target in addon.torch_index and torch.index_url else "",
+            own_step=own_step,
         ))
     return tuple(plans), needs
 

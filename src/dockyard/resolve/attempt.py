@@ -27,6 +27,35 @@ PROFILE_PACKAGES: dict[str, tuple[str, ...]] = {
 }
 # torch's C++ headers serve only an image that can compile (extension JIT builds).
 COMPILERS = frozenset({"build-essential", "g++", "gcc", "clang"})
+# What runtime-toolchain adds to the final image besides the compile base and the add-ons' build packages.
+TOOLCHAIN = ("build-essential",)
+
+
+def jit_arch_env(torch: TorchPlan, gpu_archs: tuple[str, ...]) -> dict[str, str]:
+    """runtime-toolchain: ops compiled at run time target the plan's GPU archs, as the builder's did."""
+    cuda = [a for a in gpu_archs if not a.startswith("gfx")]
+    rocm = [a for a in gpu_archs if a.startswith("gfx")]
+    if torch.build == "cuda" and cuda:
+        return {"TORCH_CUDA_ARCH_LIST": ";".join(cuda)}
+    if torch.build == "rocm" and rocm:
+        return {"PYTORCH_ROCM_ARCH": ";".join(rocm)}
+    return {}
+
+
+def resolve_archives(ctx: Context, distro: str) -> tuple[tuple[str, str, str, str], ...]:
+    """(name, key URL, keyring path, sources line) of each apt archive the spec asks for."""
+    found = []
+    for name in ctx.spec.apt_archives:
+        archive = ctx.k.archives.get(name)
+        if archive is None:
+            ctx.fail("apt-archives", name, f"unknown archive; known: {', '.join(sorted(ctx.k.archives)) or 'none'} "
+                     "(knowledge/targets.toml [archive])", fixed=True)
+        elif distro not in archive.distros:
+            ctx.fail("apt-archives", name, f"serves {', '.join(archive.distros)}, and this image's final stage is "
+                     f"{distro}")
+        else:
+            found.append((name, archive.key_url, archive.keyring, archive.source_line()))
+    return tuple(found)
 
 
 def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Plan | None:
@@ -49,6 +78,7 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
     packages, package_needs = resolve_packages(ctx, python, [*modal.packages, *serve_packages(ctx, python)])
     compile_needed = addon_needs.compile or package_needs.compile or spec.profile == "dev"
     base = resolve_base(ctx, torch, python, compile_needed)
+    archives = resolve_archives(ctx, base.distro)
     if ctx.problems:
         return None
     target = k.targets[spec.target]
@@ -56,13 +86,18 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         ctx.warnings.append(f"{ctx.where('user', 'root')}: the image will run as root; any process that escapes "
                             "the model code owns the container. Prefer the default non-root user")
     slim = spec.slim if spec.slim is not None else spec.profile != "dev"
-    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.kind != "mount" else {}), **dict(spec.env)}
-    system = sorted({*target.runtime_packages, *modal.system, *addon_needs.runtime_packages,
-                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile]})
+    env = {**target.env, **({"HF_HUB_OFFLINE": "1"} if serve and serve.model.kind != "mount" else {}),
+           **(jit_arch_env(torch, gpu_archs) if spec.runtime_toolchain else {}), **dict(spec.env)}
+    toolchain = (*TOOLCHAIN, *addon_needs.build_packages) if spec.runtime_toolchain else ()
+    system = sorted({*target.runtime_packages, *target.jit_packages, *modal.system, *addon_needs.runtime_packages,
+                     *spec.system_packages, *PROFILE_PACKAGES[spec.profile], *toolchain})
     has_compiler = bool(COMPILERS & set(system))
     if addon_needs.keep_torch_headers and not has_compiler:
         ctx.notes.append("an add-on JIT-compiles ops at run time, but the final image has no compiler: only its "
-                         "prebuilt ops work (add build-essential to system-packages for JIT builds)")
+                         "prebuilt ops work (runtime-toolchain = true keeps the compile toolchain for JIT builds)")
+    if spec.runtime_toolchain and not addon_needs.keep_torch_headers:
+        ctx.notes.append("runtime-toolchain: no add-on of this spec compiles ops at run time; the toolchain serves "
+                         "extensions the job builds itself")
     build_packages = sorted({*addon_needs.build_packages, *package_needs.build_packages,
                              *(("build-essential",) if compile_needed else ()),
                              *(("binutils",) if slim else ()),
@@ -94,7 +129,8 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         files=spec.files,
         entrypoint=spec.entrypoint,
         cmd=serve.command if serve and spec.cmd == ("python",) else spec.cmd,
-        imports=tuple(dict.fromkeys((*modal.imports, *addon_needs.imports, *(serve.imports if serve else ())))),
+        imports=tuple(dict.fromkeys((*modal.imports, *target.imports, *addon_needs.imports,
+                                     *(serve.imports if serve else ())))),
         tools=tuple(dict.fromkeys((*modal.tools, *addon_needs.tools))),
         libraries=modal.libraries,
         max_jobs=DEFAULT_MAX_JOBS,
@@ -102,6 +138,10 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         notes=tuple(ctx.notes + base.notes),
         extra_paths=addon_needs.paths,
         system_trim=tuple(p for t in k.trims_for(system, base.distro) for p in t.paths) if slim else (),
+        system_setup=tuple(c.run for c in k.configure if c.package in system),
+        python_headers=spec.runtime_toolchain or bool(target.jit_packages),
+        archives=archives,
+        package_data=tuple((p.name, k.package_data[p.name]) for p in packages if p.name in k.package_data),
         uv=(k.uv["version"], k.uv["url"], k.uv["sha256"]),
         installer_env=k.installer_env,
         gaps=tuple(dict.fromkeys(ctx.gaps)),

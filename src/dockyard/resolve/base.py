@@ -39,9 +39,13 @@ def resolve_base(ctx: Context, torch: TorchPlan, python: str, compile_needed: bo
         ctx.fail("variant", torch.variant, f"knowledge has no base image row for {torch.variant}; add it to "
                  f"knowledge/{target.family}.toml")
     runtime = fill(target.runtime_base, values)
-    builder = fill(target.compile_base, values) if compile_needed and target.family != "cpu" else runtime
-    if compile_needed and not builder:
+    toolchain = spec.runtime_toolchain
+    builder = fill(target.compile_base, values) if (compile_needed or toolchain) and target.family != "cpu" \
+        else runtime
+    if (compile_needed or toolchain) and not builder:
         builder = _missing_builder(ctx, torch)
+    if toolchain and builder:
+        runtime = builder  # runtime-toolchain: the final stage starts from the compile base (nvcc, hipcc)
     distro = fill(target.distro, values)
     if spec.base:
         _check_base(ctx, spec.base, torch)

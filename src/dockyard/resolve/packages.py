@@ -3,9 +3,11 @@ packages, each pinned from knowledge/pins.toml for the chosen Python."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from dockyard.knowledge.loader import TorchRelease
 from dockyard.resolve.context import Context
@@ -85,7 +87,8 @@ def resolve_modalities(ctx: Context, torch: TorchPlan, release: TorchRelease | N
             continue
         version = _companion_version(ctx, name, torch, release)
         if version is None and torch.version and name in k.optional_companions:
-            ctx.notes.append(f"no {name} release pairs with torch {torch.version}: {k.optional_companions[name]}")
+            ctx.notes.append(f"no {name} release pairs with torch {torch.version} ({torch.variant}): "
+                             f"{k.optional_companions[name]}")
             modal.imports = [i for i in modal.imports if i != name]
             continue
         if version is None and torch.version:
@@ -93,7 +96,7 @@ def resolve_modalities(ctx: Context, torch: TorchPlan, release: TorchRelease | N
                      f"{torch.version} ({k.source_text(k.torch_sources, ['torchvision-meta', 'pypi'])}). "
                      "Pick an older torch or drop the modality")
             continue
-        companions[name] = Package(name, version)
+        companions[name] = Package(name, version, index_url=_companion_index(ctx, name, torch))
         if name not in modal.imports:
             modal.imports.append(name)
     modal.companions = tuple(companions[n] for n in sorted(companions))
@@ -105,9 +108,30 @@ def _companion_version(ctx: Context, name: str, torch: TorchPlan, release: Torch
         return None
     if name == "torchcodec":
         return ctx.k.torchcodec.get(".".join(torch.version.split(".")[:2]))
-    table = {"torchvision": release.torchvision if release else {},
-             "torchaudio": release.torchaudio if release else {}}.get(name, {})
-    return table.get(torch.version)
+    tables: dict[str, Callable[[TorchRelease], dict[str, str]]] = {
+        "torchvision": lambda r: r.torchvision, "torchaudio": lambda r: r.torchaudio}
+    if release is None or name not in tables:
+        return None
+    version = tables[name](release).get(torch.version)
+    if version is None:
+        return None
+    # A companion paired with a later torch than it was released with (torchaudio 2.11.0 beside torch 2.14)
+    # exists only for the wheel variants of the release it was built with: the oldest that pairs it.
+    built_with = min((r for r in ctx.k.torch_releases if version in tables[name](r).values()),
+                     key=lambda r: Version(r.minor))
+    if built_with is not release and not built_with.has_variant(torch.variant):
+        return None
+    return version
+
+
+def _companion_index(ctx: Context, name: str, torch: TorchPlan) -> str:
+    """The wheel index of a companion that does not come from torch's (knowledge/modalities.toml
+    [companion_index]); empty when it comes from torch's index."""
+    family = ctx.k.targets[ctx.spec.target].family
+    variant = ctx.k.companion_index.get(name, {}).get(family)
+    if not variant or variant == torch.variant:
+        return ""
+    return ctx.k.torch_index_url(variant, "nightly" if torch.channel == "nightly" else "release")
 
 
 def resolve_packages(ctx: Context, python: str, modality_packages: list[Package]) -> tuple[tuple[Package, ...], Needs]:

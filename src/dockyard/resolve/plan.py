@@ -22,6 +22,7 @@ class Package:
     url: str | None = None
     marker: str = ""
     raw: str = ""  # a requirement kept as the user wrote it (a range dockyard does not pin)
+    index_url: str = ""  # a torch companion taken from another wheel index than torch's (torchcodec's CPU build)
 
     def requirement(self) -> str:
         if self.raw:
@@ -76,6 +77,8 @@ class AddonPlan:
     path: str = ""
     probe_tool: str = ""
     probes: tuple[tuple[str, str, bool], ...] = ()  # (name, Python code, needs a GPU): knowledge/addons.toml
+    index_url: str = ""  # installed with torch from its wheel index (torchao's +xpu build), not from PyPI
+    own_step: bool = False  # installed in a step of its own (without build isolation, with build_env)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class Plan:
     notes: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = field(default=())
     system_trim: tuple[str, ...] = ()  # paths dpkg leaves out (knowledge/modalities.toml [[trim]])
+    system_setup: tuple[str, ...] = ()  # commands run after the apt install (knowledge/modalities.toml [[configure]])
+    python_headers: bool = False  # the final image compiles at run time: the interpreter's headers too
+    archives: tuple[tuple[str, str, str, str], ...] = ()  # apt archives: (name, key URL, keyring, sources line)
+    package_data: tuple[tuple[str, str], ...] = ()  # (package, command fetching its data): python.toml [[package_data]]
     uv: tuple[str, str, str] = ("", "", "")  # version, wheel URL, sha256: installs CPython when needed
     installer_env: tuple[tuple[str, str], ...] = ()  # builder ENV of pip (knowledge/python.toml [installer.env])
     gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
@@ -162,6 +169,12 @@ class Plan:
     @property
     def home(self) -> str:
         return "/root" if self.user == "root" else f"/home/{self.user}"
+
+    def excluded(self) -> tuple[str, ...]:
+        """The spec's `exclude`, as pip names: never left in the image, even when a dependency brings one."""
+        from packaging.utils import canonicalize_name
+
+        return tuple(sorted({str(canonicalize_name(name)) for name in self.spec.exclude}))
 
     def pinned_versions(self) -> dict[str, str]:
         """name -> exact version the image must carry (what the probe compares)."""
@@ -200,6 +213,7 @@ class Plan:
             "non_root": self.user != "root" and self.profile in ("runtime", "serve"),
             "spec_digest": self.digest,
             **({"transformers_for_job": True} if self.transformers_for_job else {}),
+            **({"excluded": list(self.excluded())} if self.spec.exclude else {}),
             **({"addon_probes": [{"addon": a.name, "name": n, "code": c, "gpu": g}
                                  for a in self.addons for n, c, g in a.probes]}
                if any(a.probes for a in self.addons) else {}),

@@ -58,9 +58,13 @@ FIELDS: dict[str, Field] = {
                       '("name @ URL") needs allow-direct-references.', []),
     "allow-direct-references": Field("bool", "Allow direct references in packages (name @ https://...); each "
                                      "must carry its archive's hash (#sha256=...).", False),
-    "exclude": Field("strings", "Packages a modality, extra or preset would bring that must not be installed.",
-                     []),
+    "exclude": Field("strings", "Packages a modality, extra or preset would bring that must not be in the image: "
+                     "left out of what dockyard installs, and removed after the dependency check when another "
+                     "package pulls one in anyway (verify then checks it is absent).", []),
     "system-packages": Field("strings", "Extra apt packages for the final image.", []),
+    "apt-archives": Field("strings", 'Third-party apt archives the knowledge base knows, added before the system '
+                          'packages are installed, e.g. ["intel-graphics"] for Intel\'s GPU runtime on xpu '
+                          '(knowledge/targets.toml [archive]).', []),
     "gpu-archs": Field("strings", 'What extensions compile for and the wheels must cover: ["8.0", "9.0"] '
                        'for cuda, ["gfx942"] for rocm.', "per knowledge"),
     "base": Field("string", "Explicit base image for the final stage (skips the automatic choice): one image "
@@ -72,6 +76,12 @@ FIELDS: dict[str, Field] = {
                   "drivers ffmpeg pulls in); a serve image's final stage also starts from scratch on its base "
                   "without apt, perl, shell and admin tools or documentation (knowledge/serve.toml).",
                   "true for the runtime, serve and ci profiles"),
+    "runtime-toolchain": Field("bool", "Keep the toolchain that compiles add-on ops in the final image, for add-ons "
+                               "that compile ops at run time (DeepSpeed's JIT op builds): the builder's base image "
+                               "(CUDA devel with nvcc, rocm/dev with hipcc), build-essential, each compiling add-on's "
+                               "build packages (libaio-dev), torch's and Python's headers, and the arch list of "
+                               "gpu-archs as TORCH_CUDA_ARCH_LIST (PYTORCH_ROCM_ARCH). Off: compilers stay in the "
+                               "builder stage and only prebuilt ops run; on costs the size of the devel base.", False),
     "bytecode": Field("string", "Which bytecode to keep: loaded (what an import and a tiny model run load), "
                       "all, or none.", "loaded", BYTECODE),
     "lock": Field("string", "A lock file made by `dockyard lock` (relative to the spec): install exactly its "

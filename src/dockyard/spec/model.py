@@ -50,11 +50,13 @@ class ImageSpec:
     packages: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     system_packages: tuple[str, ...] = ()
+    apt_archives: tuple[str, ...] = ()
     gpu_archs: tuple[str, ...] = ()
     base: str | None = None
     user: str = "dockyard"
     slim: bool | None = None
     bytecode: str = "loaded"
+    runtime_toolchain: bool = False  # the final image keeps what compiles add-on ops (JIT builds at run time)
     lock: str | None = None  # not part of the digest: a lock records the digest of the spec it pins
     allow_direct_references: bool = False  # not part of the digest: packages (which are) say what it allowed
     files: tuple[str, ...] = ()
@@ -72,6 +74,10 @@ class ImageSpec:
                 if k not in ("source", "root", "preset", "lock", "allow_direct_references", "serve")}
         if self.transformers_install == "package":  # the default leaves digests of earlier specs unchanged
             del data["transformers_install"]
+        if not self.runtime_toolchain:  # as above
+            del data["runtime_toolchain"]
+        if not self.apt_archives:  # as above
+            del data["apt_archives"]
         if self.serve is not None:  # as written, not where the spec lies
             data["serve"] = self.serve.to_toml_dict()
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
@@ -90,7 +96,7 @@ class ImageSpec:
             elif isinstance(value, tuple):
                 value = list(value)
             if value in (None, "", [], {}) or (key == "transformers-install" and value == "package") \
-                    or (key == "allow-direct-references" and not value):
+                    or (key in ("allow-direct-references", "runtime-toolchain") and not value):
                 continue
             out[key] = value
         return out
@@ -177,7 +183,7 @@ def _validate_values(source: str, data: dict[str, Any]) -> None:
     if user is not None and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user):
         raise SpecError(f'{_where(source, "user")}: "{user}" is not a valid user name',
                         'use a lowercase name such as "dockyard", or "root" (not recommended)')
-    for key in ("packages", "system-packages", "extras", "addons", "exclude", "files"):
+    for key in ("packages", "system-packages", "apt-archives", "extras", "addons", "exclude", "files"):
         for value in data.get(key, []):
             if not value.strip() or any(c in value for c in "\n\r\t") or value.startswith("-"):
                 raise SpecError(f"{_where(source, key)}: {value!r} is not a valid entry",
@@ -288,11 +294,13 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         packages=strings("packages"),
         exclude=strings("exclude"),
         system_packages=strings("system-packages"),
+        apt_archives=strings("apt-archives"),
         gpu_archs=strings("gpu-archs"),
         base=optional("base"),
         user=data.get("user", "dockyard"),
         slim=data.get("slim"),
         bytecode=data.get("bytecode", "loaded"),
+        runtime_toolchain=data.get("runtime-toolchain", False),
         lock=optional("lock"),
         allow_direct_references=data.get("allow-direct-references", False),
         files=strings("files"),

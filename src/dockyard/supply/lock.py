@@ -52,11 +52,18 @@ def torch_family(plan: Plan) -> tuple[str, ...]:
     """What the torch step installs: torch and its companions (torchvision, torchaudio ...)."""
     if plan.torch.build == "none":
         return ()
-    return ("torch", *(canonicalize_name(c.name) for c in plan.torch.companions))
+    return ("torch", *(canonicalize_name(c.name) for c in plan.torch.companions),
+            *(canonicalize_name(a.requirement.split("==")[0]) for a in plan.addons if a.index_url))
+
+
+def other_indexes(plan: Plan) -> dict[str, str]:
+    """Companions of the torch step that come from another wheel index (torchcodec's CPU build): name -> URL."""
+    return {canonicalize_name(c.name): c.index_url for c in plan.torch.companions if c.index_url}
 
 
 def requirements(plan: Plan) -> list[str]:
-    """Every requirement a build of this plan installs with pip (compiled add-ons are built, not locked)."""
+    """Every requirement a build of this plan installs with pip (compiled add-ons and source builds of their
+    own step are built, not locked)."""
     reqs: list[str] = []
     torch = plan.torch
     if torch.build != "none":
@@ -65,7 +72,7 @@ def requirements(plan: Plan) -> list[str]:
     reqs += [p.requirement() for p in plan.packages]
     if torch.xla:
         reqs.append(torch.xla.requirement())
-    reqs += [a.requirement for a in plan.addons if not a.compile and a.requirement]
+    reqs += [a.requirement for a in plan.addons if not a.compile and not a.own_step and a.requirement]
     tf = plan.transformers
     extras = f"[{','.join(tf.extras)}]" if tf.extras else ""
     if tf.url:
@@ -93,18 +100,24 @@ def wheel_for(wheelhouse: Path | None, name: str, version: str | None, python: s
     return None
 
 
-def pyproject(plan: Plan, torch_index: str, wheels: dict[str, Path]) -> str:
-    """The uv input: the plan's requirements, torch's family pinned to its index or a wheelhouse file."""
+def pyproject(plan: Plan, torch_index: str, wheels: dict[str, Path], maps: Maps | None = None) -> str:
+    """The uv input: the plan's requirements, torch's family pinned to its index (a companion from another
+    index to that one) or a wheelhouse file."""
     family = torch_family(plan)
+    others = other_indexes(plan)
     lines = ["[project]", f'name = "{PROJECT}"', 'version = "0"', f'requires-python = "=={plan.python}.*"',
              "dependencies = ["]
     lines += [f"    {json.dumps(r)}," for r in requirements(plan)]
     lines.append("]")
     if family:
-        lines += ["", "[[tool.uv.index]]", 'name = "torch"', f"url = {json.dumps(torch_index)}", "explicit = true",
-                  "", "[tool.uv.sources]"]
+        lines += ["", "[[tool.uv.index]]", 'name = "torch"', f"url = {json.dumps(torch_index)}", "explicit = true"]
+        for name, url in sorted(others.items()):
+            mapped = maps.index_url(url) if maps else url
+            lines += ["", "[[tool.uv.index]]", f'name = "{name}"', f"url = {json.dumps(mapped)}", "explicit = true"]
+        lines += ["", "[tool.uv.sources]"]
         for name in family:
-            source = f"{{ path = {json.dumps(str(wheels[name]))} }}" if name in wheels else '{ index = "torch" }'
+            index = name if name in others else "torch"
+            source = f"{{ path = {json.dumps(str(wheels[name]))} }}" if name in wheels else f'{{ index = "{index}" }}'
             lines.append(f"{name} = {source}")
     return "\n".join(lines) + "\n"
 
@@ -159,16 +172,19 @@ def make_lock(request: LockRequest, uv: str | None = None) -> Lock:
     if torch_family(plan):
         mapped = "" if torch_index == plan.torch.index_url else f" (mapped to {torch_index})"
         indexes.append(f"torch {plan.torch.index_url}{mapped}")
+        indexes += [f"{name} {url}" for name, url in sorted(other_indexes(plan).items())]
     if wheels:
         indexes.append(f"wheelhouse {request.wheelhouse}: {', '.join(p.name for p in wheels.values())}")
-    notes = [f"{a.name} is compiled from source in the build and not locked" for a in plan.addons if a.compile]
+    notes = [f"{a.name} is {'compiled' if a.compile else 'built'} from source in the build and not locked"
+             for a in plan.addons if a.compile or a.own_step]
     if plan.transformers.editable:
         notes.append("transformers is installed editable from its source archive; its dependencies are locked")
     uv = uv or find_uv()
     version = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.split()
     resolver = f"uv {version[1]}" if len(version) > 1 else "uv"
     with tempfile.TemporaryDirectory(prefix="dockyard-lock-") as folder:
-        (Path(folder) / "pyproject.toml").write_text(pyproject(plan, torch_index, wheels), encoding="utf-8")
+        (Path(folder) / "pyproject.toml").write_text(pyproject(plan, torch_index, wheels, request.maps),
+                                                      encoding="utf-8")
         argv = [uv, "pip", "compile", "pyproject.toml", "--generate-hashes", "--no-header", "--quiet",
                 "--python-version", plan.python, "--python-platform", platform, "--index-url", pypi,
                 "--output-file", "out.txt"]
@@ -186,7 +202,9 @@ def make_lock(request: LockRequest, uv: str | None = None) -> Lock:
 def _version_of(plan: Plan, name: str) -> str | None:
     if name == "torch":
         return plan.torch.version
-    return next((c.version for c in plan.torch.companions if canonicalize_name(c.name) == name), None)
+    return next((c.version for c in plan.torch.companions if canonicalize_name(c.name) == name),
+                next((a.version for a in plan.addons if a.index_url
+                      and canonicalize_name(a.requirement.split("==")[0]) == name), None))
 
 
 def _uv_env(ca_cert: str | None) -> dict[str, str]:

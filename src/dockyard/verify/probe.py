@@ -417,8 +417,18 @@ def check_addons(plan: dict[str, Any]) -> None:
 
 
 def left_for_job(plan: dict[str, Any], name: str) -> bool:
-    """transformers in an image whose CI job installs it: packages that require it are not broken."""
-    return bool(plan.get("transformers_for_job")) and name.lower() == "transformers"
+    """transformers in an image whose CI job installs it, or a package the spec excludes (removed after the
+    dependency check): packages that require it are not broken."""
+    normal = name.lower().replace("_", "-").replace(".", "-")
+    return (bool(plan.get("transformers_for_job")) and normal == "transformers") or normal in plan.get("excluded", [])
+
+
+def check_excluded(plan: dict[str, Any]) -> None:
+    """What the spec excludes is not in the image, even where a dependency declares it."""
+    if not plan.get("excluded"):
+        return
+    present = [name for name in plan["excluded"] if distribution_version(name) is not None]
+    record("excluded packages absent", not present, "none installed", ", ".join(present) or "none installed")
 
 
 def check_transformers_for_job(plan: dict[str, Any]) -> None:
@@ -469,7 +479,7 @@ def check_libraries(plan: dict[str, Any]) -> None:
 
 CHECKS = (check_python, check_versions, check_imports, check_requirements, check_torch_build, check_archs,
           check_tiny_model, check_tools, check_user, check_secrets, check_env, check_addons,
-          check_transformers_for_job, check_libraries)
+          check_transformers_for_job, check_excluded, check_libraries)
 # On a host the secrets and the image's user are not the question (a host has its own credentials).
 HOST_CHECKS = tuple(c for c in CHECKS if c is not check_secrets)
 

@@ -98,8 +98,11 @@ def test_check_json_of_a_cuda_preset(run_cli: CliRunner) -> None:
     assert plan["torch"]["index_url"] == "https://download.pytorch.org/whl/cu126"
     assert plan["compile"] is True
     assert plan["builder_base"] == "nvidia/cuda:12.6.3-devel-ubuntu24.04"
-    assert plan["runtime_base"] == "nvidia/cuda:12.6.3-base-ubuntu24.04"
+    # runtime-toolchain: the CI job builds DeepSpeed's ops again, so the final image keeps nvcc
+    assert plan["runtime_base"] == "nvidia/cuda:12.6.3-devel-ubuntu24.04"
     assert [a["name"] for a in plan["addons"]] == ["deepspeed"]
+    plain = json.loads(run_cli(["check", "transformers-quantization-latest-gpu", "--json"]).out)
+    assert plain["runtime_base"] == "nvidia/cuda:13.0.3-base-ubuntu24.04"
 
 
 def test_check_prints_a_plan_table(run_cli: CliRunner, no_site: None) -> None:

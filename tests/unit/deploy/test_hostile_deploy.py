@@ -86,7 +86,7 @@ def mostly(valid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.integers(0, 3).flatmap(lambda pick: TEXT if pick == 0 else valid)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(mount=mostly(SEGMENT.map(lambda t: f"/models/{t}")), cache=mostly(SEGMENT.map(lambda t: f"/var/{t}")),
        model_dir=TEXT, bind=mostly(st.sampled_from(["127.0.0.1", "::1", "0.0.0.0", "localhost"])),
        port=st.integers(1, 65535))
@@ -130,7 +130,7 @@ def _strings(node: Any) -> list[str]:
 VALID = {"key": "pool", "value": "gpu", "cpu": "500m", "memory": "4Gi", "claim": "models", "replicas": 2}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(field=st.sampled_from(sorted(VALID)), text=TEXT, number=st.integers(-5, 2**33))
 def test_kubernetes_keeps_its_structure(deployment: Deployment, field: str, text: str, number: int) -> None:
     """One option hostile at a time (the others valid): refused, or written as the API reads it."""
@@ -161,7 +161,8 @@ def test_kubernetes_keeps_its_structure(deployment: Deployment, field: str, text
 
 
 def test_the_properties_wrote_outputs() -> None:
-    """Runs after the two properties (file order): a good share of their examples got past the checks."""
+    """Runs after the two properties (file order): a good share of their examples got past the checks (the
+    properties are derandomized, so the share is the same on every run)."""
     assert REACHED["compose"] >= 30 and REACHED["kubernetes"] >= 30, REACHED
 
 

@@ -15,6 +15,7 @@ import pytest
 from dockyard.cli import _command_word, main
 from dockyard.knowledge import schema
 from dockyard.knowledge.folder import MANIFEST, PACKAGED_DIR, manifest, table_files, use_knowledge, validate
+from dockyard.knowledge.loader import imports_table
 
 from ..conftest import CliRunner, SpecWriter
 
@@ -147,3 +148,12 @@ def test_help_documents_the_option(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     out = capsys.readouterr().out
     assert "--knowledge DIR" in out and "$DOCKYARD_KNOWLEDGE" in out
+
+
+def test_what_import_and_lint_read_of_dockerfiles_comes_from_the_folder_in_use(site_folder: Path) -> None:
+    path = site_folder / "imports.toml"
+    old = 'packages = ["accelerate", '
+    path.write_text(path.read_text().replace(old, 'packages = ["site-only-lib", "accelerate", ', 1))
+    assert "site-only-lib" not in imports_table()["torch_dependents"]["packages"]
+    use_knowledge(site_folder)
+    assert "site-only-lib" in imports_table()["torch_dependents"]["packages"]

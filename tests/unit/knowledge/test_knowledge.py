@@ -305,3 +305,43 @@ def test_every_trim_row_says_why_and_where_from() -> None:
     for trim in trims:
         assert trim.why and trim.source and trim.pulled_by and trim.distros, trim.package
         assert all(p.startswith("/usr/lib/") and "'" not in p and " " not in p for p in trim.paths), trim.package
+
+
+# -- scripts/refresh_knowledge.py ------------------------------------------------------------------------
+
+def _refresh_script() -> Any:
+    import importlib.util
+
+    path = KNOWLEDGE_DIR.parents[2] / "scripts" / "refresh_knowledge.py"
+    spec = importlib.util.spec_from_file_location("refresh_knowledge", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _wheel(name: str, version: str, tag: str = "cp312-cp312-manylinux2014_x86_64") -> dict[str, Any]:
+    return {"filename": f"{name}-{version}-{tag}.whl", "packagetype": "bdist_wheel", "requires_python": None}
+
+
+def test_refresh_pins_pre_releases_only_for_a_package_that_never_made_a_final_release() -> None:
+    """essentia publishes only 2.1b6.devN builds: it is pinned to the newest that installs; a package with
+    final releases never gets a pre-release pin."""
+    newest = _refresh_script().newest_per_python
+    only_pre = {"releases": {"2.1b6.dev1389": [_wheel("essentia", "2.1b6.dev1389")],
+                             "2.1b6.dev1438": [_wheel("essentia", "2.1b6.dev1438",
+                                                      "cp314-cp314-manylinux2014_x86_64")]}}
+    pins = newest(only_pre)
+    assert pins["3.12"] == {"version": "2.1b6.dev1389", "wheel": True}
+    assert pins["3.14"]["version"] == "2.1b6.dev1438"
+    mixed = {"releases": {"1.0": [_wheel("x", "1.0", "py3-none-any")],
+                          "2.0rc1": [_wheel("x", "2.0rc1", "py3-none-any")]}}
+    assert {row["version"] for row in newest(mixed).values()} == {"1.0"}
+
+
+def test_every_package_of_transformers_originals_can_be_pinned(k: Knowledge) -> None:
+    """Issue 20: a preset drops a package of its original only for a fact about it, never for want of a pin."""
+    for name in ("fire", "rouge-score", "sacrebleu", "requests-mock", "schedulefree", "hf-transfer", "pytorch-msssim",
+                 "galore-torch", "liger-kernel", "mergekit", "fouroversix", "onnxruntime-gpu", "kenlm", "essentia",
+                 "pretty-midi", "resampy", "invisible-watermark", "torchdata", "nose", "dataset", "itsdangerous"):
+        assert k.pin(name, "3.12") is not None, name

@@ -168,6 +168,31 @@ CASES: list[tuple[str, str, set[str], set[str]]] = [
         {"DY102"},
         set(),
     ),
+    (
+        "dy102-transitive-torch",
+        "FROM python:3.12-slim\n"
+        "RUN pip install --no-cache-dir accelerate==1.0.0 --extra-index-url https://download.pytorch.org/whl/cu126\n"
+        + USER,
+        {"DY102"},
+        set(),
+    ),
+    (
+        "dy102-transitive-after-torch-ok",
+        "FROM python:3.12-slim\n"
+        "RUN pip install --no-cache-dir torch==2.6.0 --index-url https://download.pytorch.org/whl/cu126\n"
+        "RUN pip install --no-cache-dir accelerate==1.0.0 --extra-index-url https://download.pytorch.org/whl/cu126\n"
+        + USER,
+        set(),
+        {"DY102"},
+    ),
+    (
+        "dy102-transitive-no-deps-ok",
+        "FROM python:3.12-slim\n"
+        "RUN pip install --no-cache-dir --no-deps timm==1.0.0 --extra-index-url https://download.pytorch.org/whl/cpu\n"
+        + USER,
+        set(),
+        {"DY102"},
+    ),
     # ---- DY103 NVIDIA-only packages ------------------------------------------------------------------
     (
         "dy103-rocm-pynvml",
@@ -314,6 +339,29 @@ CASES: list[tuple[str, str, set[str], set[str]]] = [
         'FROM nvidia/cuda:13.0.2-devel-ubuntu24.04\nENV TORCH_CUDA_ARCH_LIST="6.0;7.0;8.0;9.0"\n' + USER,
         {"DY105"},
         set(),
+    ),
+    (
+        "dy105-cuda-from-arg-default",
+        "FROM ubuntu:22.04\nARG CUDA_VERSION=12.1.1\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends cuda-toolkit-12-1\n"
+        'ENV TORCH_CUDA_ARCH_LIST="3.5;8.0"\n' + USER,
+        {"DY105"},
+        set(),
+    ),
+    (
+        "dy105-cuda-from-torch-wheels",
+        "FROM ubuntu:22.04\nARG CUDA=cu124\n"
+        "RUN pip install --no-cache-dir torch==2.6.0 --index-url https://download.pytorch.org/whl/${CUDA}\n"
+        'ARG TORCH_CUDA_ARCH_LIST="3.5;8.0"\n' + USER,
+        {"DY105"},
+        set(),
+    ),
+    (
+        "dy105-cuda-from-arg-default-ok",
+        "FROM ubuntu:22.04\nARG CUDA_VERSION=12.1.1\n"
+        'ENV TORCH_CUDA_ARCH_LIST="8.0;9.0"\n' + USER,
+        set(),
+        {"DY105"},
     ),
     (
         "dy105-blackwell-needs-12-8",

@@ -52,11 +52,13 @@ packages = ["einops==0.8.2"]
 allow-direct-references = true
 exclude = ["pillow"]
 system-packages = ["curl"]
+apt-archives = ["intel-graphics"]
 gpu-archs = ["9.0"]
 base = "nvidia/cuda:13.0.3-base-ubuntu24.04"
 user = "app"
 slim = false
 bytecode = "all"
+runtime-toolchain = true
 files = ["app.py"]
 entrypoint = ["python", "app.py"]
 cmd = ["--help"]
@@ -71,6 +73,7 @@ A = "1"
     assert spec.system_packages == ("curl",) and spec.gpu_archs == ("9.0",)
     assert spec.env == (("A", "1"), ("B", "2")), "env is sorted"
     assert spec.slim is False and spec.bytecode == "all" and spec.user == "app"
+    assert spec.runtime_toolchain is True and spec.apt_archives == ("intel-graphics",)
     assert spec.lock == "full.lock" and spec.transformers_install == "dependencies"
     assert spec.root == str(tmp_path.resolve())
     assert set(spec.to_toml_dict()) == set(FIELDS) - {"extends"}

@@ -42,6 +42,23 @@ def test_requirements_are_what_a_build_installs() -> None:
     assert any(r.startswith("transformers[quality]==") for r in requirements(quality))
 
 
+def test_companions_and_addons_from_other_indexes_are_locked_there() -> None:
+    """all-latest's torchcodec comes from the CPU index (its own uv index), xpu's torchao from torch's index;
+    fouroversix is built in its own step and not locked."""
+    plan = resolve(load("transformers-all-latest-gpu"))
+    text = pyproject(plan, "https://download.pytorch.org/whl/cu130", {})
+    assert 'name = "torchcodec"\nurl = "https://download.pytorch.org/whl/cpu"\nexplicit = true' in text
+    assert 'torchcodec = { index = "torchcodec" }' in text and 'torchaudio = { index = "torch" }' in text
+    maps = load_maps([], ["https://download.pytorch.org/whl/*=https://pypi.org/simple"],
+                     env={"DOCKYARD_CONFIG": "/nonexistent"})
+    mapped = pyproject(plan, "https://pypi.org/simple", {}, maps)
+    assert 'name = "torchcodec"\nurl = "https://pypi.org/simple"' in mapped
+    xpu = resolve(load("transformers-pytorch-xpu"))
+    assert "torchao" in torch_family(xpu) and 'torchao = { index = "torch" }' in pyproject(xpu, "x", {})
+    quantization = resolve(load("transformers-quantization-latest-gpu"))
+    assert not any(r.startswith("fouroversix") for r in requirements(quantization))
+
+
 def test_the_wheelhouse_supplies_torch_only_for_this_python_and_arch(wheelhouse: Path) -> None:
     assert wheel_for(wheelhouse, "torch", "2.13.0", "3.11", "x86_64") == wheelhouse / WHEEL
     assert wheel_for(wheelhouse, "torch", "2.13.0", "3.11", "aarch64") is None

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 
 from dockyard.knowledge import accelerators as acc
-from dockyard.lint.analysis import image_accelerator, stage_accelerator
+from dockyard.lint.analysis import declared_cuda, image_accelerator, stage_accelerator
 from dockyard.lint.builds import compiles
 from dockyard.lint.finding import Finding
 from dockyard.lint.model import DockerfileModel, Instruction, expand
@@ -32,7 +32,10 @@ fails. List the archs you deploy on: `TORCH_CUDA_ARCH_LIST` for CUDA builds (fla
 The rule also checks the list against the base's CUDA toolkit, wherever `TORCH_CUDA_ARCH_LIST` is set:
 CUDA 13 removed Maxwell, Pascal and Volta (5.x, 6.x, 7.0, 7.2: `nvcc fatal: Unsupported gpu
 architecture 'compute_60'`), CUDA 12 removed Kepler (3.x), Blackwell 10.0/12.0 need CUDA 12.8, 10.3 and
-12.1 need 12.9, 11.0 needs 13.0. For ROCm, gfx942 needs ROCm 6.0 and gfx950 ROCm 7.0.
+12.1 need 12.9, 11.0 needs 13.0. For ROCm, gfx942 needs ROCm 6.0 and gfx950 ROCm 7.0. When the base does not
+name a CUDA version (a plain Ubuntu base that installs the toolkit itself), the version comes from a build
+argument's default (`ARG CUDA_VERSION=12.4.1`, `ARG CUDA=cu126`) or from the CUDA variant of the torch wheels
+the stage installs.
 
 Bad:
 
@@ -98,6 +101,8 @@ def check(model: DockerfileModel) -> Iterator[Finding]:
     for inst, name, value in _arch_settings(model):
         stage = inst.stage
         accel = stage_accelerator(model, stage) if stage else None
+        if name == "TORCH_CUDA_ARCH_LIST" and (accel is None or accel.kind == "cpu" or accel.version is None):
+            accel = declared_cuda(model, inst) or accel  # a toolkit the base does not name: ARG defaults, wheels
         if accel is None or accel.version is None or accel.version[1] is None:
             continue
         version = (accel.version[0], accel.version[1])

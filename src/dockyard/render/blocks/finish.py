@@ -15,6 +15,9 @@ def finish(ctx: RenderContext) -> list[Instruction]:
     if plan.uninstall:
         commands.append(f"pip uninstall -y {' '.join(plan.uninstall)}")
     commands.append("pip check")
+    excluded = plan.excluded()
+    if excluded:  # after the check: what a dependency brought in anyway goes, though it is declared
+        commands.append(f"pip uninstall -y {' '.join(excluded)}")
     flags = [f"--venv {plan.venv}", f"--bytecode {plan.bytecode}"]
     if plan.slim:
         flags += ["--slim", "--strip"]
@@ -30,6 +33,8 @@ def finish(ctx: RenderContext) -> list[Instruction]:
     commands += leave_transformers_for_job(ctx)
     first = "Packages that break this target removed, then a dependency check" if plan.uninstall else \
         "Dependency check"
+    if excluded:
+        first += f", then the spec's exclude removed ({', '.join(excluded)})"
     return [Run(tuple(commands), (script("slim.py"), script("probe.py"), script("plan.json")),
                 comment=f"{first}, slim ({'on' if plan.slim else 'off'}) and bytecode ({plan.bytecode}): a warm-up "
                         "import and tiny model run doubles as a smoke test"

@@ -21,6 +21,7 @@ from dockyard.render.quoting import shell_word
 from dockyard.resolve.plan import AddonPlan
 
 REQUIREMENTS = "dockyard/requirements.txt"
+BUILD_TOOLS = "/opt/dockyard/build-tools"  # builder only: what compile steps need on PATH, outside the venv
 PINS = "dockyard/constraints-packages.txt"
 
 
@@ -29,7 +30,7 @@ def requirements_text(ctx: RenderContext) -> str:
     lines = [p.requirement() for p in plan.packages]
     if plan.torch.xla:
         lines.append(plan.torch.xla.requirement())
-    lines += [a.requirement for a in plan.addons if not a.compile and a.requirement]
+    lines += [a.requirement for a in plan.addons if not separate(a) and a.requirement]
     return "".join(f"{line}\n" for line in sorted(lines, key=str.lower))
 
 
@@ -81,8 +82,15 @@ def locked_packages(ctx: RenderContext) -> list[Instruction]:
     )]
 
 
+def separate(addon: AddonPlan) -> bool:
+    """Not with the other pinned packages: compiled or built in a step of its own, or from torch's index."""
+    return addon.compile or addon.own_step or bool(addon.index_url)
+
+
 def compile_env(ctx: RenderContext, addon: AddonPlan) -> dict[str, str]:
     plan = ctx.plan
+    if not addon.compile:
+        return dict(addon.build_env)
     env = {"MAX_JOBS": "${MAX_JOBS}"}
     cuda = [a for a in plan.gpu_archs if not a.startswith("gfx")]
     rocm = [a for a in plan.gpu_archs if a.startswith("gfx")]
@@ -103,7 +111,7 @@ def addon_builds(ctx: RenderContext) -> list[Instruction]:
     compiled = [a for a in ctx.plan.addons if a.compile]
     if compiled:
         items.append(Arg("MAX_JOBS", str(ctx.plan.max_jobs)))
-    for addon in compiled:
+    for addon in [*compiled, *(a for a in ctx.plan.addons if a.own_step)]:
         env = compile_env(ctx, addon)
         if addon.script:
             env = {**env, **dict(addon.script_env)}
@@ -116,13 +124,20 @@ def addon_builds(ctx: RenderContext) -> list[Instruction]:
             continue
         commands = []
         if addon.build_python:
+            # build tools go to their own folder, on PATH and PYTHONPATH for this step only: the venv, which
+            # the final image copies, never gets them (ninja there would make torch JIT-compile at run time)
             tools = " ".join(p.requirement() for p in addon.build_python)
-            commands.append(pip_install(ctx, f"-c {CONSTRAINTS} {tools}"))
+            commands.append(pip_install(ctx, f"--target {BUILD_TOOLS} -c {CONSTRAINTS} {tools}"))
+            env = {**env, "PATH": f"{BUILD_TOOLS}/bin:$PATH", "PYTHONPATH": BUILD_TOOLS}
         flags = " --no-build-isolation" if addon.no_build_isolation else ""
         extra = " ".join(f'"{arg}"' if " " in arg else arg for arg in addon.pip_args)
         extra = f" {extra}" if extra else ""
-        commands.append(f"env {_env_prefix(env)} " + pip_install(ctx, f"{flags.strip()}{extra} -c {CONSTRAINTS} "
-                                                                   f"{shell_word(addon.requirement)}"))
-        items.append(Run(tuple(commands), fetch_mounts(ctx),
-                         comment=f"{addon.name}: compiled against the installed torch with at most MAX_JOBS jobs"))
+        prefix = f"env {_env_prefix(env)} " if env else ""
+        commands.append(prefix + pip_install(ctx, f"{flags.strip()}{extra} -c {CONSTRAINTS} "
+                                                  f"{shell_word(addon.requirement)}"))
+        if addon.build_python:
+            commands.append(f"rm -rf {BUILD_TOOLS}")
+        comment = (f"{addon.name}: compiled against the installed torch with at most MAX_JOBS jobs" if addon.compile
+                   else f"{addon.name}: built from its source distribution against the installed torch")
+        items.append(Run(tuple(commands), fetch_mounts(ctx), comment=comment))
     return items

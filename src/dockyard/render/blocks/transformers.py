@@ -3,6 +3,8 @@ checkout of that source at /opt/transformers. Never a full git clone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dockyard.render.blocks.common import (
     CONSTRAINTS,
     RenderContext,
@@ -52,3 +54,18 @@ def transformers_install(ctx: RenderContext) -> list[Instruction]:
         fetch_mounts(ctx),
         comment=f"transformers {tf.version}",
     )]
+
+
+def with_package_data(ctx: RenderContext, items: list[Instruction]) -> list[Instruction]:
+    """Data a package ships without, fetched into it once everything is installed (python.toml
+    [[package_data]]), in the step that installs transformers: it lands in the venv, which the final image
+    copies."""
+    steps = ctx.plan.package_data
+    last = items[-1] if items else None
+    if not steps or not isinstance(last, Run):
+        return items
+    names = ", ".join(name for name, _ in steps)
+    # a decision, not an accident (DY115 asks for one): the package is useless without its data
+    return [*items[:-1], replace(last, commands=(*last.commands, *(fetch(command) for _, command in steps)),
+                                 comment=f"{last.comment}; then the data of {names}, fetched at build time "
+                                         "(knowledge/python.toml [[package_data]])\ndockyard: ignore=DY115")]

@@ -1,6 +1,7 @@
 #!/bin/sh
 # dockyard: make Python X.Y available, whatever the base image.
-#   python.sh base X.Y            interpreter only, and only from the distribution (final image)
+#   python.sh base X.Y [--dev]    interpreter only, and only from the distribution (final image); with
+#                                 --dev its headers too (the image compiles at run time: JIT builds)
 #   python.sh builder X.Y VENV [--dev]
 #                                 interpreter with venv (and headers with --dev), then the virtualenv
 # Order of preference: the base image's own interpreter; the distribution's package; a standalone
@@ -9,8 +10,13 @@
 set -eu
 mode=$1
 want=$2
-venv=${3:-/opt/venv}
-dev=${4:-}
+if [ "$mode" = base ]; then
+    venv=""
+    dev=${3:-}
+else
+    venv=${3:-/opt/venv}
+    dev=${4:-}
+fi
 mkdir -p /opt/python/bin
 
 find_python() {
@@ -62,12 +68,12 @@ if ! py=$(find_python); then
     fi
 fi
 echo "dockyard: using $py"
+if [ "$dev" = "--dev" ] && ! "$py" -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
+    apt_install "python$want-dev"
+fi
 [ "$mode" = builder ] || exit 0
 
 if ! "$py" -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt_install "python$want-venv"
-fi
-if [ "$dev" = "--dev" ] && ! "$py" -c "import os, sysconfig; raise SystemExit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
-    apt_install "python$want-dev"
 fi
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
