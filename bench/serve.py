@@ -7,7 +7,8 @@ Dockerfiles install things (one stage, root, caches kept, no bytecode).
     python bench/serve.py --runs 5     # more rounds; --keep keeps the images
     python bench/serve.py --part gateway   # the gateway and the run-time settings (bench/serve_gateway.py)
 
-Measured per image: size; container start to the first 200 from /health (median of --runs fresh
+Measured per image: size, its floor (bench/floor.py: the same base with the same packages installed
+plainly) and the pull size (layers gzipped); container start to the first 200 from /health (median of --runs fresh
 containers, alternating images); first-token latency of a streamed chat completion (median of 5);
 requests/s and p50/p99 latency under a bounded load (--clients x --requests chat completions of up to
 16 tokens, loopback only); idle memory after start (docker stats). Every measure is taken in each of
@@ -35,7 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "engine"))
-from harness import Harness  # noqa: E402  (bench/ is on sys.path when run as a script)
+from floor import Floor, Floors, pull_size  # noqa: E402  (bench/ is on sys.path when run as a script)
+from harness import Harness  # noqa: E402
 
 RESULTS = HERE / "results"
 PREFIX = os.environ.get("DOCKYARD_BENCH_PREFIX", "dockyard-bench") + "-serve"  # unique names on a shared daemon
@@ -58,9 +60,19 @@ class Result:
     p99_seconds: float = 0.0
     errors: int = 0
     idle_memory: int = 0
+    pull: int = 0  # every layer gzipped (bench/floor.py)
+    floor: Floor | None = None
 
 
 class Bench(Harness):
+    def __init__(self, keep: bool = False) -> None:
+        super().__init__()
+        self.keep = keep
+        self.floors = Floors(self, PREFIX)
+
+    def size(self, tag: str) -> int:
+        return int(json.loads(self.docker("image", "inspect", tag).stdout)[0]["Size"])
+
     def build_dockyard(self, folder: Path) -> Result:
         spec = folder / "spec.toml"
         spec.write_text(SPEC)
@@ -212,7 +224,17 @@ def report(results: list[Result], clients: int, requests: int) -> str:
              mine.p99_seconds / ref.p99_seconds, ""),
             ("idle memory", f"{mine.idle_memory / 2**20:.0f} MiB", f"{ref.idle_memory / 2**20:.0f} MiB",
              mine.idle_memory / ref.idle_memory if ref.idle_memory else 0.0, ""),
-            ("errors under load", str(mine.errors), str(ref.errors), 0.0, "")]
+            ("errors under load", str(mine.errors), str(ref.errors), None, "")]
+    mine_floor, ref_floor = mine.floor, ref.floor
+    assert mine_floor is not None and ref_floor is not None
+    rows[1:1] = [("floor: same packages, plain pip", f"{mine_floor.size / 1e6:.0f} MB",
+                  f"{ref_floor.size / 1e6:.0f} MB", mine_floor.size / ref_floor.size, ""),
+                 ("image / its floor", f"{mine.size / mine_floor.size:.3f}", f"{ref.size / ref_floor.size:.3f}", None,
+                  ""),
+                 ("pull size (layers gzipped)", f"{mine.pull / 1e6:.0f} MB", f"{ref.pull / 1e6:.0f} MB",
+                  mine.pull / ref.pull, ""),
+                 ("floor pull size", f"{mine_floor.pull / 1e6:.0f} MB", f"{ref_floor.pull / 1e6:.0f} MB",
+                  mine_floor.pull / ref_floor.pull, "")]
     lines = [f"{'':34} {'dockyard':>12} {'reference':>12} {'ratio':>7}  target"]
     for label, a, b, ratio, key in rows:
         target = ""
@@ -220,7 +242,8 @@ def report(results: list[Result], clients: int, requests: int) -> str:
             op, bound = TARGETS[key]
             met = ratio <= bound if op == "<=" else ratio >= bound
             target = f"{op} {bound}  {'met' if met else 'NOT met'}"
-        lines.append(f"{label:34} {a:>12} {b:>12} {ratio:7.3f}  {target}".rstrip())
+        shown = "-" if ratio is None else f"{ratio:.3f}"
+        lines.append(f"{label:34} {a:>12} {b:>12} {shown:>7}  {target}".rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -239,7 +262,7 @@ def main() -> int:
     args = parser.parse_args()
     from tinymodel import make_tiny_llama
 
-    bench = Bench()
+    bench = Bench(args.keep)
     if args.part in ("gateway", "all"):
         gateway_part(bench, args.gateway_rounds, args.keep)
     if args.part == "gateway":
@@ -251,6 +274,9 @@ def main() -> int:
             mine = bench.build_dockyard(folder)
             ref = bench.build_reference(folder, mine.tag)
         results = [mine, ref]
+        for result in results:
+            result.pull = pull_size(bench, result.tag)
+            result.floor = bench.floors.of(result.tag)
         measure(bench, results, args.runs, args.clients, args.requests)
     finally:
         for key in PORT:

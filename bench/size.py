@@ -3,7 +3,8 @@ all measured in one run on the same local base, against images written by hand.
 
     python bench/size.py                 # everything (about 30 minutes cold, 10 warm)
     python bench/size.py --only ab       # some parts: a (the transformers pattern), b (torch-light),
-                                         # c (cpu-inference), d (pipeline-torch, examples-torch)
+                                         # c (cpu-inference), d (pipeline-torch, examples-torch),
+                                         # e (the CUDA 13 runtime image)
     python bench/size.py --runs 7 --keep # more import runs; keep the images afterwards
 
 (a) bench/dockerfiles/torch-light-pattern.Dockerfile: transformers' torch-light image, step by step, with
@@ -13,7 +14,18 @@ all measured in one run on the same local base, against images written by hand.
     bench/dockerfiles/cpu-inference-hand.Dockerfile and against the payload floor: the base image plus the
     files of cpu-inference's virtualenv;
 (d) dockyard's pipeline-torch and examples-torch as this machine can build them (bench/dockerfiles/
-    *-here.toml), each against its transformers pattern (*-pattern.Dockerfile, adapted as in (a)).
+    *-here.toml), each against its transformers pattern (*-pattern.Dockerfile, adapted as in (a));
+(e) the CUDA 13 runtime image (tests/engine/specs/cuda-runtime.toml: torch 2.13's cu130 wheels from PyPI
+    with transformers), with a breakdown of its largest packages (cuDNN, cuBLAS, NCCL, Triton ...)
+    against the same packages installed plainly. It needs about 10 GB of disk for a while; the part is
+    skipped (and says so) when the engine's disk would drop under 25 GB free.
+
+Beside every image: its floor (bench/floor.py: the same base with the same packages installed plainly,
+pip without cache or bytecode) and the image's ratio to it, and the pull size (each layer gzipped at
+level 6, what a registry stores and a node downloads). (c)'s floor is built (one image, shared by the
+bytecode variants and the hand-written image); the others' are computed from their wheels and Debian
+packages, which (c) checks against the built one: a shared disk holds neither a second copy of every
+multi-GB image nor the time to build it.
 
 The patterns, torch-light and the (d) images are broken down the same way (bench/breakdown.py, which is
 `dockyard audit`'s reading): Debian packages by bytes on disk with what pulled each in, site-packages
@@ -41,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from breakdown import breakdown, table
+from floor import Floor, Floors, computed_floor, distribution_sizes, pull_size
 from harness import Harness
 
 HERE = Path(__file__).resolve().parent
@@ -62,12 +75,26 @@ class Image:
     layers: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     breakdown: dict[str, Any] = field(default_factory=dict)  # bench/breakdown.py
+    pull: int = 0  # each layer gzipped (bench/floor.py)
+    floor: Floor | None = None
+    packages: list[tuple[str, int, int]] = field(default_factory=list)  # (distribution, floor bytes, image bytes)
 
 
 class Bench(Harness):
-    def __init__(self, runs: int) -> None:
+    def __init__(self, runs: int, keep: bool = False) -> None:
         super().__init__()
         self.runs = runs
+        self.keep = keep
+        self.floors = Floors(self, PREFIX)
+
+    def against_floor(self, image: Image, built: bool = False) -> None:
+        """The image's pull size and its floor (built, or computed from the wheels: bench/floor.py); then
+        the image goes (unless --keep): the disk is shared."""
+        image.pull = pull_size(self, image.tag)
+        image.floor = self.floors.of(image.tag) if built else computed_floor(self, image.tag)[0]
+        if not self.keep:
+            self.docker("image", "rm", "--force", image.tag, check=False)
+            self.made.remove(image.tag)
 
     def inspect(self, tag: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.docker("image", "inspect", tag).stdout)[0]
@@ -157,6 +184,7 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
         pattern.imports[IMPORT_TORCH] = bench.cold_import(pattern.tag, IMPORT_TORCH)
         pattern.breakdown = breakdown(bench.engine, pattern.tag)
         pattern.notes.append("transformers uninstalled at the end, as in the original")
+        bench.against_floor(pattern)
         images["pattern"] = pattern
     if "b" in parts:
         light = Image("torch-light", "dockyard torch-light preset (b)", f"{PREFIX}/torch-light:latest")
@@ -165,6 +193,7 @@ def part_a_b(bench: Bench, images: dict[str, Image], parts: str) -> None:
         light.imports[IMPORT_TORCH] = bench.cold_import(light.tag, IMPORT_TORCH)
         light.imports[IMPORT_BOTH] = bench.cold_import(light.tag, IMPORT_BOTH)
         light.breakdown = breakdown(bench.engine, light.tag)
+        bench.against_floor(light)
         images["torch-light"] = light
 
 
@@ -183,6 +212,7 @@ def part_d(bench: Bench, images: dict[str, Image]) -> None:
         bench.build_dockerfile(pattern, DOCKERFILES / f"{preset}-pattern.Dockerfile",
                                {"TRANSFORMERS_VERSION": transformers_version(spec)})
         pattern.breakdown = breakdown(bench.engine, pattern.tag)
+        bench.against_floor(pattern)
         images[pattern.key] = pattern
         mine = Image(preset, f"dockyard {preset} preset (d)", f"{PREFIX}/{preset}:latest")
         try:
@@ -192,27 +222,63 @@ def part_d(bench: Bench, images: dict[str, Image]) -> None:
             pattern.notes.append(f"dockyard's {preset} did not build here:\n    " + "\n    ".join(last))
             continue
         mine.breakdown = breakdown(bench.engine, mine.tag)
+        bench.against_floor(mine)
         images[preset] = mine
 
 
 def part_c(bench: Bench, images: dict[str, Image]) -> dict[str, int]:
     variants = {"loaded": "cpu-inference", "all": str(DOCKERFILES / "cpu-inference-bytecode-all.toml"),
                 "none": str(DOCKERFILES / "cpu-inference-bytecode-none.toml")}
+    payload: dict[str, int] = {}
     for choice, spec in variants.items():
         key = f"cpu-inference-{choice}"
         image = Image(key, f"dockyard cpu-inference, bytecode {choice}", f"{PREFIX}/{key}:latest")
         bench.build_spec(image, spec)
         for statement in (IMPORT_TORCH, IMPORT_BOTH):
             image.imports[statement] = bench.cold_import(image.tag, statement)
+        if choice == "loaded":
+            payload = {"base": bench.size(bench.base), "venv": bench.file_bytes(image.tag, "/opt/venv"),
+                       "bytecode": bench.file_bytes(image.tag, "/opt/venv", "*.pyc"),
+                       "computed_floor": computed_floor(bench, image.tag)[0].size}
+        bench.against_floor(image, built=True)
         images[key] = image
     hand = Image("hand", "hand-written multi-stage cpu-inference", f"{PREFIX}/cpu-inference-hand:latest")
     bench.build_dockerfile(hand, DOCKERFILES / "cpu-inference-hand.Dockerfile", {})
     for statement in (IMPORT_TORCH, IMPORT_BOTH):
         hand.imports[statement] = bench.cold_import(hand.tag, statement)
+    bench.against_floor(hand, built=True)
     images["hand"] = hand
-    loaded = images["cpu-inference-loaded"].tag
-    return {"base": bench.size(bench.base), "venv": bench.file_bytes(loaded, "/opt/venv"),
-            "bytecode": bench.file_bytes(loaded, "/opt/venv", "*.pyc")}
+    return payload
+
+
+CUDA_SPEC = HERE.parent / "tests" / "engine" / "specs" / "cuda-runtime.toml"
+FREE_AFTER = 25e9  # the disk the machine keeps free (other builds share it)
+CUDA_NEEDS = 7e9  # the CUDA image with room for its export (its floor is computed, not built)
+
+
+def part_e(bench: Bench, images: dict[str, Image]) -> None:
+    """The CUDA 13 runtime image against its floor, package by package."""
+    image = Image("cuda", "dockyard CUDA 13 runtime (e)", f"{PREFIX}/cuda-runtime:latest")
+    root = bench.docker("info", "--format", "{{.DockerRootDir}}").stdout.strip() or "/var/lib/docker"
+    free = shutil.disk_usage(root).free
+    if free - CUDA_NEEDS < FREE_AFTER:
+        image.notes.append(f"not built: {mb(free)} free under {root}; it needs {mb(CUDA_NEEDS)} and the machine "
+                           f"keeps {mb(FREE_AFTER)} free")
+        images["cuda"] = image
+        return
+    bench.build_spec(image, str(CUDA_SPEC))
+    image.layers = bench.layers(image.tag)
+    mine = distribution_sizes(bench, image.tag)
+    mine["(bytecode)"] = bench.file_bytes(image.tag, "/opt/venv", "*.pyc")
+    image.pull = pull_size(bench, image.tag)
+    # its floor is computed, not built (another 4 GB on a shared disk); part c checks the method
+    image.floor, plain = computed_floor(bench, image.tag)
+    if not bench.keep:
+        bench.docker("image", "rm", "--force", image.tag, check=False)
+        bench.made.remove(image.tag)
+    image.packages = sorted(((name, plain.get(name, 0), mine.get(name, 0)) for name in set(mine) | set(plain)),
+                            key=lambda row: -max(row[1], row[2]))
+    images["cuda"] = image
 
 
 def mb(size: float) -> str:
@@ -224,14 +290,25 @@ def ratio(a: float, b: float) -> float:
 
 
 def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[str, Any]]:
-    lines = ["image sizes and cold imports (median of fresh containers; page cache warm); build* is the engine",
-             "time in this run, with the layers earlier runs left in the cache (bench/rebuild.py times cold builds)",
-             ""]
-    lines.append(f"{'image':48} {'size':>9} {'build*':>7} {'import torch':>13} {'+ transformers':>15}")
+    lines = ["image sizes against their floors: the same base with the same packages installed plainly (pip, no",
+             "cache, no bytecode; bench/floor.py); pull: every layer gzipped (level 6), what a node downloads", ""]
+    lines.append(f"{'image':44} {'size':>9} {'floor':>9} {'x floor':>7} {'pull':>9} {'floor pull':>10}")
     for image in images.values():
+        if not image.size:
+            continue
+        floor = image.floor
+        lines.append(f"{image.label:44} {mb(image.size):>9} {mb(floor.size) if floor else '-':>9} "
+                     f"{f'{ratio(image.size, floor.size):.3f}' if floor else '-':>7} {mb(image.pull):>9} "
+                     f"{mb(floor.pull) if floor and floor.pull else '-':>10}")
+    lines += ["", "cold imports (median of fresh containers; page cache warm); build* is the engine time in this run,",
+              "with the layers earlier runs left in the cache (bench/rebuild.py times cold builds)", ""]
+    lines.append(f"{'image':48} {'build*':>7} {'import torch':>13} {'+ transformers':>15}")
+    for image in images.values():
+        if not image.size:
+            continue
         torch_s = image.imports.get(IMPORT_TORCH)
         both = image.imports.get(IMPORT_BOTH)
-        lines.append(f"{image.label:48} {mb(image.size):>9} {image.build_seconds:>6.0f}s "
+        lines.append(f"{image.label:48} {image.build_seconds:>6.0f}s "
                      f"{f'{torch_s:.2f} s' if torch_s else '-':>13} {f'{both:.2f} s' if both else '-':>15}")
     targets: dict[str, Any] = {}
     lines.append("")
@@ -257,6 +334,10 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
         targets["bytecode none / loaded / all sizes"] = {"value": [none.size, loaded.size, full.size]}
         targets["import none / loaded / all"] = {"value": [round(i.imports[IMPORT_BOTH], 2)
                                                            for i in (none, loaded, full)]}
+    cuda = images.get("cuda")
+    if cuda is not None and cuda.floor is not None:
+        value = ratio(cuda.size, cuda.floor.size)
+        targets["CUDA 13 runtime / its floor"] = {"value": round(value, 3), "target": "<= 1.0", "met": value <= 1.0}
     for name, item in targets.items():
         met = item.get("met")
         verdict = "" if met is None else ("  met" if met else "  NOT MET")
@@ -267,8 +348,23 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     if floor:
         lines.append(f"{'payload floor: base + venv files':44} {mb(floor['base'] + floor['venv']):>30}  "
                      f"(base {mb(floor['base'])}, venv {mb(floor['venv'])} of which bytecode {mb(floor['bytecode'])})")
+    built = images.get("cpu-inference-loaded")
+    if floor and built is not None and built.floor is not None:
+        computed = floor["computed_floor"]
+        lines.append(f"{'floor of cpu-inference, computed / built':44} {mb(computed):>13} / {mb(built.floor.size)}"
+                     f"  ({ratio(computed, built.floor.size):.4f}: the method of the CUDA floor, checked)")
     if any(preset in images for preset in CI_PRESETS):
         lines += [f"{'not built here: ' + name:44} {why}" for name, why in NOT_BUILT.items()]
+    if cuda is not None and cuda.packages:
+        lines += ["", "CUDA 13 runtime (e): its largest packages, bytes on disk of each distribution's files, the",
+                  "floor's plain install against dockyard's image (slim: symbol tables stripped, headers, static",
+                  "libraries, tests and stubs removed; bytecode only for what the warm-up loads)", "",
+                  f"  {'package':34} {'floor':>10} {'image':>10} {'saved':>10}"]
+        for name, plain, mine in cuda.packages[:20]:
+            lines.append(f"  {name:34} {mb(plain):>10} {mb(mine):>10} {mb(plain - mine):>10}")
+        rest = cuda.packages[20:]
+        lines.append(f"  {f'{len(rest)} others':34} {mb(sum(r[1] for r in rest)):>10} {mb(sum(r[2] for r in rest)):>10}"
+                     f" {mb(sum(r[1] - r[2] for r in rest)):>10}")
     broken_down = {k: (i.label, i.breakdown) for k, i in images.items() if i.breakdown}
     if broken_down:
         lines += table(broken_down)
@@ -284,12 +380,12 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="abcd", help="parts to run: a, b, c, d or a mix (default abcd)")
+    parser.add_argument("--only", default="abcde", help="parts to run: a, b, c, d, e or a mix (default abcde)")
     parser.add_argument("--runs", type=int, default=5, help="cold-import runs per image (median)")
     parser.add_argument("--keep", action="store_true", help="keep the images (default: removed at the end)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
-    bench = Bench(args.runs)
+    bench = Bench(args.runs, args.keep)
     images: dict[str, Image] = {}
     floor: dict[str, int] = {}
     started = time.monotonic()
@@ -299,16 +395,20 @@ def main(argv: list[str] | None = None) -> int:
             floor = part_c(bench, images)
         if "d" in args.only:
             part_d(bench, images)
+        if "e" in args.only:
+            part_e(bench, images)
     finally:
         if not args.keep:
             bench.cleanup()
     text, data = report(images, floor)
     text += f"\nbench/size.py ran {time.monotonic() - started:.0f} s on {bench.engine.describe()}; base {bench.base}\n"
     print(text)
-    if not args.no_save and sorted(args.only) == list("abcd"):
+    if not args.no_save:  # a full run rewrites size.txt; a partial one size-<parts>.txt beside it
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "size.txt").write_text(text, encoding="utf-8")
-        (RESULTS / "size.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        parts = "".join(sorted(set(args.only)))
+        stem = "size" if parts == "abcde" else f"size-{parts}"
+        (RESULTS / f"{stem}.txt").write_text(text, encoding="utf-8")
+        (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # dockyard's test command (the README's second command; CI runs it through .ci/run):
-# set the machine up (venv, engines, local base, site config), then lint, type-check and run every
-# test, including the engine tests that build and verify real images (required: a missing engine
-# fails the run instead of skipping them). Extra arguments go to pytest, e.g. `-m "not engine"`.
+# set the machine up for the tests (venv with the development tools, docker and podman with the local
+# base, docker-compose, site config), then lint, type-check and run every test, including the engine
+# tests that build and verify real images (required: a missing engine fails the run instead of skipping
+# them). Extra arguments go to pytest, e.g. `-m "not engine"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --tests
+# Test-only services that need more than a package (e.g. a local container registry) get a script of
+# their own under scripts/, called here after the common setup.
 echo "[test] ruff" >&2
 .venv/bin/ruff check src tests bench scripts
 echo "[test] mypy" >&2

@@ -114,8 +114,10 @@ def _serve_section() -> list[str]:
     lines = [
         "## `[serve]` keys",
         "",
-        'Required by `profile = "serve"` (and only allowed with it; a spec that `extends` a serve spec '
-        "inherits its table unless it writes its own). The image runs transformers' own OpenAI-compatible "
+        'Required by `profile = "serve"` (and only allowed with it). A spec that `extends` a serve spec file '
+        "inherits its table unless it writes its own; one that extends the `cpu-serve` preset writes its own "
+        "(the preset's `mount:/models/model` is a placeholder that lets the preset build alone; without a "
+        "table of its own the spec is refused). The image runs transformers' own OpenAI-compatible "
         f"server, `transformers serve`, on `0.0.0.0:PORT`, answers `{HEALTH_PATH}`, and has a HEALTHCHECK in its "
         "own Python. See docs/serve.md.",
         "",

@@ -24,6 +24,7 @@ from packaging.version import Version
 
 from dockyard import hostsize
 from dockyard.engine.backends import Backend, BuildRequest, backend_for
+from dockyard.engine.bases import supply_bases
 from dockyard.engine.context import Context, fits_variant, prepare, wheel_provides
 from dockyard.engine.detect import Engine, detect
 from dockyard.engine.maps import Maps, load_maps
@@ -215,6 +216,9 @@ def prepare_build(ref: str, options: BuildOptions, engine: Engine | None = None)
                         if fits_variant(p.name, plan.torch.variant)) if options.wheelhouse else []
         args = _mapped_args(plan, rendered, maps, wheels, warnings, notes)
         args.update(_parse_build_args(options.build_args, rendered.build_args, warnings))
+        bases = [args.get(a, rendered.build_args[a]) for a in ("BASE_IMAGE", "BUILDER_IMAGE")
+                 if a in rendered.build_args]
+        notes += [copied.note() for copied in supply_bases(bases, engine)]  # an engine's first use of a base
     except BaseException:
         secrets.cleanup()
         raise
@@ -240,6 +244,18 @@ def expectations(prepared: Prepared) -> dict[str, Any]:
     """What the probes check: the plan.json written into the context (with a lock, every locked version)."""
     data: dict[str, Any] = json.loads(prepared.rendered.files["dockyard/plan.json"])
     return data
+
+
+BASE_LABEL = "org.opencontainers.image.base.name"
+PUBLIC_BASE_LABEL = "dev.dockyard.base.public-name"
+
+
+def site_labels(prepared: Prepared) -> tuple[tuple[str, str], ...]:
+    """When the site maps the final stage's base, the image's base label names the image really built on
+    and a second label keeps the public name the Dockerfile gives."""
+    public = prepared.rendered.build_args.get("BASE_IMAGE", "")
+    used = prepared.build_args.get("BASE_IMAGE", public)
+    return ((BASE_LABEL, used), (PUBLIC_BASE_LABEL, public)) if used != public else ()
 
 
 def verify_build(backend: Backend, image: str, expect: dict[str, Any] | None, secrets: SecretSet,
@@ -269,7 +285,8 @@ def run_build(prepared: Prepared, on_line: LineCallback | None = None) -> BuildR
         context = prepare(prepared.rendered, options.context_dir, options.wheelhouse, prepared.plan.torch.variant)
         iidfile = Path(tempfile.mkstemp(prefix="dockyard-iid-")[1])
         request = BuildRequest(context.path, prepared.tags, prepared.build_args, tuple(prepared.secrets.secrets),
-                               options.no_cache, options.platform, options.push, iidfile, options.builder)
+                               options.no_cache, options.platform, options.push, iidfile, options.builder,
+                               site_labels(prepared))
         argv = prepared.backend.build_argv(request)
         progress = Progress()
         started = time.monotonic()

@@ -7,6 +7,7 @@ Builds use the site settings scripts/setup.sh wrote (local base, index maps, whe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -46,6 +47,14 @@ def test_cpu_inference_with_docker(cli, images, docker: Engine, tmp_path: Path) 
     assert report["size"] > 0 and any("COPY /opt/venv" in layer["instruction"] for layer in report["layers"])
     log = Path(report["log_path"]).read_text()
     assert "[builder" in log and "BEGIN CERTIFICATE" not in log
+    from dockyard.engine.maps import load_maps
+
+    used = load_maps((), ()).base_image("python:3.11-slim-bookworm")  # the site's base map (issue 24)
+    labels = json.loads(subprocess.run([docker.client, "image", "inspect", report["tags"][0]], capture_output=True,
+                                       text=True, check=True).stdout)[0]["Config"]["Labels"]
+    assert labels["org.opencontainers.image.base.name"] == used
+    if used != "python:3.11-slim-bookworm":
+        assert labels["dev.dockyard.base.public-name"] == "python:3.11-slim-bookworm"
 
 
 def test_cpu_inference_with_podman(cli, images, podman: Engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

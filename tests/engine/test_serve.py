@@ -142,6 +142,23 @@ def test_build_verified_server_and_gateway_read_only(served: Served) -> None:
     assert any("COPY model/ /opt/model/" in layer for layer in layers), "the model has its own layer"
 
 
+def test_the_root_is_trimmed_and_still_complete(served: Served) -> None:
+    """Issue 24: the final stage starts from the trimmed root (knowledge/serve.toml [[root-trim.rows]]):
+    no apt, perl or shell tools, dpkg's database says so, and every program and library left (the venv's
+    included) finds what it links; the server answering above proves the rest."""
+    checks = {c["name"]: c for c in served.build["verify"]["checks"]}
+    assert checks["shared libraries resolve"]["ok"], checks["shared libraries resolve"]
+    layers = [layer for layer in served.build["layers"] if layer["size"]]
+    assert "COPY / /" in layers[0]["instruction"] and layers[0]["size"] < 100e6, layers[0]
+    code = ("import os, shutil, subprocess; "
+            "print(shutil.which('apt-get'), shutil.which('perl'), shutil.which('ls'), os.path.exists('/bin/sh'), "
+            "os.path.exists('/usr/share/doc/libc6/copyright'), os.path.exists('/usr/share/doc/libc6/changelog.gz'), "
+            "subprocess.run(['dpkg-query', '-W', '-f', '${db:Status-Status}:', 'apt', 'python3.11'], "
+            "capture_output=True, text=True).stdout)")
+    found = docker_run(served.engine, "run", "--rm", "--entrypoint", "python", TAG, "-c", code).stdout.split()
+    assert found == ["None", "None", "None", "True", "True", "False", "not-installed:installed:"], found
+
+
 def test_the_release_serves_the_way_its_knowledge_row_says(served: Served) -> None:
     """cpu-serve's transformers (5.25: the model in a process of its own, spawned beside the API server)
     runs on the read-only root as its serve.toml row says: the command's processes are there, and the

@@ -12,7 +12,18 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from dockyard.cli.output import escape, print_json, print_note, print_warning, stderr, stdout, view_mode
+from dockyard.cli.output import (
+    escape,
+    no_controls,
+    print_json,
+    print_note,
+    print_warning,
+    stderr,
+    stdout,
+    view_mode,
+)
+from dockyard.cli.probes import probe_listing
+from dockyard.cli.tables import Column, Listing, cut, show
 from dockyard.engine.detect import BACKENDS, detect
 from dockyard.engine.maps import site_default
 from dockyard.engine.progress import Step
@@ -107,12 +118,15 @@ def register(subparsers: Any) -> None:
     p = base_sub.add_parser("bootstrap", help="debootstrap a Debian base and import it into the engine",
                             description="Build a Debian base image with debootstrap (minbase) and import it. "
                                         "With --with-python it carries Debian's python3 and venv and can stand in "
-                                        "for python:X.Y-slim-<suite> through --base-map.")
+                                        "for python:X.Y-slim-<suite> through --base-map. When the machine's other "
+                                        "engine (docker or podman) already holds IMAGE, it is copied from there "
+                                        "instead (seconds, not a minute), unless --fresh.")
     p.add_argument("image", help="NAME:TAG to create, e.g. dockyard/bookworm-python:3.11")
     p.add_argument("--suite", default="bookworm", help="Debian suite (bookworm: Python 3.11, trixie: 3.13)")
     p.add_argument("--with-python", action="store_true", help="include python3 and python3-venv")
     p.add_argument("--mirror", help="Debian mirror (default: the one apt's sources name)")
     p.add_argument("--backend", choices=BACKENDS, default="auto")
+    p.add_argument("--fresh", action="store_true", help="debootstrap even when the other engine holds IMAGE")
     p.set_defaults(func=cmd_bootstrap)
     base.set_defaults(func=lambda args: (base.print_help(), 2)[1])
 
@@ -156,8 +170,10 @@ class StepView:
             self.printed[step.key] = step.status
             elapsed = time.monotonic() - self.started
             suffix = f" ({step.seconds:.1f}s)" if step.status in ("done", "error") else ""
-            label = without_mounts(step.label)[:110]
-            stderr.print(f"[{elapsed:6.1f}s] {step.status:7} {escape(label)}{suffix}", highlight=False)
+            head = f"[{elapsed:6.1f}s] {step.status:7} "
+            room = max(40, stderr.width - len(head) - len(suffix))  # one line per change: cut at a word
+            label = cut(Text(no_controls(without_mounts(step.label))), room).plain
+            stderr.print(f"{escape(head)}{escape(label)}{suffix}", highlight=False)
 
     def _render(self) -> Group:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -240,13 +256,12 @@ def print_report(report: BuildReport, quiet: bool) -> None:
                f"cache {report.cached_steps}/{report.total_steps} steps  id {report.image_id[:19]}")
     stdout.print(f"[bold green]built[/] {escape(summary)}")
     if not quiet:
-        table = Table(title="layers", show_header=True, header_style="bold", box=None)
-        table.add_column("size", justify="right", min_width=9, no_wrap=True)
-        table.add_column("instruction", overflow="ellipsis", no_wrap=True)
+        layers = Listing((Column("size", justify="right", key=True), Column("instruction", cut=True)),
+                         title="layers")
         for layer in report.layers:
             if layer.size:
-                table.add_row(human_size(layer.size), escape(layer.instruction))
-        stdout.print(table)
+                layers.add(human_size(layer.size), layer.instruction or "(base image)")
+        show(layers, stdout)
     stdout.print(f"log: {escape(report.log_path)}")
     if report.sbom:
         stdout.print(f"sbom: {escape(report.sbom)}")
@@ -256,21 +271,10 @@ def print_verify(report: VerifyReport, quiet: bool) -> None:
     failures = report.failures()
     mode = " (read-only root filesystem)" if report.read_only else ""
     if not quiet or failures:
-        table = Table(title=f"probes in {report.image[:30]}{mode}", header_style="bold", box=None)
-        for column in ("", "probe", "expected", "actual", "detail"):
-            table.add_column(column, overflow="fold")
-        for result in report.results if not quiet else failures:
-            table.add_row("[green]✓[/]" if result.ok else "[red]✗[/]", escape(result.name),
-                          escape(_short(result.expected)), escape(_short(result.actual)), escape(result.detail[:300]))
-        stdout.print(table)
+        show(probe_listing(f"probes in {report.image[:30]}{mode}", report.results if not quiet else failures), stdout)
     passed = len(report.results) - len(failures)
     colour = "green" if not failures else "red"
     stdout.print(f"[bold {colour}]verify[/] {passed}/{len(report.results)} probes passed{escape(mode)}")
-
-
-def _short(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -304,6 +308,13 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from dockyard.engine.bootstrap import bootstrap
 
     engine = detect(args.backend)
+    if not args.fresh:
+        from dockyard.engine.bases import supply_bases
+
+        for copied in supply_bases([args.image], engine):
+            stdout.print(f"[bold green]copied[/] {escape(copied.image)} from {copied.source} into {copied.target} "
+                         f"({copied.seconds:.0f}s; --fresh to debootstrap it instead)")
+            return 0
     result = bootstrap(args.image, args.suite, engine, args.with_python, args.mirror,
                        say=lambda message: stderr.print(f"[dim]{escape(message)}[/]"))
     python = f", Python {result.python}" if result.python else ""

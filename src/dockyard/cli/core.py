@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from dockyard.cli.output import escape, print_gap, print_json, print_note, print_warning, stdout
+from dockyard.cli.output import print_gap, print_json, print_note, print_warning, stdout
+from dockyard.cli.tables import Column, Listing, show
+from dockyard.engine.maps import SiteName, load_maps, site_names
 from dockyard.errors import InputError
 from dockyard.knowledge.loader import preset_dir, preset_names
+from dockyard.render.blocks.common import PIP_INDEX
 from dockyard.render.renderer import render
 from dockyard.resolve.plan import Plan
 from dockyard.resolve.resolver import resolve
@@ -34,7 +35,8 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("check", help="resolve a spec and print the plan",
                               description="Resolve a spec against the compatibility knowledge base and print the "
-                                          "plan: base images, Python, torch and its index, every pinned package, "
+                                          "plan: base images and indexes (as this machine's site maps use them, the "
+                                          "public name beside), Python, torch, every pinned package, "
                                           "env, warnings; notes say which preferred choice was passed over and "
                                           "why, gaps which knowledge row is missing and how to supply it. Exit 2 "
                                           "with the reason, and the smallest set of your keys that conflict, "
@@ -80,12 +82,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = Table(title=f"{len(rows)} presets", show_lines=False)
-    for column in ("name", "target", "profile", "torch", "description"):
-        table.add_column(column, overflow="fold")
+    table = Listing((Column("name", key=True, style="bold"), Column("target"), Column("profile"), Column("torch"),
+                     Column("description")), title=f"{len(rows)} presets")
     for row in rows:
-        table.add_row(*(escape(row[c]) for c in ("name", "target", "profile", "torch", "description")))
-    stdout.print(table)
+        table.add(*(row[c] for c in ("name", "target", "profile", "torch", "description")))
+    show(table, stdout)
     return 0
 
 
@@ -107,18 +108,25 @@ def report_messages(plan: Plan) -> None:
         print_gap(gap)
 
 
-def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"plan for {plan.name} ({plan.spec.source})", show_header=False)
-    table.add_column("key", style="bold")
-    table.add_column("value", overflow="fold")
+def site_of(plan: Plan) -> tuple[SiteName, ...]:
+    """The bases and indexes a build on this machine uses (its site maps), beside the plan's public names."""
+    return site_names(plan.runtime_base, plan.builder_base, plan.torch.index_url or "", PIP_INDEX,
+                      load_maps((), ()))
+
+
+def plan_table(plan: Plan, site: tuple[SiteName, ...] = ()) -> Listing:
+    """The plan as `key: value` rows; bases and indexes as the site uses them, the public name beside."""
+    table = Listing((Column("key", key=True, style="bold"), Column("value")), show_header=False,
+                    title=f"plan for {plan.name} ({plan.spec.source})")
+    used = {row.role: row.shown() for row in site}
     torch = plan.torch
+    index = used.get("torch index", torch.index_url or "")
     rows = [
         ("target / profile", f"{plan.target} / {plan.profile}"),
-        ("base (final stage)", plan.runtime_base),
-        ("builder", plan.builder_base + ("  (compiles)" if plan.compile else "")),
+        ("base (final stage)", used.get("base", plan.runtime_base)),
+        ("builder", used.get("builder", plan.builder_base) + ("  (compiles)" if plan.compile else "")),
         ("python", plan.python),
-        ("torch", f"{torch.version or torch.channel} {torch.variant}"
-                  + (f" from {torch.index_url}" if torch.index_url else "")),
+        ("torch", f"{torch.version or torch.channel} {torch.variant}" + (f" from {index}" if index else "")),
         ("transformers", plan.transformers.describe() + (f" [{','.join(plan.transformers.extras)}]"
                                                          if plan.transformers.extras else "")),
     ]
@@ -147,23 +155,26 @@ def plan_table(plan: Plan) -> Table:
         if serve.modalities:
             rows.append(("model needs", ", ".join(serve.modalities)))
         rows.append(("command", f"{' '.join(plan.cmd)}, which runs {' '.join(serve.server_command)}"))
+    if "index" in used and site and next(r for r in site if r.role == "index").mapped:
+        rows.append(("package index", used["index"]))
     rows += [
         ("user", f"{plan.user} (uid {plan.uid})"),
         ("slim / bytecode", f"{'yes' if plan.slim else 'no'} / {plan.bytecode}"),
         ("spec digest", plan.digest),
     ]
     for key, value in rows:
-        table.add_row(key, escape(value))
+        table.add(key, value)
     return table
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     plan = resolve(load(args.spec))
     render(plan)  # the same validation as `render`: files that exist, the lock, every value for its context
+    site = site_of(plan)
     if args.json:
-        print_json(plan.to_json())
+        print_json({**plan.to_json(), "site": {row.role: row.to_json() for row in site}})
     else:
-        stdout.print(plan_table(plan))
+        show(plan_table(plan, site), stdout)
     report_messages(plan)
     return 0
 

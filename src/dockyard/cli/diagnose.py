@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from dockyard.cli.output import no_controls, print_json, stderr, stdout
+from dockyard.cli.tables import Column, Listing, show
 from dockyard.diagnose.doctor import Check, Host, Report, run_doctor
 from dockyard.diagnose.explain import Explanation, explain_log
 from dockyard.diagnose.host import memory_and_cores
@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain = subparsers.add_parser(
         "explain", help="explain a failed build log: known cause and fix, or the failing step",
         description="Match a failed build's log (BuildKit, buildx, legacy docker, podman) against known "
-                    "failure signatures. Exit 0 when a known cause matched, 1 when unknown, 2 for a missing file.")
+                    "failure signatures. Exit 0 when a known cause matched or the log is of a build that succeeded, "
+                    "1 when the failure is unknown, 2 for a missing file.")
     explain.add_argument("logfile", nargs="?", default="-", metavar="LOGFILE",
                          help="the build log, or - for standard input (default)")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -69,17 +70,15 @@ def _status_text(check: Check) -> Text:
 
 
 def print_report(report: Report, console: Console = stdout) -> None:
-    table = Table(title="dockyard doctor", show_lines=True, expand=False)
-    table.add_column("status", no_wrap=True)
-    table.add_column("check", no_wrap=True, style="bold")
-    table.add_column("finding / fix", overflow="fold")
+    table = Listing((Column("status", key=True), Column("check", key=True, style="bold"), Column("finding / fix")),
+                    title="dockyard doctor", lines=True)
     for check in report.checks:
-        body = Text(check.detail)
+        body = Text(no_controls(check.detail))
         if check.fix and check.status in ("warn", "fail"):
             body.append("\nfix: ", style="bold")
-            body.append(check.fix)
-        table.add_row(_status_text(check), check.name, body)
-    console.print(table)
+            body.append(no_controls(check.fix))
+        table.add(_status_text(check), check.name, body)
+    show(table, console)
     counts = report.counts()
     summary = f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failure(s), {counts['skip']} skipped"
     console.print(Text(summary, style="bold red" if report.failed else "bold green"))
@@ -139,7 +138,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print_json(explanation.to_dict())
     else:
         print_explanation(explanation, console=stdout)
-    return EXIT_OK if explanation.known else EXIT_FAILURE
+    return EXIT_OK if explanation.known or explanation.succeeded else EXIT_FAILURE
 
 
 def _memory_note() -> str:
@@ -150,24 +149,27 @@ def _memory_note() -> str:
 
 def print_explanation(explanation: Explanation, console: Console = stderr, log_path: str | None = None) -> None:
     """Show why a build failed: each known cause with its evidence and fix, else the failing step's tail."""
+    if explanation.success is not None:
+        number, line = explanation.success
+        console.print(Text("the build succeeded: nothing to explain", style="bold green"))
+        console.print(Text(f"  line {number}: {no_controls(line)}", style="dim"))
+        return
     step = explanation.step
     if step:
         code = f" (exit code {step.exit_code})" if step.exit_code is not None else ""
         console.print(Text.assemble(("failed step: ", "bold"), f"{no_controls(step.label)}{code}"))
     for match in explanation.matches:
-        table = Table(show_header=False, show_lines=False, box=None, padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
-        table.add_row("cause", Text(match.cause))
+        table = Listing((Column("", key=True, style="bold"), Column("")), show_header=False)
+        table.add("cause", match.cause)
         for number, text in match.evidence:
-            table.add_row("evidence", Text(f"line {number}: {no_controls(text)}", style="dim"))
-        table.add_row("fix", Text(match.fix))  # Text: brackets in a fix are not rich markup
+            table.add("evidence", Text(f"line {number}: {no_controls(text)}", style="dim"))
+        table.add("fix", match.fix)  # plain text: brackets in a fix are not rich markup
         if match.dockyard:
-            table.add_row("with dockyard", Text(match.dockyard))
+            table.add("with dockyard", match.dockyard)
         if match.id in MEMORY_SIGNATURES:
-            table.add_row("note", _memory_note())
+            table.add("note", _memory_note())
         console.print(Text.assemble(("known failure ", "bold yellow"), (f"[{match.id}] ", "bold"), match.title))
-        console.print(table)
+        show(table, console)
     if not explanation.known:
         console.print(Text("no known failure signature matched this log", style="bold yellow"))
         if explanation.tail:

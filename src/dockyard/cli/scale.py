@@ -12,8 +12,10 @@ from typing import Any
 
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
-from dockyard.cli.output import escape, print_json, print_note, stderr, stdout, view_mode
+from dockyard.cli.output import escape, no_controls, print_json, print_note, stderr, stdout, view_mode
+from dockyard.cli.tables import Column, Listing, show
 from dockyard.engine.detect import BACKENDS, detect
 from dockyard.engine.maps import Maps, parse_rule, site_default
 from dockyard.engine.progress import Step
@@ -180,23 +182,39 @@ class MatrixView:
             with self.lock:
                 self.live.update(self.table())
 
-    def table(self, final: bool = False) -> Table:
-        """Every column but the detail keeps its width; the detail is cut (live) or wrapped (final)."""
+    def table(self) -> Table:
+        """The live view: every column but the detail keeps its width; the detail is cut."""
         table = Table(header_style="bold", box=None, pad_edge=False)
         widths = {"image": max(len(r.name) for r in self.runs), "status": 9, "time": 5, "size": 8, "cache": 5,
                   "probes": 6}
         for column, width in widths.items():
             table.add_column(column, no_wrap=True, min_width=width,
                              justify="right" if column in ("time", "size") else "left")
-        table.add_column("detail", overflow="fold" if final else "ellipsis", no_wrap=not final)
+        table.add_column("detail", overflow="ellipsis", no_wrap=True)
+        for row in self.rows(final=False):
+            table.add_row(*row)
+        return table
+
+    def listing(self) -> Listing:
+        """The final result: a table that fits, or a few `name: value` lines per image."""
+        columns = [Column("image", key=True), Column("status", key=True)]
+        columns += [Column(c, justify="right" if c in ("time", "size") else "left") for c in
+                    ("time", "size", "cache", "probes", "detail")]
+        listing = Listing(tuple(columns))
+        for row in self.rows(final=True):
+            listing.add(*row)
+        return listing
+
+    def rows(self, final: bool) -> list[tuple[Text, ...]]:
         now = time.monotonic()
+        rows: list[tuple[Text, ...]] = []
         for run in self.runs:
             seconds = run.seconds if run.status in FINAL or not run.started else now - run.started
             detail = run.error or ("" if final else without_mounts(run.step)) or run.note
-            table.add_row(escape(run.name), f"[{COLOURS[run.status]}]{run.status}[/]",
-                          f"{seconds:.0f}s" if run.started else "", human_size(run.size) if run.size else "",
-                          run.cache, run.probes, escape(detail[:120]))
-        return table
+            rows.append((Text(run.name), Text(run.status, style=COLOURS[run.status]),
+                         Text(f"{seconds:.0f}s" if run.started else ""), Text(human_size(run.size) if run.size else ""),
+                         Text(run.cache), Text(run.probes), Text(no_controls(detail[:120]))))
+        return rows
 
 
 def _build_options(args: argparse.Namespace) -> BuildOptions:
@@ -242,21 +260,19 @@ def cmd_matrix_build(args: argparse.Namespace) -> int:
 
 def _dry_run(runs: list[ImageRun], options: MatrixOptions, schedule: str) -> int:
     state = State.load(options.state_path)
-    table = Table(header_style="bold", box=None)
-    for column in ("image", "compiles", "spec digest", "with --resume", "from"):
-        table.add_column(column, no_wrap=column != "from", overflow="fold")
+    table = Listing((Column("image", key=True), Column("compiles"), Column("spec digest"), Column("with --resume"),
+                     Column("from")))
     for run in runs:
         entry = state.entries.get(run.digest)
         resume = "skip: verified" if entry and entry.status == "done" else ("build: failed" if entry else "build")
-        table.add_row(escape(run.name), "yes: alone" if run.heavy else "no", run.digest[7:19], resume,
-                      escape(run.ref))
-    stdout.print(table)
+        table.add(run.name, "yes: alone" if run.heavy else "no", run.digest[7:19], resume, run.ref)
+    show(table, stdout)
     stdout.print(escape(schedule))
     return 0
 
 
 def _print_report(report: MatrixReport, view: MatrixView) -> None:
-    stdout.print(view.table(final=True))
+    show(view.listing(), stdout)
     counts: dict[str, int] = {}
     for run in report.runs:
         counts[run.status] = counts.get(run.status, 0) + 1
@@ -276,13 +292,15 @@ def cmd_matrix_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(state.to_json())
         return 0
-    table = Table(header_style="bold", box=None)
-    for column in ("image", "status", "finished", "time", "spec digest", "detail"):
-        table.add_column(column)
+    if not state.entries:
+        stdout.print(f"no images recorded in {escape(str(args.state))}")
+        return 0
+    table = Listing((Column("image", key=True), Column("status", key=True), Column("finished"), Column("time"),
+                     Column("spec digest"), Column("detail")))
     for entry in sorted(state.entries.values(), key=lambda e: (e.name, e.finished)):
-        table.add_row(escape(entry.name), entry.status, entry.finished, f"{entry.seconds:.0f}s", entry.digest[7:19],
-                      escape(entry.error or (entry.tags[0] if entry.tags else "")))
-    stdout.print(table if state.entries else f"no images recorded in {escape(str(args.state))}")
+        table.add(entry.name, entry.status, entry.finished, f"{entry.seconds:.0f}s", entry.digest[7:19],
+                  entry.error or (entry.tags[0] if entry.tags else ""))
+    show(table, stdout)
     return 0
 
 

@@ -250,7 +250,9 @@ def build_if_missing(spec: str, deployment: Deployment, engine: Engine, no_build
     stderr.print(f"[bold]{escape(deployment.image)}[/] is missing: building it with {escape(engine.describe())}")
     with StepView(progress, False, prepared.plan.name) as view:
         report = run_build(prepared, view.on_line)
-    stderr.print(f"[bold green]built[/] {escape(report.tags[0])}  {human_size(report.size)}  "
+    # the tag `up` announced and runs (the spec digest's), not the first of the build's tags
+    built = deployment.image if deployment.image in report.tags else report.tags[0]
+    stderr.print(f"[bold green]built[/] {escape(built)}  {human_size(report.size)}  "
                  f"in {report.wall_seconds:.0f}s  log: {escape(report.log_path)}")
 
 

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from rich.text import Text
 
 from dockyard.cli.build import SPEC_HELP
 from dockyard.cli.output import escape, print_json, print_note, stderr, stdout
+from dockyard.cli.tables import Column, Listing, show
 from dockyard.engine.backends import Backend
 from dockyard.engine.detect import BACKENDS
 from dockyard.errors import EXIT_FAILURE, EXIT_OK
@@ -181,14 +182,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if not report.ok or (args.strict and warned) else EXIT_OK
 
 
-STATUS = {"ok": "[green]✓[/]", "info": "[cyan]i[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+STATUS = {"ok": ("✓", "green"), "info": ("i", "cyan"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, header_style="bold", box=None, title_justify="left")
-    for column in columns:
-        table.add_column(column, justify="right" if column == "size" else "left", overflow="fold")
-    return table
+def _table(title: str, *columns: str, keys: int = 1) -> Listing:
+    """A listing keyed by its first `keys` columns (a size, or a status mark and a name)."""
+    return Listing(tuple(Column(c, justify="right" if c == "size" else "left", key=i < keys)
+                         for i, c in enumerate(columns)), title=title)
 
 
 def print_audit(report: AuditReport, top: int) -> None:
@@ -199,38 +199,38 @@ def print_audit(report: AuditReport, top: int) -> None:
     layers = _table("layers", "size", "instruction")
     for layer in report.layers:
         if layer["size"]:
-            layers.add_row(human_size(layer["size"]), escape(layer["instruction"] or "(base image)"))
-    stdout.print(layers)
+            layers.add(human_size(layer["size"]), layer["instruction"] or "(base image)")
+    show(layers, stdout)
     folders = _table("directories", "size", "path")
     for path, size in report.directories[:top]:
-        folders.add_row(human_size(size), escape(path))
-    stdout.print(folders)
+        folders.add(human_size(size), path)
+    show(folders, stdout)
     packages = _table("Python packages", "size", "package", "version")
     for row in report.packages[:top]:
-        packages.add_row(human_size(row.size), escape(row.name), escape(row.version))
-    stdout.print(packages)
+        packages.add(human_size(row.size), row.name, row.version)
+    show(packages, stdout)
     if report.apt:
         apt = _table("Debian packages (bytes on disk)", "size", "package", "pulled in by")
         for deb in report.apt[:top]:
             chain = " > ".join(deb.pulled_by) or "(installed itself)"
-            apt.add_row(human_size(deb.size), escape(deb.name), escape(chain))
-        stdout.print(apt)
+            apt.add(human_size(deb.size), deb.name, chain)
+        show(apt, stdout)
     kinds = _table("by kind (may overlap)", "size", "kind")
     for kind, size in report.categories.items():
-        kinds.add_row(human_size(size), kind)
-    stdout.print(kinds)
+        kinds.add(human_size(size), kind)
+    show(kinds, stdout)
     if report.findings:
         findings = _table("secrets", "kind", "where", "hint", "status")
         for item in report.findings:
-            status = f"public: {item.owner}" if item.owner else "[red]leak[/]"
+            status = Text(f"public: {item.owner}") if item.owner else Text("leak", style="red")
             where = f"{item.where} ({item.note})" if item.note else item.where
-            findings.add_row(escape(item.kind), escape(where), escape(item.hint),
-                             status if not item.owner else escape(status))
-        stdout.print(findings)
-    checks = _table("checks", "", "check", "detail")
+            findings.add(item.kind, where, item.hint, status)
+        show(findings, stdout)
+    checks = _table("checks", "", "check", "detail", keys=2)
     for check in report.checks:
-        checks.add_row(STATUS[check.status], escape(check.name), escape(check.detail))
-    stdout.print(checks)
+        mark, colour = STATUS[check.status]
+        checks.add(Text(mark, style=colour), check.name, check.detail)
+    show(checks, stdout)
     verdict = "[bold green]audit passed[/]" if report.ok else "[bold red]audit failed[/]"
     stdout.print(verdict)
 
@@ -260,11 +260,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
                          f"({report.b.total / max(report.a.total, 1):.2f} x)")
         table = _table("changes", "package", "A", "B", "size A", "size B", "note")
         for change in report.changes:
-            table.add_row(escape(change.name), escape(change.before or "-"), escape(change.after or "-"),
-                          human_size(change.size_before) if change.size_before is not None else "",
-                          human_size(change.size_after) if change.size_after is not None else "", escape(change.note))
+            table.add(change.name, change.before or "-", change.after or "-",
+                      human_size(change.size_before) if change.size_before is not None else "",
+                      human_size(change.size_after) if change.size_after is not None else "", change.note)
         if report.changes:
-            stdout.print(table)
+            show(table, stdout)
         verdict = "same packages" if report.same else f"{len(report.changes)} difference(s)"
         stdout.print(f"[bold]{verdict}[/] ({report.unchanged} unchanged)")
     return EXIT_FAILURE if args.exit_code and not report.same else EXIT_OK

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.table import Table
-
 from dockyard.cli.output import escape, print_json, stdout
+from dockyard.cli.probes import probe_listing
+from dockyard.cli.tables import show
 from dockyard.errors import InputError, VerifyError
 from dockyard.verify.host import HostReport, load_plan_file, verify_host
 
@@ -45,21 +45,10 @@ def cmd_verify_host(args: argparse.Namespace, expect: dict[str, Any] | None) -> 
     return 0
 
 
-def _short(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= 60 else text[:59] + "…"
-
-
 def print_host(report: HostReport) -> None:
     mode = report.facts.get("mode")
     title = f"probes in {report.image}" + (" (report mode: nothing to compare)" if mode == "report" else "")
-    table = Table(title=escape(title), header_style="bold", box=None)
-    for column in ("", "probe", "expected", "actual", "detail"):
-        table.add_column(column, overflow="fold")
-    for result in report.results:
-        table.add_row("[green]✓[/]" if result.ok else "[red]✗[/]", escape(result.name), escape(_short(result.expected)),
-                      escape(_short(result.actual)), escape(result.detail[:300]))
-    stdout.print(table)
+    show(probe_listing(title, report.results), stdout)
     gpu = report.facts.get("gpu") or {}
     if gpu:
         devices = gpu.get("devices") or []

@@ -29,6 +29,10 @@ _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _LEGACY_NOISE = re.compile(r"^ ---> |^Removing intermediate container |^Sending build context ")
 _SUMMARY_TIME = re.compile(r"^\d+\.\d+ ")
 _EXIT = re.compile(r"(?:exit code: |exit status |returned a non-zero code: )(\d+)")
+# The lines an engine writes once the image is made: BuildKit's export (docker 20.10 and buildx), the
+# legacy builder's and podman's last words.
+_SUCCESS = re.compile(r"^#\d+ (?:writing image sha256:[0-9a-f]{12,}|naming to \S+)(?: done)?$"
+                      r"|^Successfully (?:built [0-9a-f]{12,}|tagged \S+)$")
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,33 @@ class Explanation:
     matches: tuple[Match, ...]
     step: FailedStep | None
     tail: tuple[str, ...]  # the failed step's last lines, or the log's when no step is known
+    success: tuple[int, str] | None = None  # a log of a build that succeeded: the line that says so
 
     @property
     def known(self) -> bool:
         return bool(self.matches)
 
+    @property
+    def succeeded(self) -> bool:
+        return self.success is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"known": self.known, "matches": [m.to_dict() for m in self.matches],
-                "failed_step": self.step.to_dict() if self.step else None, "tail": list(self.tail)}
+        return {"known": self.known, "succeeded": self.succeeded, "matches": [m.to_dict() for m in self.matches],
+                "failed_step": self.step.to_dict() if self.step else None, "tail": list(self.tail),
+                "success": {"line": self.success[0], "text": self.success[1]} if self.success else None}
+
+
+def success_line(text: str) -> tuple[int, str] | None:
+    """The last line that says the image was made, when no line says a step failed (BuildKit's and
+    podman's errors; the legacy builder prints no "Successfully" line after a failed step)."""
+    found = None
+    for number, raw in enumerate(text.split("\n"), start=1):
+        clean = _clean(raw)
+        if _BK_ERROR.match(clean) or _PODMAN_ERROR.match(clean) or clean.startswith(("ERROR: ", "Error: ")):
+            return None
+        if _SUCCESS.match(clean):
+            found = (number, clean)
+    return found
 
 
 def _clean(raw: str) -> str:
@@ -216,6 +239,8 @@ def _match(signature: Signature, lines: Sequence[Line], texts: Sequence[str], fa
 def explain_log(text: str, signatures: Sequence[Signature] = SIGNATURES) -> Explanation:
     """Known causes of the failure in `text` (most specific first, those seen in the failing step
     before the others), the failing step, and the last lines to show when nothing is known."""
+    if (success := success_line(text)) is not None:
+        return Explanation((), None, (), success)  # nothing failed: no signature is a cause
     lines, step = parse_log(text)
     texts = [ln.text for ln in lines]
     failed_lines: set[int] = set()

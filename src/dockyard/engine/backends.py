@@ -29,6 +29,7 @@ class BuildRequest:
     push: bool = False
     iidfile: Path | None = None
     builder: str = ""
+    labels: tuple[tuple[str, str], ...] = ()  # set on the image over the Dockerfile's LABELs of the same key
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def _common_build_flags(request: BuildRequest) -> list[str]:
         argv += ["--build-arg", f"{key}={value}"]
     for secret in request.secrets:
         argv += ["--secret", f"id={secret.id},src={secret.path}"]
+    for key, value in request.labels:
+        argv += ["--label", f"{key}={value}"]
     if request.no_cache:
         argv.append("--no-cache")
     if request.platform:

@@ -116,3 +116,34 @@ def load_maps(base_cli: Sequence[str], index_cli: Sequence[str], env: Mapping[st
     base += [parse_rule(item, "--base-map", "base") for item in base_cli]
     index += [parse_rule(item, "--index-map", "index") for item in index_cli]
     return Maps(tuple(base), tuple(index))
+
+
+@dataclass(frozen=True)
+class SiteName:
+    """A name the plan gives (a public base image or index) and what a build on this site uses for it."""
+
+    role: str  # "base", "builder", "index", "torch index"
+    public: str
+    used: str
+
+    @property
+    def mapped(self) -> bool:
+        return self.used != self.public
+
+    def shown(self) -> str:
+        """`USED (public: PUBLIC)` when the site maps it, else the name."""
+        return f"{self.used} (public: {self.public})" if self.mapped else self.public
+
+    def to_json(self) -> dict[str, str]:
+        return {"public": self.public, "used": self.used}
+
+
+def site_names(runtime_base: str, builder_base: str, torch_index: str, pip_index: str,
+               maps: Maps) -> tuple[SiteName, ...]:
+    """The bases and indexes a build here really uses, beside the public names the plan gives."""
+    rows = [SiteName("base", runtime_base, maps.base_image(runtime_base)),
+            SiteName("builder", builder_base, maps.base_image(builder_base))]
+    rows.append(SiteName("index", pip_index, maps.index_url(pip_index)))
+    if torch_index:
+        rows.append(SiteName("torch index", torch_index, maps.index_url(torch_index)))
+    return tuple(rows)

@@ -98,6 +98,17 @@ class FileRule:
 
 
 @dataclass(frozen=True)
+class RootTrim:
+    """What a serve image's root leaves out of its base (serve.toml [[root-trim.rows]])."""
+
+    name: str
+    packages: tuple[str, ...]
+    paths: tuple[str, ...]
+    why: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServeKnowledge:
     cli: tuple[ServeCli, ...]
     extra: str
@@ -113,6 +124,8 @@ class ServeKnowledge:
     continuous_batching: dict[str, bool]  # target -> the default when [serve] leaves it out
     continuous_batching_sources: dict[str, str]
     cb_memory_percent: dict[str, int]  # target -> default share of the container's memory for the KV cache
+    root_trim: tuple[RootTrim, ...] = ()
+    root_keep: str = ""  # a file name kept inside the folders the root-trim paths name
 
     def setting(self, key: str) -> Setting:
         return next(s for s in self.settings if s.key == key)
@@ -169,4 +182,7 @@ def _serve_at(folder: Path) -> ServeKnowledge:
         continuous_batching={k: bool(v) for k, v in cb.items() if k not in ("sources", "memory-percent")},
         continuous_batching_sources=dict(cb["sources"]),
         cb_memory_percent={k: int(v) for k, v in cb["memory-percent"].items()},
+        root_trim=tuple(RootTrim(row["name"], tuple(row.get("packages", ())), tuple(row.get("paths", ())), row["why"],
+                                 tuple(row["sources"])) for row in data["root-trim"]["rows"]),
+        root_keep=str(data["root-trim"].get("keep", "")),
     )

@@ -22,20 +22,21 @@ from dockyard.render.blocks.finish import finish
 from dockyard.render.blocks.gateway import gateway_files, name_link
 from dockyard.render.blocks.packages import addon_builds, packages_install
 from dockyard.render.blocks.python import builder_python
+from dockyard.render.blocks.root import root_copy, root_stage, trimmed
 from dockyard.render.blocks.runtime import runtime_stage, versions
 from dockyard.render.blocks.serve import MODEL_CONTEXT, model_stage, start_fetch_files
-from dockyard.render.blocks.system import base_stage
+from dockyard.render.blocks.system import BASE_ENV, base_stage
 from dockyard.render.blocks.torch import torch_args, torch_install
 from dockyard.render.blocks.transformers import transformers_install, with_package_data
 from dockyard.render.dockerfile import emit
-from dockyard.render.instructions import Arg, Stage, StageBuilder
+from dockyard.render.instructions import Arg, Env, Stage, StageBuilder
 from dockyard.render.lockfile import Lock, parse
 from dockyard.render.owned import OwnedFolder
 from dockyard.resolve.plan import Plan
 from dockyard.spec.grammar import brief, confine
 from dockyard.spec.modelfolder import ModelFolder, walk_model
 
-PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh", "trim-check.sh")
+PACKAGED_SCRIPTS = ("fetch.sh", "python.sh", "user.sh", "slim.py", "build-jumanpp.sh", "trim-check.sh", "root-trim.sh")
 DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n**/.git\n**/.dockyard-files\n"
 
 
@@ -208,17 +209,24 @@ def render(plan: Plan, options: RenderOptions | None = None) -> Rendered:
     builder.add(*finish(ctx))
     builder.add(*name_link(plan))
 
-    runtime = StageBuilder("runtime", "base", "The final image")
+    root: tuple[Stage, ...] = ()
+    if trimmed(ctx):
+        trimming = StageBuilder("root", "base", "The final image's root: the base without what serving never runs")
+        root = (trimming.add(*root_stage(ctx)).build(),)
+        runtime = StageBuilder("runtime", "scratch", "The final image, from scratch on that root")
+        runtime.add(*root_copy(), Env(BASE_ENV))
+    else:
+        runtime = StageBuilder("runtime", "base", "The final image")
     runtime.add(*runtime_stage(plan, lock))
 
     model = model_stage(ctx)
     start_fetch_files(ctx)
-    stages: tuple[Stage, ...] = (base.build(), builder.build(), *((model,) if model else ()), runtime.build())
+    stages: tuple[Stage, ...] = (base.build(), builder.build(), *((model,) if model else ()), *root, runtime.build())
     dockerfile = emit(header(plan, lock), tuple(global_args), stages)
 
     for name in PACKAGED_SCRIPTS:
         if ((name != "build-jumanpp.sh" or any(a.script == name for a in plan.addons))
-                and (name != "trim-check.sh" or plan.system_trim)):
+                and (name != "trim-check.sh" or plan.system_trim) and (name != "root-trim.sh" or root)):
             ctx.add_file(f"dockyard/{name}", packaged(name), executable=name.endswith(".sh"))
     gateway_files(ctx)
     ctx.add_file("dockyard/probe.py", packaged("probe.py"))

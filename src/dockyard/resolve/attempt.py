@@ -13,7 +13,7 @@ from dockyard.resolve.context import Context
 from dockyard.resolve.packages import resolve_modalities, resolve_packages
 from dockyard.resolve.plan import Plan, TorchPlan
 from dockyard.resolve.python import python_choices
-from dockyard.resolve.serve import resolve_serve, serve_packages
+from dockyard.resolve.serve import resolve_serve, root_trim, serve_packages
 from dockyard.resolve.torch import TorchChoice, torch_plan
 from dockyard.resolve.transformers import resolve_transformers
 
@@ -149,4 +149,6 @@ def attempt(ctx: Context, choice: TorchChoice, python: str | None = None) -> Pla
         installer_env=k.installer_env,
         gaps=tuple(dict.fromkeys(ctx.gaps)),
         serve=serve,
+        root_trim=root_trim(serve is not None and slim)[0],
+        root_trim_paths=root_trim(serve is not None and slim)[1],
     )

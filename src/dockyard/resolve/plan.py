@@ -169,6 +169,9 @@ class Plan:
     installer_env: tuple[tuple[str, str], ...] = ()  # builder ENV of pip (knowledge/python.toml [installer.env])
     gaps: tuple[str, ...] = ()  # knowledge rows found missing while resolving, each with how to supply it
     serve: ServePlan | None = None  # profile = "serve": the server and its model
+    # a slim serve image's root: packages purged and paths removed from its base (serve.toml [[root-trim.rows]])
+    root_trim: tuple[str, ...] = ()
+    root_trim_paths: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -235,6 +238,7 @@ class Plan:
                                  for a in self.addons for n, c, g in a.probes]}
                if any(a.probes for a in self.addons) else {}),
             **({"serve": self.serve.expectations()} if self.serve else {}),
+            **({"root_trimmed": True} if self.root_trim or self.root_trim_paths else {}),
         }
 
     def to_json(self) -> dict[str, Any]:

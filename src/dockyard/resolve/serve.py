@@ -42,6 +42,14 @@ def serve_packages(ctx: Context, python: str) -> list[Package]:
     return found
 
 
+def root_trim(trimmed: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The packages and paths a slim serve image's root leaves out of its base (serve.toml [[root-trim.rows]])."""
+    if not trimmed:
+        return (), ()
+    rows = serve_knowledge().root_trim
+    return (tuple(p for row in rows for p in row.packages), tuple(p for row in rows for p in row.paths))
+
+
 def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan,
                   addons: tuple[AddonPlan, ...]) -> ServePlan | None:
     spec, serve = ctx.spec, ctx.spec.serve
@@ -148,10 +156,12 @@ def _device(ctx: Context, sk: ServeKnowledge, serve: ServeSpec) -> str:
                      '(knowledge/serve.toml [device]); set device = "cpu" or another device the server supports',
                      fixed=True, table="serve")
         return default or "cpu"
-    if serve.device not in (default, "cpu", "auto"):
+    valid = tuple(dict.fromkeys(d for d in (default, "cpu", "auto") if d))  # the target's device once
+    if serve.device not in valid:
+        choices = ", ".join(f'"{d}"' for d in valid[:-1]) + f' or "{valid[-1]}"'
         ctx.fail("device", serve.device, f"target {ctx.spec.target} has no {serve.device} device (its torch wheels "
-                 f"answer to {default or 'no accelerator'}). Nearest valid choices: device = "
-                 f"\"{default or 'cpu'}\", \"cpu\" or \"auto\"", fixed=True, table="serve")
+                 f"answer to {default or 'no accelerator'}). Nearest valid choices: device = {choices}",
+                 fixed=True, table="serve")
     return serve.device
 
 

@@ -9,9 +9,11 @@ Two ways to get the same image:
   `apptainer build --build-arg TORCH_VERSION=...`), ENV of the final stage becomes %environment.
 
 Differences Apptainer imposes, on purpose: the runscript drops tini (the process is not PID 1 under
-Apptainer, and signals reach it directly); the container runs as the calling user in their home, so
-USER/WORKDIR are not translated and HF_HOME defaults to the caller's own cache; %test runs dockyard's
-probe with the image's plan, without the non-root check (the user is whoever runs it).
+Apptainer, and signals reach it directly); a slim serve image's root trim (the `root` stage) is not
+applied (the runtime stage is built on the base stage, whose tools its %post uses); the container runs
+as the calling user in their home, so USER/WORKDIR are not translated and HF_HOME defaults to the
+caller's own cache; %test runs dockyard's probe with the image's plan, without the non-root check (the
+user is whoever runs it).
 """
 
 from __future__ import annotations
@@ -120,9 +122,21 @@ def label_lines(parsed: Parsed) -> list[str]:
             for key, value in sorted(labels.items())]
 
 
+def _flattened(stage: DockerStage) -> bool:
+    """A serve image's final stage: from scratch on a copy of the trimmed root (`COPY --from=root / /`)."""
+    first = stage.steps[0] if stage.steps else None
+    return (stage.base == "scratch" and first is not None and first.keyword == "COPY"
+            and first.flags.get("from") == "root" and first.args == ("/", "/"))
+
+
 def _stage_chain(parsed: Parsed, name: str) -> tuple[str, list[Step]]:
-    """The external base image of a stage and every step from it down to the stage's own."""
+    """The external base image of a stage and every step from it down to the stage's own. A SIF is one
+    file system, not layers: a serve image's final stage is built on the base stage itself, without the
+    root trim (which would purge the tools %post still runs)."""
     stage = parsed.stages[name]
+    if _flattened(stage):
+        base, steps = _stage_chain(parsed, parsed.stages["root"].base)
+        return base, [*steps, *stage.steps[1:]]
     if stage.base in parsed.stages:
         base, steps = _stage_chain(parsed, stage.base)
         return base, [*steps, *stage.steps]
@@ -246,9 +260,9 @@ def definition(plan: Plan, rendered: Rendered, options: DefOptions) -> str:
         text = "\n\n".join(parts) + "\n"
         check_structure(text, RUNTIME_SECTIONS)
         return text
-    if set(parsed.stages) - {"base", "builder", "runtime"} or "runtime" not in parsed.stages:
+    if set(parsed.stages) - {"base", "builder", "root", "runtime"} or "runtime" not in parsed.stages:
         raise InputError(f"{plan.name}: the Dockerfile's stages are {', '.join(parsed.stages)}; the Apptainer "
-                         "translation knows base, builder and runtime")
+                         "translation knows base, builder, root and runtime")
     proxy = ("the proxy CA is staged from the context and removed in %post" if options.ca_cert
              else "behind a TLS-intercepting proxy regenerate with --ca-cert FILE")
     header = _header(plan, options, f"apptainer build {plan.name}.sif {plan.name}.def  (from this folder, "

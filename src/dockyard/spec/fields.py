@@ -73,7 +73,9 @@ FIELDS: dict[str, Field] = {
     "user": Field("string", 'Runtime user; "root" is allowed with a warning.', "dockyard"),
     "slim": Field("bool", "Drop what is never needed at run time (pip, setuptools, torch headers and tests, "
                   "static libraries, libraries' symbol tables, Debian files nothing links such as the GPU "
-                  "drivers ffmpeg pulls in).", "true for the runtime and ci profiles"),
+                  "drivers ffmpeg pulls in); a serve image's final stage also starts from scratch on its base "
+                  "without apt, perl, shell and admin tools or documentation (knowledge/serve.toml).",
+                  "true for the runtime, serve and ci profiles"),
     "runtime-toolchain": Field("bool", "Keep the toolchain that compiles add-on ops in the final image, for add-ons "
                                "that compile ops at run time (DeepSpeed's JIT op builds): the builder's base image "
                                "(CUDA devel with nvcc, rocm/dev with hipcc), build-essential, each compiling add-on's "

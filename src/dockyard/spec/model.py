@@ -245,11 +245,16 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
 
     data: dict[str, Any] = dict(image)
     inherited: ServeSpec | None = None
+    preset_parent = ""
     if "extends" in data:
         if loader is None:
             raise SpecError(f"{_where(source, 'extends')}: extends is not supported here")
         parent: ImageSpec = loader(data.pop("extends"), source)
-        inherited = parent.serve
+        # A spec file's [serve] names the model its author chose and is inherited whole; a preset's names
+        # none (cpu-serve's mount:/models/model only makes the preset buildable alone), so a spec that
+        # extends a preset writes its own.
+        preset_parent = parent.source.removeprefix("preset ") if parent.source.startswith("preset ") else ""
+        inherited = None if preset_parent else parent.serve
         merged = parent.to_toml_dict()
         merged.pop("name", None)
         env = {**merged.get("env", {}), **data.get("env", {})}
@@ -261,7 +266,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
         raise SpecError(f"{_where(source, 'target')} is required",
                         f"add target = \"cpu\" (one of: {', '.join(TARGETS)})")
     _validate_values(source, data)
-    serve = _serve_table(document, data.get("profile", "runtime"), source, root, inherited)
+    serve = _serve_table(document, data.get("profile", "runtime"), source, root, inherited, preset_parent)
     if serve is not None and "HF_HOME" in data.get("env", {}):  # the cache volume's mount point
         check_cache_path(data["env"]["HF_HOME"], serve.model.container_path, f"{_where(source, 'env')}.HF_HOME")
 
@@ -310,14 +315,16 @@ def spec_from_dict(document: Mapping[str, Any], source: str, default_name: str, 
 
 
 def _serve_table(document: Mapping[str, Any], profile: str, source: str, root: str,
-                 inherited: ServeSpec | None) -> ServeSpec | None:
-    """The [serve] table: required by profile = "serve" (or inherited whole from the spec `extends` names),
-    refused with any other profile."""
+                 inherited: ServeSpec | None, preset_parent: str = "") -> ServeSpec | None:
+    """The [serve] table: required by profile = "serve" (or inherited whole from the spec file `extends`
+    names; never from a preset), refused with any other profile."""
     if profile == "serve":
         if "serve" not in document and inherited is not None:
             return inherited
         if "serve" not in document:
-            raise SpecError(f"{source}: profile = \"serve\" needs a [serve] table naming the model",
+            why = (f' (extends = "{preset_parent}" is a preset: its [serve] is a placeholder, not inherited)'
+                   if preset_parent else "")
+            raise SpecError(f"{source}: profile = \"serve\" needs a [serve] table naming the model{why}",
                             'add [serve] with model = "path:DIR", "hub:ORG/NAME@REVISION" or "mount:/models/NAME"')
         return parse_serve(document["serve"], source, root)
     if "serve" in document:

@@ -440,9 +440,46 @@ def check_transformers_for_job(plan: dict[str, Any]) -> None:
     record("transformers left for the CI job", actual is None, "not installed", actual)
 
 
+LOADERS = ("/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib64/ld64.so.2")
+ELF_DIRS = ("/usr/bin", "/usr/sbin", "/usr/lib", "/usr/local/bin", "/usr/local/lib", "/opt/python", "/opt/venv")
+HOST_PROVIDED = ("libcuda.so", "libnvidia-", "libdxcore.so")  # mounted into a container by its GPU runtime
+
+
+def check_libraries(plan: dict[str, Any]) -> None:
+    """A root whose packages were purged (serve images): every ELF program and library left, the venv's
+    included, finds each library it links (the dynamic loader's --list, as ldd does)."""
+    if not plan.get("root_trimmed"):
+        return
+    loader = next((p for p in LOADERS if os.path.exists(p)), None)
+    if loader is None:
+        record("shared libraries resolve", False, "a dynamic loader", None, f"none of {', '.join(LOADERS)}")
+        return
+    checked, missing = 0, []
+    for top in ELF_DIRS:
+        for folder, _, names in os.walk(top):
+            for name in names:
+                path = os.path.join(folder, name)
+                try:
+                    if os.path.islink(path) or not os.path.isfile(path):
+                        continue
+                    with open(path, "rb") as handle:
+                        if handle.read(4) != b"\x7fELF":
+                            continue
+                except OSError:
+                    continue
+                done = subprocess.run([loader, "--list", path], capture_output=True, text=True, timeout=60)
+                checked += 1
+                for line in done.stdout.splitlines():
+                    library = line.strip().split(" ", 1)[0]
+                    if "=> not found" in line and not library.startswith(HOST_PROVIDED):
+                        missing.append(f"{path} needs {library}")
+    record("shared libraries resolve", not missing, "every library found", f"{checked} ELF files checked",
+           "; ".join(missing[:10]))
+
+
 CHECKS = (check_python, check_versions, check_imports, check_requirements, check_torch_build, check_archs,
           check_tiny_model, check_tools, check_user, check_secrets, check_env, check_addons,
-          check_transformers_for_job, check_excluded)
+          check_transformers_for_job, check_excluded, check_libraries)
 # On a host the secrets and the image's user are not the question (a host has its own credentials).
 HOST_CHECKS = tuple(c for c in CHECKS if c is not check_secrets)
 

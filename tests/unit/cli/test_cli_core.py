@@ -9,7 +9,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dockyard.cli.output import stdout
 from dockyard.knowledge.loader import preset_dir, preset_names
 from dockyard.render.renderer import PACKAGED_SCRIPTS, packaged
 
@@ -19,18 +18,21 @@ PRESETS = preset_names()
 
 
 @pytest.fixture
-def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables fold long names at 80 columns; give them room so each name is on one line."""
-    monkeypatch.setattr(stdout, "width", 400)
+def no_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No site config: the plan shows the public names alone."""
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(tmp_path / "none.toml"))
+    for variable in ("DOCKYARD_BASE_MAP", "DOCKYARD_INDEX_MAP"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 # -- presets -------------------------------------------------------------------------------------------
 
-def test_presets_lists_every_preset(run_cli: CliRunner, wide_terminal: None) -> None:
-    result = run_cli(["presets"])
+def test_presets_lists_every_preset(run_cli: CliRunner) -> None:
+    result = run_cli(["presets"])  # captured, so not a terminal: one unindented line per preset
     assert result.code == 0
-    assert "21 presets" in result.out
-    listed = [line.split("│")[1].strip() for line in result.out.splitlines() if line.startswith("│")]
+    lines = result.out.splitlines()
+    assert lines[0] == "21 presets"
+    listed = [line for line in lines[1:] if not line.startswith(" ")]
     assert listed == PRESETS
     assert len(PRESETS) == 21  # one per transformers image, cpu-inference and cpu-serve
 
@@ -103,13 +105,31 @@ def test_check_json_of_a_cuda_preset(run_cli: CliRunner) -> None:
     assert plain["runtime_base"] == "nvidia/cuda:13.0.3-base-ubuntu24.04"
 
 
-def test_check_prints_a_plan_table(run_cli: CliRunner, wide_terminal: None) -> None:
+def test_check_prints_a_plan_table(run_cli: CliRunner, no_site: None) -> None:
     result = run_cli(["check", "cpu-inference"])
     assert result.code == 0
-    for fragment in ("plan for cpu-inference (preset cpu-inference)", "python:3.11-slim-bookworm",
-                     "2.13.0 cpu from https://download.pytorch.org/whl/cpu", "5.25.0", "dockyard (uid 1000)"):
-        assert fragment in result.out
+    for line in ("plan for cpu-inference (preset cpu-inference)", "base (final stage): python:3.11-slim-bookworm",
+                 "torch: 2.13.0 cpu from https://download.pytorch.org/whl/cpu", "user: dockyard (uid 1000)"):
+        assert line in result.out.splitlines()
+    assert "5.25.0" in result.out
     assert result.err == ""
+
+
+def test_check_shows_what_the_site_maps_use_with_the_public_name(run_cli: CliRunner, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[base-map]\n"python:3.11-slim-bookworm" = "local/base:1"\n\n[index-map]\n'
+                      '"https://download.pytorch.org/whl/*" = "https://mirror.example/simple"\n')
+    monkeypatch.setenv("DOCKYARD_CONFIG", str(config))
+    lines = run_cli(["check", "cpu-inference"]).out.splitlines()
+    assert "base (final stage): local/base:1 (public: python:3.11-slim-bookworm)" in lines
+    assert "torch: 2.13.0 cpu from https://mirror.example/simple (public: https://download.pytorch.org/whl/cpu)" \
+        in lines
+    site = json.loads(run_cli(["check", "cpu-inference", "--json"]).out)["site"]
+    assert site["base"] == {"public": "python:3.11-slim-bookworm", "used": "local/base:1"}
+    assert site["torch index"] == {"public": "https://download.pytorch.org/whl/cpu",
+                                   "used": "https://mirror.example/simple"}
+    assert site["index"] == {"public": "https://pypi.org/simple", "used": "https://pypi.org/simple"}
 
 
 def test_check_prints_warnings_and_notes_on_stderr(run_cli: CliRunner, write_spec: SpecWriter) -> None:

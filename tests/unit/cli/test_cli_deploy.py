@@ -212,3 +212,33 @@ def test_help_names_the_options(run_cli: CliRunner, capsys: pytest.CaptureFixtur
             run_cli([command, "--help"])
         text = capsys.readouterr().out
         assert all(option in text for option in options), text
+
+
+def test_up_says_it_built_the_tag_it_announced(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 24: `up` announces dockyard/NAME:<spec digest> as missing; when the build is done it names that
+    tag, not the first of the build's tags (dockyard/NAME:latest). Engine and build faked: the wording only."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from dockyard.cli import deploy, serving
+    from dockyard.engine.detect import Capabilities, Engine
+    from dockyard.engine.report import BuildReport
+
+    deployment = deploy.deployment_for(str(spec))
+    name, digest = deployment.image.split(":")
+    report = BuildReport("tiny-chat", "sha256:0", [f"{name}:latest", deployment.image], 1_000_000, [], 0, 1, 2.0,
+                         "/tmp/build.log", "docker")
+    buffer = io.StringIO()
+    monkeypatch.setattr(serving, "stderr", Console(file=buffer, width=200))
+    monkeypatch.setattr(serving, "backend_for", lambda engine: SimpleNamespace(inspect=lambda image: None))
+    monkeypatch.setattr(serving, "prepare_build", lambda *a: SimpleNamespace(plan=SimpleNamespace(name="tiny-chat"),
+                                                                             warnings=[]))
+    monkeypatch.setattr(serving, "run_build", lambda prepared, on_line: report)
+    engine = Engine("docker", "/usr/bin/docker", "20.10", "20.10", "buildkit-env",
+                    Capabilities(True, True, True, True, False, False))
+    serving.build_if_missing(str(spec), deployment, engine, no_build=False, progress="plain")
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].startswith(f"{deployment.image} is missing") and len(digest) == 12
+    assert lines[-1].startswith(f"built {deployment.image} ")

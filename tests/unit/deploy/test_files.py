@@ -26,10 +26,19 @@ def test_writes_and_rewrites_its_own(tmp_path: Path) -> None:
 
 def test_refuses_a_foreign_file(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("mine: true\n")
-    with pytest.raises(InputError, match=r"a\.yaml exists and was not written by dockyard"):
+    with pytest.raises(InputError, match=r"a\.yaml exists and was not written by dockyard") as one:
         write_all(tmp_path, {"a.yaml": ours("a: 1\n"), "b.yaml": ours("b: 1\n")})
+    assert "(s)" not in one.value.message and "move that file away" in (one.value.hint or "")
     assert (tmp_path / "a.yaml").read_text() == "mine: true\n"
     assert not (tmp_path / "b.yaml").exists(), "nothing is written when one file is refused"
+
+
+def test_several_foreign_files_are_named_one_at_a_time_without_a_plural_marker(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text("mine: true\n")
+    with pytest.raises(InputError, match=r"a\.yaml exists and was not written by dockyard") as first:
+        write_all(tmp_path, {"a.yaml": ours("a: 1\n"), "b.yaml": ours("b: 1\n")})
+    assert "(s)" not in first.value.message and "exist and were" not in first.value.message
 
 
 def test_a_marked_file_not_in_the_manifest_is_not_ours(tmp_path: Path) -> None:

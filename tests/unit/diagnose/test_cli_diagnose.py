@@ -109,5 +109,16 @@ def test_print_explanation_for_build() -> None:
 def test_explain_shows_dockyards_own_fix(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(LOGS / "real/tls_cert.log")]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "with dockyard `dockyard build --ca-cert FILE`" in out
+    assert "with dockyard: `dockyard build --ca-cert FILE`" in out
     assert "[build] table" in out, "brackets in a fix are printed, not taken as markup"
+
+
+def test_explain_on_a_build_that_succeeded_says_so_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(LOGS / "real/success_buildkit.log")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("the build succeeded: nothing to explain")
+    assert "naming to docker.io/library/dockyard-diagtest-i24:success_buildkit done" in out
+    assert "no known failure signature" not in out
+    assert main(["explain", str(LOGS / "real/success_podman.log"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["succeeded"] is True and data["known"] is False and data["success"]["line"] > 0

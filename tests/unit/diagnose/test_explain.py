@@ -58,6 +58,12 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
                                                      "error": "Name or service not known"}),
 }
 UNKNOWN = ("real/unknown_buildkit.log", "real/podman_unknown.log")
+# logs of builds that worked -> the line that says so
+SUCCEEDED = {
+    "real/success_buildkit.log": "#6 naming to docker.io/library/dockyard-diagtest-i24:success_buildkit done",
+    "real/success_legacy.log": "Successfully tagged dockyard-diagtest-i24:success_legacy",
+    "real/success_podman.log": "Successfully tagged localhost/dockyard-diagtest-i24:success_podman",
+}
 
 
 def read(name: str) -> str:
@@ -79,7 +85,7 @@ def test_known_failure(name: str) -> None:
 
 def test_every_log_is_tested_and_listed_in_the_readme() -> None:
     on_disk = {str(p.relative_to(LOGS)) for p in LOGS.rglob("*.log")}
-    assert on_disk == set(EXPECTED) | set(UNKNOWN)
+    assert on_disk == set(EXPECTED) | set(UNKNOWN) | set(SUCCEEDED)
     readme = (LOGS / "README.md").read_text()
     for name in on_disk:
         assert f"`{name}`" in readme, name
@@ -101,6 +107,26 @@ def test_signatures_are_well_formed() -> None:
         assert set(signature.excludes) <= set(SIGNATURE_IDS)
         placeholders = set(re.findall(r"\{(\w+)\}", signature.cause + signature.fix + signature.dockyard))
         assert placeholders <= set(signature.defaults), (signature.id, placeholders)
+
+
+@pytest.mark.parametrize("name", sorted(SUCCEEDED))
+def test_a_build_that_succeeded_is_said_so(name: str) -> None:
+    """Issue 24: a successful build's log is not "no known failure signature matched"."""
+    explanation = explain_log(read(name))
+    assert explanation.succeeded and explanation.success is not None
+    assert explanation.success[1] == SUCCEEDED[name]
+    assert not explanation.matches and explanation.step is None
+    assert explanation.to_dict()["succeeded"] is True
+
+
+@pytest.mark.parametrize("name", [*UNKNOWN, *sorted(EXPECTED)])
+def test_a_failed_build_never_reads_as_a_success(name: str) -> None:
+    assert not explain_log(read(name)).succeeded
+
+
+def test_a_failure_after_an_earlier_export_is_still_a_failure() -> None:
+    text = read("real/success_buildkit.log") + "\n" + read("real/unknown_buildkit.log")
+    assert not explain_log(text).succeeded
 
 
 @pytest.mark.parametrize("name", UNKNOWN)
@@ -229,7 +255,8 @@ def test_empty_and_unrelated_logs() -> None:
         explanation = explain_log(text)
         assert not explanation.known
     assert explain_log("all good\nreally\n").tail == ("all good", "really")
-    assert explain_log("").to_dict() == {"known": False, "matches": [], "failed_step": None, "tail": []}
+    assert explain_log("").to_dict() == {"known": False, "succeeded": False, "matches": [], "failed_step": None,
+                                         "tail": [], "success": None}
 
 
 def test_fixture_logs_hold_no_secrets() -> None:

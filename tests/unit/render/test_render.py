@@ -177,14 +177,16 @@ def runs(text: str) -> Iterator[dockerfile.Command]:
 def test_dockerfile_parses_with_the_buildkit_parser(preset: str) -> None:
     commands = parse(render_preset(preset).dockerfile)
     froms = [c.value for c in commands if c.cmd.upper() == "FROM"]
-    assert [f[-1] for f in froms] == ["base", "builder", "runtime"]
+    serving = load(preset).profile == "serve"
+    # a slim serve image's final stage starts from scratch on the trimmed root (serve.toml [[root-trim.rows]])
+    assert [f[-1] for f in froms] == ["base", "builder", *(["root"] if serving else []), "runtime"]
+    assert (froms[-1][0] == "scratch") == serving
     assert all(len(f) == 3 and f[1].upper() == "AS" for f in froms)
     assert commands[-1].cmd.upper() == "CMD"
     assert any(c.cmd.upper() == "USER" for c in commands)
     for command in commands:
         assert command.cmd.upper() in {"ARG", "FROM", "ENV", "RUN", "COPY", "LABEL", "USER", "WORKDIR",
                                        "ENTRYPOINT", "CMD", "EXPOSE", "HEALTHCHECK"}, command.original
-    serving = load(preset).profile == "serve"
     assert serving == any(c.cmd.upper() == "HEALTHCHECK" for c in commands) \
         == any(c.cmd.upper() == "EXPOSE" for c in commands)
 

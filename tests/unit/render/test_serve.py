@@ -61,7 +61,7 @@ def test_hub_model_downloads_in_its_own_stage_with_the_token_as_a_secret(tmp_pat
     result = rendered(tmp_path, f'model = "hub:org/name@{SHA}"\n')
     parsed = commands(result.dockerfile)
     froms = [c.value[-1] for c in parsed if c.cmd.upper() == "FROM"]
-    assert froms == ["base", "builder", "model", "runtime"]
+    assert froms == ["base", "builder", "model", "root", "runtime"]
     download = next(c for c in parsed if c.cmd.upper() == "RUN" and "hub_model.py" in c.original)
     assert "--mount=type=secret,id=hf_token" in download.original
     assert f"org/name {SHA} /opt/model" in download.original
@@ -87,10 +87,13 @@ def test_hub_model_fetched_at_start_ships_no_weights(tmp_path: Path) -> None:
     user (a new named volume copies that owner); the server still runs offline."""
     result = rendered(tmp_path, f'model = "hub:org/name@{SHA}"\nfetch = "start"\n')
     parsed = commands(result.dockerfile)
-    assert [c.value[-1] for c in parsed if c.cmd.upper() == "FROM"] == ["base", "builder", "runtime"]
+    assert [c.value[-1] for c in parsed if c.cmd.upper() == "FROM"] == ["base", "builder", "root", "runtime"]
     originals = [c.original for c in parsed]
     assert "COPY dockyard/hub_model.py /opt/dockyard/" in originals
-    assert "RUN install -d -m 0755 -o 1000 -g 1000 /opt/model" in originals
+    assert ("RUN /opt/venv/bin/python -c \"import os; os.makedirs('/opt/model', exist_ok=True); "
+            "os.chmod('/opt/model', 0o755); os.chown('/opt/model', 1000, 1000)\"") in originals, \
+        "made by the image's Python: a slim serve image's root has no coreutils"
+
     assert not any("--mount=type=secret,id=hf_token" in line for line in originals)
     assert "dockyard/hub_model.py" in result.files
     assert 'HF_HUB_OFFLINE="1"' in result.dockerfile

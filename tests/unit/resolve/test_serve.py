@@ -137,6 +137,16 @@ def test_refusals(run_cli: CliRunner, tmp_path: Path, serve: str, image: str, ke
     assert key in result.err and fragment in result.err and "Traceback" not in result.err
 
 
+def test_device_choices_name_each_device_once(run_cli: CliRunner, tmp_path: Path) -> None:
+    """Issue 24: on cpu the target's own device is "cpu"; it is offered once, not as "cpu", "cpu" or "auto"."""
+    folder(tmp_path)
+    err = " ".join(run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\ndevice = "cuda"\n'))]).err.split())
+    assert 'Nearest valid choices: device = "cpu" or "auto"' in err
+    gpu = " ".join(run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\ndevice = "xpu"\n',
+                                               'target = "cuda"\n'))]).err.split())
+    assert 'Nearest valid choices: device = "cuda", "cpu" or "auto"' in gpu
+
+
 def test_remote_code_needs_consent(run_cli: CliRunner, tmp_path: Path) -> None:
     folder(tmp_path, auto_map={"AutoModelForCausalLM": "modeling_x.XForCausalLM"})
     result = run_cli(["check", str(write(tmp_path, 'model = "path:tiny"\n'))])

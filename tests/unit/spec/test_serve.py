@@ -176,6 +176,25 @@ def test_run_time_settings_are_the_knowledge_rows() -> None:
     assert set(RUN_TIME) == {row.key for row in serve_knowledge().settings}
 
 
+def test_extending_the_preset_needs_a_serve_table_of_its_own(run_cli: CliRunner, tmp_path: Path) -> None:
+    """Issue 24: cpu-serve's mount:/models/model is a placeholder; a spec that extends the preset without
+    [serve] is refused (exit 2) instead of silently serving /models/model."""
+    path = tmp_path / "mine.toml"
+    path.write_text(HEAD)
+    result = run_cli(["check", str(path)])
+    assert result.code == EXIT_INVALID
+    assert 'needs a [serve] table naming the model (extends = "cpu-serve" is a preset' in result.err
+    assert "mount:/models/NAME" in result.err and "Traceback" not in result.err
+
+
+def test_a_spec_file_passes_its_serve_table_to_specs_that_extend_it(tmp_path: Path) -> None:
+    (tmp_path / "chat.toml").write_text(f'{HEAD}[serve]\nmodel = "mount:/models/chat"\nport = 9000\n')
+    (tmp_path / "more.toml").write_text('[image]\nname = "more"\nextends = "chat.toml"\npackages = ["requests"]\n')
+    spec = load(str(tmp_path / "more.toml"))
+    assert spec.serve is not None and spec.serve.model == ServeModel("mount", "/models/chat")
+    assert spec.serve.port == 9000, "inherited whole"
+
+
 def test_fetch_at_start_is_part_of_the_digest(tmp_path: Path) -> None:
     baked = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\n')))
     started = load(str(spec_file(tmp_path, 'model = "hub:org/m@main"\nfetch = "start"\n')))

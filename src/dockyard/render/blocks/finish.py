@@ -6,6 +6,8 @@ from __future__ import annotations
 from dockyard.render.blocks.common import SCRIPTS, RenderContext, script
 from dockyard.render.instructions import Instruction, Run
 
+STDLIB_LOADED = "/opt/dockyard/loaded-stdlib.txt"  # builder only: the root stage keeps these modules' bytecode
+
 
 def finish(ctx: RenderContext) -> list[Instruction]:
     plan = ctx.plan
@@ -25,6 +27,8 @@ def finish(ctx: RenderContext) -> list[Instruction]:
         flags.append("--keep-headers")
     if plan.bytecode == "loaded":
         flags += [f"--probe {SCRIPTS}/probe.py", f"--plan {SCRIPTS}/plan.json"]
+        if plan.root_trim or plan.root_trim_paths:  # a slim serve image: its size is what a node pulls
+            flags += ["--no-debug-ranges", f"--stdlib-list {STDLIB_LOADED}"]
     commands.append(f"python {SCRIPTS}/slim.py {' '.join(flags)}")
     commands += leave_transformers_for_job(ctx)
     first = "Packages that break this target removed, then a dependency check" if plan.uninstall else \

@@ -63,10 +63,13 @@ def model_layer(plan: Plan) -> list[Instruction]:
     serve = plan.serve
     if serve is not None and serve.model.fetched_at_start:
         path = serve.model.container_path
+        # The image's own Python makes the folder: a slim serve image's root has no coreutils (`install`).
+        make = (f"import os; os.makedirs({path!r}, exist_ok=True); os.chmod({path!r}, 0o755); "
+                f"os.chown({path!r}, {plan.uid}, {plan.uid})")
         return [Comment(f"{serve.model.spelled()} is fetched at start into a volume at {path} by this script (the "
                         "same image, another command); the empty folder gives a new volume its owner"),
                 Copy(("dockyard/hub_model.py",), "/opt/dockyard/"),
-                Run((f"install -d -m 0755 -o {plan.uid} -g {plan.uid} {path}",))]
+                Run((f'{plan.venv}/bin/python -c "{make}"',))]
     if serve is None or not serve.model.baked:
         return []
     path = serve.model.container_path

@@ -26,6 +26,9 @@ NO_DOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/
            "> /etc/dpkg/dpkg.cfg.d/dockyard-nodoc")
 
 
+# The environment of every stage built on the base (a final stage from scratch sets it again).
+BASE_ENV = (("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))
+
 # A step that fetches a third-party archive's key or lists over HTTPS: the build's CA and the script that
 # hands it to curl and apt.
 CA_MOUNTS = (SecretMount("ca"), script("fetch.sh"))
@@ -59,7 +62,7 @@ def base_stage(ctx: RenderContext) -> list[Instruction]:
     plan = ctx.plan
     items: list[Instruction] = [
         Arg("DEBIAN_FRONTEND", "noninteractive"),
-        Env((("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8"), ("PYTHONUNBUFFERED", "1"))),
+        Env(BASE_ENV),
     ]
     packages = [*BASE_PACKAGES, *plan.system_packages]
     keep = KEEP_APT_CACHE if ctx.options.cache_mounts else ()

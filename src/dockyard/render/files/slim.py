@@ -18,7 +18,9 @@ patchelf and binutils' strip corrupts some of them (seen: numpy's and scipy's Op
 "ELF load command address/offset not page-aligned"); the test catches exactly those.
 The warm-up below runs after the removal, so a removal that breaks an import fails the build.
 Bytecode: "loaded" runs the probe's warm-up (imports and a tiny model) and compiles the
-source files it loaded; "all" compiles everything; "none" keeps none. Bytecode is written in the
+source files it loaded (--no-debug-ranges: without the column tables of 3.11+ tracebacks, for serve
+images; --stdlib-list FILE: and lists the standard library's files it loaded, whose bytecode a serve
+image's root keeps); "all" compiles everything; "none" keeps none. Bytecode is written in the
 unchecked-hash mode so it stays valid whatever file times the copy into the final stage gives, and is
 reproducible.
 """
@@ -39,6 +41,9 @@ from pathlib import Path
 UNCHECKED = py_compile.PycInvalidationMode.UNCHECKED_HASH
 # loaded only by torch's own C++ tests (torch.ops.load_library in test/), never linked by torch itself
 TORCH_TEST_LIBRARIES = ("libbackend_with_compiler.so", "libaoti_custom_ops.so")
+# numpy's extension modules that only its test suite imports (numpy/_core/tests, removed with `tests`)
+NUMPY_TEST_MODULES = ("_multiarray_tests", "_simd", "_umath_tests", "_rational_tests", "_struct_ufunc_tests",
+                      "_operand_flag_tests")
 
 
 def size(path: Path) -> int:
@@ -97,6 +102,7 @@ def slim(venv: Path, keep_headers: bool, keep_tools: bool, strip: bool) -> None:
              *(site / "torch" / "lib" / name for name in TORCH_TEST_LIBRARIES), *site.glob("torch/lib/*test*.so")]
     remove([site / "torch" / "test", *tests], "torch C++ tests, test libraries and protoc")
     remove([p for p in site.rglob("tests") if p.is_dir()], "tests folders")
+    remove([p for name in NUMPY_TEST_MODULES for p in site.glob(f"numpy/_core/{name}.*.so")], "numpy's test modules")
     remove([p for p in site.rglob("*.pyi") if p.is_file() and not stub_loaded(p)], "type stubs")
     remove([p for p in site.rglob("*.a") if p.is_file()], "static libraries")
     remove([venv / "share" / "doc", venv / "share" / "man"], "documentation")
@@ -262,7 +268,7 @@ def clear_bytecode(root: Path) -> None:
     remove([p for p in root.rglob("__pycache__") if p.is_dir()], "existing bytecode")
 
 
-def compile_loaded(venv: Path, probe: str, plan: str) -> None:
+def compile_loaded(venv: Path, probe: str, plan: str, no_debug_ranges: bool = False, stdlib_list: str = "") -> None:
     listing = Path("/dev/shm") / "dockyard-loaded.txt"
     if not listing.parent.is_dir():
         listing = Path(os.environ.get("TMPDIR", "/tmp")) / "dockyard-loaded.txt"
@@ -271,13 +277,21 @@ def compile_loaded(venv: Path, probe: str, plan: str) -> None:
                    check=True, env=env)
     files = [Path(line) for line in listing.read_text().splitlines() if line]
     listing.unlink()
+    if stdlib_list:  # the standard library's modules the warm-up loaded: a serve image's root keeps their bytecode
+        stdlib = sysconfig.get_paths()["stdlib"]
+        Path(stdlib_list).parent.mkdir(parents=True, exist_ok=True)
+        Path(stdlib_list).write_text("".join(f"{p}\n" for p in files if str(p).startswith(stdlib + "/")))
     prefix = str(venv.resolve())
-    compiled = 0
-    for path in files:
-        if str(path.resolve()).startswith(prefix) and path.exists():
-            py_compile.compile(str(path), doraise=True, invalidation_mode=UNCHECKED)
-            compiled += 1
-    print(f"dockyard slim: bytecode kept for {compiled} loaded modules")
+    keep = [str(path) for path in files if str(path.resolve()).startswith(prefix) and path.exists()]
+    # -X no_debug_ranges leaves out the column tables of Python 3.11+ (a traceback's ^^^ marks): a
+    # flag of the compiling interpreter, so the compile runs in one of its own.
+    flags = ["-X", "no_debug_ranges"] if no_debug_ranges else []
+    code = ("import py_compile, sys\nfor f in sys.argv[1:]:\n"
+            "    py_compile.compile(f, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)")
+    for start in range(0, len(keep), 500):
+        subprocess.run([sys.executable, *flags, "-c", code, *keep[start:start + 500]], check=True)
+    print(f"dockyard slim: bytecode kept for {len(keep)} loaded modules"
+          + (" (without column tables)" if no_debug_ranges else ""))
 
 
 def main() -> int:
@@ -290,6 +304,9 @@ def main() -> int:
     parser.add_argument("--strip", action="store_true")
     parser.add_argument("--probe")
     parser.add_argument("--plan")
+    parser.add_argument("--stdlib-list", default="", help="write the standard library files the warm-up loaded here")
+    parser.add_argument("--no-debug-ranges", action="store_true",
+                        help="compile without the column tables of 3.11+ tracebacks (about 8%% less bytecode)")
     args = parser.parse_args()
     venv = Path(args.venv)
     if args.slim:
@@ -301,7 +318,7 @@ def main() -> int:
     elif args.bytecode == "loaded":
         if not args.probe or not args.plan:
             raise SystemExit("--bytecode loaded needs --probe and --plan")
-        compile_loaded(venv, args.probe, args.plan)
+        compile_loaded(venv, args.probe, args.plan, args.no_debug_ranges, args.stdlib_list)
     print(f"dockyard slim: venv is now {size(venv) / 1e6:.1f} MB (stdlib at {sysconfig.get_paths()['stdlib']})")
     return 0
 

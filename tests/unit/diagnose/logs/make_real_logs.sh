@@ -5,7 +5,8 @@
 # Raw logs land in $OUT (default /tmp/dockyard-diag-logs), trimmed copies in $OUT/trimmed (trim_logs.py:
 # BuildKit step digests and download progress bars cut, the resolver address replaced; nothing else).
 # Copy the trimmed logs you want over the fixtures in real/.
-# Every build here is meant to fail. The images and podman copies it creates are removed at the end.
+# Every build here is meant to fail, but the three success_* ones (what `dockyard explain` says of a build
+# that worked). The images and podman copies it creates are removed at the end.
 set -u
 OUT=${OUT:-/tmp/dockyard-diag-logs}
 BASE=dockyard/bookworm-python:3.11
@@ -119,6 +120,16 @@ $VENV
 $PIPCA requests"
 pm podman_unknown "FROM $BASE
 RUN echo 'warming up' && sh -c 'echo step failed >&2; exit 7'"
+
+# builds that succeed: BuildKit, the legacy builder, podman
+bk success_buildkit "FROM $BASE
+RUN echo built"
+dir=$(case_dir success_legacy "FROM $BASE
+RUN echo built")
+DOCKER_BUILDKIT=0 "$DOCKER" build --no-cache -t "$TAG:success_legacy" "$dir" >"$OUT/success_legacy.log" 2>&1
+echo "success_legacy: exit $?"
+pm success_podman "FROM $BASE
+RUN echo built"
 
 # clean up only what this script made (the label marks the g++ image and every layer built on it)
 if [ "$loaded" = 1 ]; then podman rmi "$BASE" >/dev/null 2>&1 || true; fi
