@@ -469,10 +469,13 @@ def check_libraries(plan: dict[str, Any]) -> None:
                     continue
                 done = subprocess.run([loader, "--list", path], capture_output=True, text=True, timeout=60)
                 checked += 1
-                for line in done.stdout.splitlines():
-                    library = line.strip().split(" ", 1)[0]
-                    if "=> not found" in line and not library.startswith(HOST_PROVIDED):
-                        missing.append(f"{path} needs {library}")
+                # A library's missing dependency is listed "=> not found"; a missing direct one stops the
+                # loader (exit 127): "error while loading shared libraries: NAME: cannot open shared object file".
+                libraries = [line.strip().split(" ", 1)[0] for line in done.stdout.splitlines()
+                             if "=> not found" in line]
+                if "cannot open shared object file" in done.stderr:
+                    libraries.append(done.stderr.split("shared libraries: ", 1)[-1].split(":", 1)[0].strip())
+                missing += [f"{path} needs {library}" for library in libraries if not library.startswith(HOST_PROVIDED)]
     record("shared libraries resolve", not missing, "every library found", f"{checked} ELF files checked",
            "; ".join(missing[:10]))
 

@@ -54,7 +54,9 @@ def probe_source() -> str:
 
 
 def expectations_from_image(backend: Backend, image: str) -> dict[str, Any]:
-    argv = backend.run_argv(image, [PLAN_IN_IMAGE], ["--entrypoint", "cat"])
+    # Read by the image's own Python: a serve image's trimmed root has no cat (knowledge/serve.toml root-trim).
+    read = f"import sys; sys.stdout.write(open({PLAN_IN_IMAGE!r}, encoding='utf-8').read())"
+    argv = backend.run_argv(image, ["-c", read], ["--network", "none", "--entrypoint", "python"])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise InputError(f"{image} carries no {PLAN_IN_IMAGE}: it was not built by dockyard",

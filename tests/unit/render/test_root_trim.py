@@ -12,10 +12,12 @@ from dockyard.resolve.resolver import resolve
 from dockyard.spec.model import load
 
 # What a served model runs or loads: never in a row (Python, its libraries, TLS, the init, the shell
-# subprocesses get, time zones, the package database).
+# subprocesses get, time zones, the package database, the gateway and every library HAProxy links).
 KEPT = ("python3.11", "python3.11-minimal", "libpython3.11-stdlib", "libpython3.11-minimal", "libc6", "libc-bin",
         "libssl3", "libstdc++6", "libgcc-s1", "zlib1g", "libffi8", "libsqlite3-0", "libexpat1", "ca-certificates",
-        "tini", "dash", "tzdata", "dpkg", "libzstd1", "base-files")
+        "tini", "dash", "tzdata", "dpkg", "libzstd1", "base-files",
+        "haproxy", "liblua5.3-0", "libopentracing-c-wrapper0", "libopentracing1", "libpcre2-8-0", "libcrypt1",
+        "libsystemd0", "libgcrypt20", "libgpg-error0", "liblz4-1", "liblzma5", "libcap2")
 
 
 def test_every_row_says_why_and_where_the_fact_comes_from() -> None:

@@ -86,15 +86,20 @@ done
 [ -n "$loader" ] || { echo "dockyard root-trim: no dynamic loader found" >&2; exit 1; }
 broken=0
 checked=0
-check() {  # check FILE: run the loader on it; "not found" in its answer is a missing library
-    out=$("$loader" --list "$1" 2>&1) || return 0  # not a dynamic ELF file
-    checked=$((checked + 1))
+check() {  # check FILE: run the loader on it. A library it cannot find is named "not found" (a library's
+    # dependency) or stops the loader with "cannot open shared object file" (exit 127, a direct one); any
+    # other failure is a file that is not a dynamic ELF object.
+    status=0
+    out=$("$loader" --list "$1" 2>&1) || status=$?
     case "$out" in
-        *"not found"*)
+        *"not found"*|*"cannot open shared object file"*)
+            checked=$((checked + 1))
             echo "dockyard root-trim: $1 links a library the trim removed:" >&2
             echo "$out" >&2
             broken=$((broken + 1)) ;;
+        *) [ "$status" -eq 0 ] && checked=$((checked + 1)) ;;
     esac
+    return 0
 }
 walk() {  # walk DIR LIBS_ONLY
     for entry in "$1"/*; do
