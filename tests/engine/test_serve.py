@@ -226,8 +226,11 @@ def test_ready_only_after_the_warm_up(served: Served, keyed: tuple[int, list[tup
     first_health = next(t for t, health, _ in seen if health == 200)
     first_ready = next(t for t, _, ready in seen if ready == 200)
     assert first_ready >= first_health
-    assert any(health == 200 and ready == 503 for _, health, ready in seen), \
-        "the server answered /health while the gateway still said 503 on /ready (warming up)"
+    assert all(health == 200 for _, health, ready in seen if ready == 200), "never ready before the server is up"
+    # The window between the server's /health and the gateway's /ready (one generated token of a tiny model)
+    # can be shorter than the polling interval; the gateway's 503 before it, and its log line after the
+    # warm-up answered, show the order.
+    assert any(ready == 503 for _, _, ready in seen), "the gateway says 503 on /ready until the warm-up answered"
     logs = docker_run(served.engine, "logs", f"dockyard-test-serve-keyed-{RUN}").stderr
     assert "warm-up POST /v1/completions answered 200: ready" in logs
 
