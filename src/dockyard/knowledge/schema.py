@@ -271,6 +271,7 @@ FILES: dict[str, Table] = {
         "metric": Rows({"name": STR, "type": STR, "what": STR, **SOURCES}),
         "setting": Rows({"key": STR, "env": STR, "flag": STR, **SOURCES}),
         "continuous-batching": Table({"memory-percent": Map(INT), "sources": Map(STR)}, rest=BOOL),
+        "baked": Table({"exclude": STRS, **SOURCES}),
         "root-trim": Table({"keep?": STR, "rows": Rows({"name": STR, "packages?": STRS, "paths?": STRS, "why": STR,
                                                        **SOURCES})}),
     }),

@@ -126,6 +126,7 @@ class ServeKnowledge:
     cb_memory_percent: dict[str, int]  # target -> default share of the container's memory for the KV cache
     root_trim: tuple[RootTrim, ...] = ()
     root_keep: str = ""  # a file name kept inside the folders the root-trim paths name
+    baked_exclude: tuple[str, ...] = ()  # removed from an image whose model lies in it (downloads only)
 
     def setting(self, key: str) -> Setting:
         return next(s for s in self.settings if s.key == key)
@@ -185,4 +186,5 @@ def _serve_at(folder: Path) -> ServeKnowledge:
         root_trim=tuple(RootTrim(row["name"], tuple(row.get("packages", ())), tuple(row.get("paths", ())), row["why"],
                                  tuple(row["sources"])) for row in data["root-trim"]["rows"]),
         root_keep=str(data["root-trim"].get("keep", "")),
+        baked_exclude=tuple(data["baked"]["exclude"]),
     )

@@ -107,6 +107,7 @@ class ServePlan:
     server_command: tuple[str, ...] = ()  # what the launcher runs with these settings (less the KV cache cap)
     health_path: str = HEALTH_PATH
     ready_path: str = READY_PATH
+    excluded: tuple[str, ...] = ()  # packages a dependency declares for downloads only, gone with the model baked in
 
     @property
     def model_id(self) -> str:
@@ -191,10 +192,12 @@ class Plan:
         return "/root" if self.user == "root" else f"/home/{self.user}"
 
     def excluded(self) -> tuple[str, ...]:
-        """The spec's `exclude`, as pip names: never left in the image, even when a dependency brings one."""
+        """The spec's `exclude` and what a serve image with its model baked in leaves out, as pip names:
+        never left in the image, even when a dependency brings one."""
         from packaging.utils import canonicalize_name
 
-        return tuple(sorted({str(canonicalize_name(name)) for name in self.spec.exclude}))
+        names = (*self.spec.exclude, *(self.serve.excluded if self.serve else ()))
+        return tuple(sorted({str(canonicalize_name(name)) for name in names}))
 
     def pinned_versions(self) -> dict[str, str]:
         """name -> exact version the image must carry (what the probe compares)."""
@@ -233,7 +236,7 @@ class Plan:
             "non_root": self.user != "root" and self.profile in ("runtime", "serve"),
             "spec_digest": self.digest,
             **({"transformers_for_job": True} if self.transformers_for_job else {}),
-            **({"excluded": list(self.excluded())} if self.spec.exclude else {}),
+            **({"excluded": list(self.excluded())} if self.excluded() else {}),
             **({"addon_probes": [{"addon": a.name, "name": n, "code": c, "gpu": g}
                                  for a in self.addons for n, c, g in a.probes]}
                if any(a.probes for a in self.addons) else {}),

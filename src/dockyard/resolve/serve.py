@@ -135,7 +135,8 @@ def resolve_serve(ctx: Context, torch: TorchPlan, transformers: TransformersPlan
                      model_option=model_option, cb_memory_option=cli.cb_memory_option if cli else "",
                      routes=cli.routes if cli else (),
                      admin_routes=cli.admin if cli else (), warm_up_route=cli.warm_up if cli else "",
-                     upstream_port=upstream, metrics_port=serve.port + gateway.metrics_offset, settings=settings)
+                     upstream_port=upstream, metrics_port=serve.port + gateway.metrics_offset, settings=settings,
+                     excluded=sk.baked_exclude if serve.model.baked else ())
 
 
 def _text(value: str | bool) -> str:

@@ -193,3 +193,14 @@ def test_a_hub_model_with_remote_code_is_a_warning(tmp_path: Path) -> None:
     """Its code is not read before the build: consent alone is not enough to stay silent (issue 21)."""
     plan = plan_of(tmp_path, 'model = "hub:org/name@' + "0" * 40 + '"\ntrust-remote-code = true\n')
     assert any("trust-remote-code = true runs the code" in w for w in plan.warnings)
+
+
+def test_a_baked_model_leaves_the_download_only_packages_out(tmp_path: Path) -> None:
+    """hf-xet only downloads from the Hub; an image whose model lies in it (HF_HUB_OFFLINE=1) removes it
+    after the dependency check, and verify's probe checks it is gone (knowledge/serve.toml [baked])."""
+    folder(tmp_path)
+    plan = plan_of(tmp_path, 'model = "path:tiny"\n')
+    assert plan.serve is not None and plan.serve.excluded == ("hf-xet",)
+    assert plan.excluded() == ("hf-xet",) and plan.expectations()["excluded"] == ["hf-xet"]
+    mounted = plan_of(tmp_path, 'model = "mount:/models/m"\n')
+    assert mounted.excluded() == () and "excluded" not in mounted.expectations(), "a mounted model may download"
