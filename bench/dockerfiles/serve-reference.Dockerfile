@@ -15,7 +15,8 @@ ENV VIRTUAL_ENV=/usr/local/py PATH=/usr/local/py/bin:/usr/local/sbin:/usr/local/
 RUN --mount=type=secret,id=ca PIP_CERT=/run/secrets/ca pip install uv && SSL_CERT_FILE=/run/secrets/ca uv pip install -U pip setuptools
 RUN --mount=type=secret,id=ca --mount=type=bind,source=wheels,target=/wheels SSL_CERT_FILE=/run/secrets/ca uv pip install --find-links /wheels 'torch==2.13.0+cpu'
 COPY constraints.txt /tmp/constraints.txt
-RUN --mount=type=secret,id=ca SSL_CERT_FILE=/run/secrets/ca uv pip install -c /tmp/constraints.txt "transformers[serving]==5.24.0"
+# transformers' release is the dockyard image's, pinned by constraints.txt like every other package
+RUN --mount=type=secret,id=ca SSL_CERT_FILE=/run/secrets/ca uv pip install -c /tmp/constraints.txt "transformers[serving]"
 COPY model /opt/model
 EXPOSE 8000
 CMD ["transformers", "serve", "/opt/model", "--host", "0.0.0.0", "--port", "8000", "--device", "cpu"]
