@@ -133,7 +133,7 @@ def test_push_records_the_digest_and_both_engines_pull_by_it(cli, docker: Engine
 
 
 def _chat(port: int, model: str) -> dict[str, Any]:
-    """A chat completion naming the model id the image serves (the spec's name, issue 22)."""
+    """A chat completion naming the model id the image serves (a hub: model's repository id, issue 22)."""
     body = json.dumps({"model": model, "max_tokens": 8,
                        "messages": [{"role": "user", "content": "Hello!"}]}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", body,
@@ -156,7 +156,7 @@ def test_up_fetches_once_then_serves_offline(cli, docker: Engine, built: Built, 
     assert "fetching hub:" in first.err and "downloaded to /opt/model (with a token)" in first.err
     model_requests = [auth for path, auth in zip(hub.paths, hub.authorizations, strict=True) if "/resolve/" in path]
     assert model_requests and all(auth == f"Bearer {FAKE_TOKEN}" for auth in model_requests)
-    assert _chat(port, built.name)["choices"][0]["message"]["role"] == "assistant"
+    assert _chat(port, REPO)["choices"][0]["message"]["role"] == "assistant"
     server = inspect(docker.client, "container", f"dockyard-{built.name}")
     assert server is not None
     env = "\n".join(server["Config"]["Env"])
@@ -170,7 +170,7 @@ def test_up_fetches_once_then_serves_offline(cli, docker: Engine, built: Built, 
     assert second.code == 0, second.err
     assert "is already in /opt/model; nothing to download" in second.err
     assert len(hub.paths) == requests_before
-    assert _chat(port, built.name)["choices"][0]["message"]["role"] == "assistant"
+    assert _chat(port, REPO)["choices"][0]["message"]["role"] == "assistant"
     down = cli(["down", str(built.spec), "--backend", "docker", "--volumes"])
     assert down.code == 0 and f"removed volume dockyard-{built.name}-model" in down.err
     assert inspect(docker.client, "volume", f"dockyard-{built.name}-model") is None
@@ -211,6 +211,6 @@ def test_compose_runs_the_fetch_service_first(cli, docker: Engine, built: Built,
                 break
             time.sleep(2)
         assert status == "healthy"
-        assert _chat(port, built.name)["choices"][0]["message"]["role"] == "assistant"
+        assert _chat(port, REPO)["choices"][0]["message"]["role"] == "assistant"
     finally:
         subprocess.run([*project, "down", "--volumes"], capture_output=True, timeout=120)
