@@ -23,7 +23,6 @@ import socket
 import string
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,12 +192,18 @@ def test_ctrl_c_removes_what_up_started(docker: Engine, leaky: Leaky) -> None:
     process = subprocess.Popen([*DOCKYARD, "up", str(leaky.spec), "--backend", "docker", "--name", name, "--port",
                                 str(free_port()), "--progress", "plain", "--no-build"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (inspect(docker, "container", name) or {}).get("State", {}).get(
-            "Status") != "running":
-        time.sleep(0.2)
+    # Interrupt while up waits for /ready (its first progress line), not after a poll of the engine: on a
+    # loaded machine the container could turn ready, and up finish, between two polls.
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "waiting for" in line:
+            break
+    assert (inspect(docker, "container", name) or {}).get("State", {}).get("Status") == "running", "".join(seen)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    _, rest = process.communicate(timeout=120)
+    err = "".join(seen) + rest
     assert process.returncode == 130, err
     assert f"interrupted: removed {name}, which this `dockyard up` started" in err
     assert inspect(docker, "container", name) is None
