@@ -53,6 +53,20 @@ def inspect(client: str, kind: str, name: str) -> dict[str, Any] | None:
     return data[0]
 
 
+def wait_compose_healthy(client: str, cid: str, seconds: float = 120) -> dict[str, Any]:
+    """A compose service's container once the health check the compose file carries (interval 10 s) says
+    healthy; it must keep running meanwhile."""
+    state: dict[str, Any] | None = None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = inspect(client, "container", cid)
+        assert state is not None and state["State"]["Status"] == "running", state
+        if state["State"]["Health"]["Status"] == "healthy":
+            return state
+        time.sleep(2)
+    raise AssertionError(f"{cid} not healthy within {seconds} s: {state and state['State']['Health']}")
+
+
 def image_tags(client: str, name: str) -> list[str]:
     done = subprocess.run([client, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", f"dockyard/{name}"],
                           capture_output=True, text=True)
@@ -216,16 +230,7 @@ def test_compose_up_healthy_answers_down(cli, docker: Engine, served: Path, tmp_
         done = subprocess.run([*project, "up", "--detach"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         cid = subprocess.run([*project, "ps", "--quiet", NAME], capture_output=True, text=True).stdout.strip()
-        status = ""
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the health check the compose file carries (interval 10 s)
-            state = inspect(docker.client, "container", cid)
-            assert state is not None and state["State"]["Status"] == "running", state
-            status = state["State"]["Health"]["Status"]
-            if status == "healthy":
-                break
-            time.sleep(2)
-        assert status == "healthy"
+        state = wait_compose_healthy(docker.client, cid)
         assert state["HostConfig"]["ReadonlyRootfs"] is True and state["Config"]["User"] == "1000:1000"
         assert "DOCKYARD_SERVE_CONTINUOUS_BATCHING=true" in state["Config"]["Env"], "the settings, to edit"
         body = json.dumps({"model": NAME, "max_tokens": 8,

@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from dockyard.cli import main
 from dockyard.engine.detect import Engine
 
 from .fakehub import FakeHub, serve_hub
-from .test_deploy import free_port, image_tags, inspect
+from .test_deploy import free_port, image_tags, inspect, wait_compose_healthy
 from .test_secrets import FAKE_TOKEN
 from .test_serve_hub import bridge_gateway
 from .tinymodel import make_tiny_llama
@@ -202,15 +201,7 @@ def test_compose_runs_the_fetch_service_first(cli, docker: Engine, built: Built,
         assert state is not None and state["State"]["ExitCode"] == 0, "the fetch service completed"
         assert any(auth == f"Bearer {FAKE_TOKEN}" for auth in hub.authorizations), "the secret file reached the Hub"
         cid = subprocess.run([*project, "ps", "--quiet", built.name], capture_output=True, text=True).stdout.strip()
-        status, deadline = "", time.monotonic() + 120
-        while time.monotonic() < deadline:
-            server = inspect(docker.client, "container", cid)
-            assert server is not None and server["State"]["Status"] == "running", server
-            status = server["State"]["Health"]["Status"]
-            if status == "healthy":
-                break
-            time.sleep(2)
-        assert status == "healthy"
+        wait_compose_healthy(docker.client, cid)
         assert _chat(port, REPO)["choices"][0]["message"]["role"] == "assistant"
     finally:
         subprocess.run([*project, "down", "--volumes"], capture_output=True, timeout=120)
