@@ -56,12 +56,39 @@ class Floor:
     debian: list[str] = field(default_factory=list)  # Debian packages beyond the base
     notes: list[str] = field(default_factory=list)
 
+# Bytes on disk of the files dpkg lists for the packages named in argv, each file once (Mesa's drivers
+# are one file under many hard-linked names): what the packages really cost in an image whose dpkg
+# leaves out documentation or whose build trimmed them.
+DEBIAN_BYTES = ("import glob, json, os, sys\n"
+                "seen, total = set(), 0\n"
+                "for name in sys.argv[1:]:\n"
+                "    for listing in glob.glob(f'/var/lib/dpkg/info/{name}.list') + "
+                "glob.glob(f'/var/lib/dpkg/info/{name}:*.list'):\n"
+                "        for line in open(listing, encoding='utf-8', errors='replace'):\n"
+                "            path = line.rstrip('\\n')\n"
+                "            if not os.path.isfile(path) or os.path.islink(path):\n"
+                "                continue\n"
+                "            status = os.lstat(path)\n"
+                "            if (status.st_dev, status.st_ino) not in seen:\n"
+                "                seen.add((status.st_dev, status.st_ino))\n"
+                "                total += status.st_size\n"
+                "print(json.dumps(total))")
+
 
 def run_python(bench: Any, tag: str, code: str) -> str:
     """Run `code` with the `python` first on the image's PATH (its venv), as root, without its entrypoint."""
     done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", tag, "-c",
                         'exec python -c "$1"', "sh", code)
     return str(done.stdout)
+
+
+def debian_bytes(bench: Any, tag: str, packages: list[str]) -> int:
+    """Bytes on disk in the image of the files its dpkg database lists for `packages`."""
+    if not packages:
+        return 0
+    done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", tag, "-c",
+                        'code=$1; shift; exec python -c "$code" "$@"', "sh", DEBIAN_BYTES, *packages)
+    return int(json.loads(done.stdout))
 
 
 def debian_packages(bench: Any, tag: str) -> set[str]:

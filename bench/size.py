@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from breakdown import breakdown, table
-from floor import Floor, Floors, computed_floor, distribution_sizes, pull_size
+from floor import Floor, Floors, computed_floor, debian_bytes, distribution_sizes, pull_size
 from harness import Harness
 
 HERE = Path(__file__).resolve().parent
@@ -273,6 +273,8 @@ def part_e(bench: Bench, images: dict[str, Image]) -> None:
     image.pull = pull_size(bench, image.tag)
     # its floor is computed, not built (another 4 GB on a shared disk); part c checks the method
     image.floor, plain = computed_floor(bench, image.tag)
+    # the same Debian packages on both sides: declared Installed-Size for the floor, files on disk here
+    mine["(Debian packages)"] = debian_bytes(bench, image.tag, image.floor.debian)
     if not bench.keep:
         bench.docker("image", "rm", "--force", image.tag, check=False)
         bench.made.remove(image.tag)
@@ -282,7 +284,7 @@ def part_e(bench: Bench, images: dict[str, Image]) -> None:
 
 
 def mb(size: float) -> str:
-    return f"{size / 1e6:,.0f} MB"
+    return f"{round(size / 1e6):,} MB"  # round() to an int: a few bytes below zero read "0 MB", not "-0 MB"
 
 
 def ratio(a: float, b: float) -> float:
@@ -296,10 +298,10 @@ def report(images: dict[str, Image], floor: dict[str, int]) -> tuple[str, dict[s
     for image in images.values():
         if not image.size:
             continue
-        floor = image.floor
-        lines.append(f"{image.label:44} {mb(image.size):>9} {mb(floor.size) if floor else '-':>9} "
-                     f"{f'{ratio(image.size, floor.size):.3f}' if floor else '-':>7} {mb(image.pull):>9} "
-                     f"{mb(floor.pull) if floor and floor.pull else '-':>10}")
+        own = image.floor
+        lines.append(f"{image.label:44} {mb(image.size):>9} {mb(own.size) if own else '-':>9} "
+                     f"{f'{ratio(image.size, own.size):.3f}' if own else '-':>7} {mb(image.pull):>9} "
+                     f"{mb(own.pull) if own and own.pull else '-':>10}")
     lines += ["", "cold imports (median of fresh containers; page cache warm); build* is the engine time in this run,",
               "with the layers earlier runs left in the cache (bench/rebuild.py times cold builds)", ""]
     lines.append(f"{'image':48} {'build*':>7} {'import torch':>13} {'+ transformers':>15}")
@@ -400,13 +402,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             bench.cleanup()
-    text, data = report(images, floor)
+    parts = "".join(sorted(set(args.only)))
+    stem = "size" if parts == "abcde" else f"size-{parts}"
+    try:
+        text, data = report(images, floor)
+    except Exception:  # keep what was measured (an hour of building) for a fixed report
+        RESULTS.mkdir(exist_ok=True)
+        raw = {"images": {k: asdict(v) for k, v in images.items()}, "floor": floor}
+        (RESULTS / f"{stem}-unreported.json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+        raise
     text += f"\nbench/size.py ran {time.monotonic() - started:.0f} s on {bench.engine.describe()}; base {bench.base}\n"
     print(text)
     if not args.no_save:  # a full run rewrites size.txt; a partial one size-<parts>.txt beside it
         RESULTS.mkdir(exist_ok=True)
-        parts = "".join(sorted(set(args.only)))
-        stem = "size" if parts == "abcde" else f"size-{parts}"
         (RESULTS / f"{stem}.txt").write_text(text, encoding="utf-8")
         (RESULTS / f"{stem}.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
