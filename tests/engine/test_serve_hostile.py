@@ -41,6 +41,11 @@ CONTAINER = f"dockyard-{NAME}"
 VOLUME = f"{CONTAINER}-hf-cache"
 BASE = "dockyard/bookworm-python:3.11"  # the local base image: a foreign container needs some image
 DOCKYARD = [sys.executable, "-c", "import sys; from dockyard.cli import main; sys.exit(main(sys.argv[1:]))"]
+# A test run started in the background by a non-interactive shell (`bash .ci/run &`) ignores SIGINT, and
+# an ignored signal is inherited: Python would then never raise KeyboardInterrupt. Ctrl-C in a terminal
+# finds Python's own handler, which this puts back.
+INTERRUPTIBLE = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 "from dockyard.cli import main; sys.exit(main(sys.argv[1:]))"]
 SPEC = '[image]\nextends = "cpu-serve"\nname = "{name}"\n\n[serve]\nmodel = "path:model"\ngrace-seconds = 5\n'
 
 
@@ -189,7 +194,7 @@ def test_up_and_down_touch_only_their_own(cli, docker: Engine, leaky: Leaky) -> 
 def test_ctrl_c_removes_what_up_started(docker: Engine, leaky: Leaky) -> None:
     assert leaky.image
     name = f"{CONTAINER}-int"
-    process = subprocess.Popen([*DOCKYARD, "up", str(leaky.spec), "--backend", "docker", "--name", name, "--port",
+    process = subprocess.Popen([*INTERRUPTIBLE, "up", str(leaky.spec), "--backend", "docker", "--name", name, "--port",
                                 str(free_port()), "--progress", "plain", "--no-build"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt while up waits for /ready (its first progress line), not after a poll of the engine: on a
