@@ -71,9 +71,9 @@ print(f"\n  {'total':42} {total:7.1f} s   exit {rc}")
 print(f"  {'against the goal of ' + str(int(goal)) + ' s':42} {total / goal:7.3f}   {'met' if rc == 0 and total < goal else 'NOT MET'}")
 EOF
 {
-    echo
-    echo "apt installed here: $(grep -E '^Install:' /var/log/apt/history.log | tail -1 | cut -c10-)"
     installed=$(grep -E '^Install:' /var/log/apt/history.log | tail -1)
+    echo
+    echo "apt installed here: ${installed#Install: }"
     kept=$(apt-cache depends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances docker.io \
         debootstrap 2>/dev/null | awk '/Depends:|Recommends:/ {print $2}' | grep -v '^<' | sort -u \
         | xargs dpkg-query -W -f '${db:Status-Status} ${Package}\n' 2>/dev/null \

@@ -44,18 +44,6 @@ SIZES = ("import importlib.metadata as m, json, os\n"
          "            total += os.lstat(p).st_size\n"
          "    out[name] = max(out.get(name, 0), total)\n"
          "print(json.dumps(out))")
-
-
-@dataclass
-class Floor:
-    tag: str
-    size: int = 0
-    pull: int = 0
-    build_seconds: float = 0.0
-    python: list[str] = field(default_factory=list)  # name==version
-    debian: list[str] = field(default_factory=list)  # Debian packages beyond the base
-    notes: list[str] = field(default_factory=list)
-
 # Bytes on disk of the files dpkg lists for the packages named in argv, each file once (Mesa's drivers
 # are one file under many hard-linked names): what the packages really cost in an image whose dpkg
 # leaves out documentation or whose build trimmed them.
@@ -75,10 +63,22 @@ DEBIAN_BYTES = ("import glob, json, os, sys\n"
                 "print(json.dumps(total))")
 
 
-def run_python(bench: Any, tag: str, code: str) -> str:
-    """Run `code` with the `python` first on the image's PATH (its venv), as root, without its entrypoint."""
+@dataclass
+class Floor:
+    tag: str
+    size: int = 0
+    pull: int = 0
+    build_seconds: float = 0.0
+    python: list[str] = field(default_factory=list)  # name==version
+    debian: list[str] = field(default_factory=list)  # Debian packages beyond the base
+    notes: list[str] = field(default_factory=list)
+
+
+def run_python(bench: Any, tag: str, code: str, *args: str) -> str:
+    """Run `code` (with `args` as its sys.argv[1:]) with the `python` first on the image's PATH (its venv), as
+    root, without its entrypoint."""
     done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", tag, "-c",
-                        'exec python -c "$1"', "sh", code)
+                        'code=$1; shift; exec python -c "$code" "$@"', "sh", code, *args)
     return str(done.stdout)
 
 
@@ -86,9 +86,7 @@ def debian_bytes(bench: Any, tag: str, packages: list[str]) -> int:
     """Bytes on disk in the image of the files its dpkg database lists for `packages`."""
     if not packages:
         return 0
-    done = bench.docker("run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "sh", tag, "-c",
-                        'code=$1; shift; exec python -c "$code" "$@"', "sh", DEBIAN_BYTES, *packages)
-    return int(json.loads(done.stdout))
+    return int(json.loads(run_python(bench, tag, DEBIAN_BYTES, *packages)))
 
 
 def debian_packages(bench: Any, tag: str) -> set[str]:

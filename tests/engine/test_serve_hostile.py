@@ -44,8 +44,8 @@ DOCKYARD = [sys.executable, "-c", "import sys; from dockyard.cli import main; sy
 # A test run started in the background by a non-interactive shell (`bash .ci/run &`) ignores SIGINT, and
 # an ignored signal is inherited: Python would then never raise KeyboardInterrupt. Ctrl-C in a terminal
 # finds Python's own handler, which this puts back.
-INTERRUPTIBLE = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                 "from dockyard.cli import main; sys.exit(main(sys.argv[1:]))"]
+INTERRUPTIBLE = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                 + DOCKYARD[2]]
 SPEC = '[image]\nextends = "cpu-serve"\nname = "{name}"\n\n[serve]\nmodel = "path:model"\ngrace-seconds = 5\n'
 
 
